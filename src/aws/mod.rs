@@ -1,0 +1,187 @@
+//! The one place that talks to the AWS SDK's configuration: the base session, the AFT role chain
+//! with cached credentials, and client construction.
+//!
+//! Sessions, as AFT's `AuthClient` builds them:
+//! - **hub**: the provider's own credentials (after the optional `assume_role`), in the AFT
+//!   management account; AFT's `AWSAFTAdmin`.
+//! - **CT management**: hub → `AWSAFTService` in the Control Tower management account.
+//! - **bootstrap of a new account**: CT management → `AWSControlTowerExecution` in the account
+//!   (the only role a fresh account trusts), used to create AFT's roles there.
+//! - **target**: hub → `AWSAFTService` in the account, once AFT's roles exist.
+//!
+//! Every assumed session is cached by its chain, so a plan over many accounts assumes each role
+//! once per provider process and refreshes credentials only when they expire.
+
+pub mod errors;
+pub mod organizations;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::identity::IdentityCache;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use tokio::sync::Mutex;
+
+pub use errors::{AwsError, AwsResultExt};
+
+/// The provider block's `assume_role`.
+#[derive(Clone, Debug, Default)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub session_name: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// How to reach AWS, from the provider block.
+#[derive(Clone, Debug, Default)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub assume_role: Option<AssumeRole>,
+    /// Session name used on every hop of the role chain (`AWSAFT-Session`).
+    pub session_name: String,
+}
+
+/// Base configuration and cached role-chain sessions.
+pub struct Aws {
+    base: SdkConfig,
+    session_name: String,
+    sessions: Mutex<HashMap<String, SdkConfig>>,
+}
+
+impl Aws {
+    /// Loads the credential chain (env, profile, SSO, web identity, IMDS) and applies the settings.
+    pub async fn load(settings: &AwsSettings) -> Aws {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::adaptive().with_max_attempts(8).with_max_backoff(Duration::from_secs(20)))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(r) = &settings.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(p) = &settings.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(u) = &settings.endpoint_url {
+            loader = loader.endpoint_url(u);
+        }
+        let mut base = loader.load().await;
+        if base.region().is_none() {
+            base = base.to_builder().region(Region::new("us-east-1")).build();
+        }
+        if let Some(ar) = &settings.assume_role {
+            let name = ar.session_name.clone().unwrap_or_else(|| settings.session_name.clone());
+            base = assumed(&base, &ar.role_arn, &name, ar.external_id.as_deref()).await;
+        }
+        Aws { base, session_name: settings.session_name.clone(), sessions: Mutex::new(HashMap::new()) }
+    }
+
+    /// The hub session in the AFT management account.
+    pub fn hub(&self) -> &SdkConfig {
+        &self.base
+    }
+
+    /// The region of the AFT management account.
+    pub fn region(&self) -> String {
+        self.base.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".to_string())
+    }
+
+    /// The same session, in another region.
+    pub fn in_region(cfg: &SdkConfig, region: &str) -> SdkConfig {
+        cfg.to_builder().region(Region::new(region.to_string())).build()
+    }
+
+    /// A session for `role_arn`, assumed from `from` (cached by the chain of role ARNs).
+    pub async fn assume(&self, chain_key: &str, from: &SdkConfig, role_arn: &str) -> SdkConfig {
+        let key = format!("{chain_key}>{role_arn}");
+        let mut sessions = self.sessions.lock().await;
+        if let Some(c) = sessions.get(&key) {
+            return c.clone();
+        }
+        let cfg = assumed(from, role_arn, &self.session_name, None).await;
+        sessions.insert(key, cfg.clone());
+        cfg
+    }
+
+    /// Forgets cached sessions for an account (after its roles were re-created).
+    pub async fn forget(&self, account_id: &str) {
+        self.sessions.lock().await.retain(|k, _| !k.contains(&format!("::{account_id}:")));
+    }
+}
+
+async fn assumed(from: &SdkConfig, role_arn: &str, session_name: &str, external_id: Option<&str>) -> SdkConfig {
+    let mut b = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+        .session_name(session_name)
+        .session_length(Duration::from_secs(900))
+        .configure(from);
+    if let Some(x) = external_id {
+        b = b.external_id(x);
+    }
+    let provider = b.build().await;
+    from.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .identity_cache(IdentityCache::lazy().build())
+        .build()
+}
+
+/// The ARN of a role in an account.
+pub fn role_arn(partition: &str, account_id: &str, role_name: &str) -> String {
+    format!("arn:{partition}:iam::{account_id}:role/{role_name}")
+}
+
+/// The partition of a region (`aws`, `aws-cn`, `aws-us-gov`).
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// Client constructors: every SDK client the provider uses is built here.
+pub mod clients {
+    use aws_config::SdkConfig;
+
+    /// DynamoDB.
+    pub fn dynamodb(c: &SdkConfig) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(c)
+    }
+    /// Organizations (always in the partition's global region).
+    pub fn organizations(c: &SdkConfig) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(c)
+    }
+    /// STS.
+    pub fn sts(c: &SdkConfig) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(c)
+    }
+    /// SSM.
+    pub fn ssm(c: &SdkConfig) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(c)
+    }
+    /// IAM.
+    pub fn iam(c: &SdkConfig) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(c)
+    }
+    /// SNS.
+    pub fn sns(c: &SdkConfig) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(c)
+    }
+    /// Step Functions.
+    pub fn sfn(c: &SdkConfig) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(c)
+    }
+    /// Service Catalog.
+    pub fn servicecatalog(c: &SdkConfig) -> aws_sdk_servicecatalog::Client {
+        aws_sdk_servicecatalog::Client::new(c)
+    }
+}

@@ -1,0 +1,254 @@
+//! Organizations lookups: accounts by id or email, parents, tags, and OU resolution.
+//! Not-found is a value (`None`), not an error.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_organizations::Client;
+use aws_sdk_organizations::types::{Account, ChildType};
+
+use super::{AwsError, AwsResultExt};
+
+/// What AFT records about an account.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountInfo {
+    pub id: String,
+    pub arn: String,
+    pub email: String,
+    pub name: String,
+    /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`.
+    pub status: String,
+    /// `CREATED` or `INVITED`.
+    pub joined_method: String,
+    /// As AFT formats it: `2021-06-15 13:57:35.129000+00:00`.
+    pub joined_date: String,
+}
+
+impl From<&Account> for AccountInfo {
+    fn from(a: &Account) -> Self {
+        AccountInfo {
+            id: a.id().unwrap_or_default().to_string(),
+            arn: a.arn().unwrap_or_default().to_string(),
+            email: a.email().unwrap_or_default().to_string(),
+            name: a.name().unwrap_or_default().to_string(),
+            status: a.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            joined_method: a.joined_method().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            joined_date: a.joined_timestamp().map(python_datetime).unwrap_or_default(),
+        }
+    }
+}
+
+/// Formats a timestamp the way Python's `str(datetime)` does with a UTC offset, as AFT stores it.
+pub fn python_datetime(t: &aws_smithy_types::DateTime) -> String {
+    let secs = t.secs();
+    let micros = t.subsec_nanos() / 1000;
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(dt) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{micros:06}+00:00",
+            dt.year(),
+            u8::from(dt.month()),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        ),
+        Err(_) => String::new(),
+    }
+}
+
+/// Describes an account; `None` when it does not exist.
+pub async fn describe_account(c: &Client, id: &str) -> Result<Option<AccountInfo>, AwsError> {
+    match c.describe_account().account_id(id).send().await.aws("organizations:DescribeAccount") {
+        Ok(out) => Ok(out.account().map(AccountInfo::from)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.in_account(id)),
+    }
+}
+
+/// Every account of the organization (paged `ListAccounts`).
+pub async fn list_accounts(c: &Client) -> Result<Vec<AccountInfo>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = c.list_accounts().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("organizations:ListAccounts")?;
+        out.extend(page.accounts().iter().map(AccountInfo::from));
+    }
+    Ok(out)
+}
+
+/// The account with this email, compared ignoring case as AFT does; `None` when absent.
+pub async fn find_account_by_email(c: &Client, email: &str) -> Result<Option<AccountInfo>, AwsError> {
+    Ok(list_accounts(c).await?.into_iter().find(|a| a.email.eq_ignore_ascii_case(email)))
+}
+
+/// The parent (id, `ORGANIZATIONAL_UNIT` | `ROOT`) of an account or OU.
+pub async fn parent(c: &Client, id: &str) -> Result<(String, String), AwsError> {
+    let out = c.list_parents().child_id(id).send().await.aws("organizations:ListParents").map_err(|e| e.in_account(id))?;
+    let p = out.parents().first();
+    Ok((
+        p.and_then(|p| p.id()).unwrap_or_default().to_string(),
+        p.and_then(|p| p.r#type()).map(|t| t.as_str().to_string()).unwrap_or_default(),
+    ))
+}
+
+/// The tags of an account or OU.
+pub async fn tags(c: &Client, id: &str) -> Result<BTreeMap<String, String>, AwsError> {
+    let mut out = BTreeMap::new();
+    let mut pages = c.list_tags_for_resource().resource_id(id).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("organizations:ListTagsForResource").map_err(|e| e.in_account(id))?;
+        for t in page.tags() {
+            out.insert(t.key().to_string(), t.value().to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The root id of the organization.
+pub async fn root_id(c: &Client) -> Result<String, AwsError> {
+    let out = c.list_roots().send().await.aws("organizations:ListRoots")?;
+    Ok(out.roots().first().and_then(|r| r.id()).unwrap_or_default().to_string())
+}
+
+/// Every OU of the organization as (id, name, parent id), walking down from the root.
+pub async fn all_ous(c: &Client) -> Result<Vec<(String, String, String)>, AwsError> {
+    let root = root_id(c).await?;
+    let mut out = Vec::new();
+    let mut queue = vec![root];
+    while let Some(parent) = queue.pop() {
+        let mut pages = c.list_organizational_units_for_parent().parent_id(&parent).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("organizations:ListOrganizationalUnitsForParent")?;
+            for ou in page.organizational_units() {
+                let id = ou.id().unwrap_or_default().to_string();
+                out.push((id.clone(), ou.name().unwrap_or_default().to_string(), parent.clone()));
+                queue.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An OU reference as AFT accepts it: `Name`, `Name (ou-xxxx-xxxxxxxx)` or a bare `ou-` id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OuRef {
+    Name(String),
+    NameAndId(String, String),
+    Id(String),
+}
+
+impl OuRef {
+    /// Parses an OU string; `Err` says why it is not one.
+    pub fn parse(s: &str) -> Result<OuRef, String> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err("The organizational unit must not be empty.".into());
+        }
+        if t != s {
+            return Err(format!("{s:?} has leading or trailing spaces."));
+        }
+        if t.starts_with("ou-") || t.starts_with("r-") {
+            crate::validation::ou_id(t)?;
+            return Ok(OuRef::Id(t.to_string()));
+        }
+        if let Some(open) = t.rfind(" (") {
+            if let Some(inner) = t[open + 2..].strip_suffix(')') {
+                let name = &t[..open];
+                crate::validation::ou_id(inner).map_err(|e| format!("In {s:?}: {e}"))?;
+                check_ou_name(name)?;
+                return Ok(OuRef::NameAndId(name.to_string(), inner.to_string()));
+            }
+        }
+        if t.contains('(') || t.contains(')') {
+            return Err(format!("{s:?} is not `Name`, `Name (ou-xxxx-xxxxxxxx)` or an `ou-` id."));
+        }
+        check_ou_name(t)?;
+        Ok(OuRef::Name(t.to_string()))
+    }
+}
+
+fn check_ou_name(n: &str) -> Result<(), String> {
+    if n.is_empty() || n.chars().count() > 128 {
+        return Err(format!("The OU name {n:?} must be 1 to 128 characters long."));
+    }
+    if n.chars().any(|c| c.is_control()) {
+        return Err(format!("The OU name {n:?} contains control characters."));
+    }
+    Ok(())
+}
+
+/// Resolves an OU reference to its id. A bare name that several OUs share is an error (AFT
+/// silently picks the first, #147); `Name (ou-…)` must match both.
+pub fn resolve_ou(ous: &[(String, String, String)], root: &str, r: &OuRef) -> Result<String, String> {
+    match r {
+        OuRef::Id(id) if id == root || ous.iter().any(|(i, _, _)| i == id) => Ok(id.clone()),
+        OuRef::Id(id) => Err(format!("No organizational unit {id} exists in the organization.")),
+        OuRef::NameAndId(name, id) => match ous.iter().find(|(i, _, _)| i == id) {
+            Some((_, n, _)) if n == name => Ok(id.clone()),
+            Some((_, n, _)) => Err(format!("Organizational unit {id} is named {n:?}, not {name:?}.")),
+            None => Err(format!("No organizational unit {id} exists in the organization.")),
+        },
+        OuRef::Name(name) if name == "Root" => Ok(root.to_string()),
+        OuRef::Name(name) => {
+            let hits: Vec<_> = ous.iter().filter(|(_, n, _)| n == name).collect();
+            match hits.as_slice() {
+                [one] => Ok(one.0.clone()),
+                [] => Err(format!("No organizational unit is named {name:?}.")),
+                many => Err(format!(
+                    "{} organizational units are named {name:?} ({}); write it as \"{name} (ou-…)\" to choose one.",
+                    many.len(),
+                    many.iter().map(|h| h.0.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
+    }
+}
+
+/// Lists the children accounts of a parent (root or OU).
+pub async fn accounts_for_parent(c: &Client, parent: &str) -> Result<Vec<String>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = c.list_children().parent_id(parent).child_type(ChildType::Account).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("organizations:ListChildren")?;
+        out.extend(page.children().iter().filter_map(|c| c.id().map(str::to_string)));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ou_strings() {
+        assert_eq!(OuRef::parse("Sandbox").unwrap(), OuRef::Name("Sandbox".into()));
+        assert_eq!(
+            OuRef::parse("Sandbox (ou-ab12-cdefgh34)").unwrap(),
+            OuRef::NameAndId("Sandbox".into(), "ou-ab12-cdefgh34".into())
+        );
+        assert_eq!(OuRef::parse("ou-ab12-cdefgh34").unwrap(), OuRef::Id("ou-ab12-cdefgh34".into()));
+        for bad in ["", " Sandbox", "Sandbox (ou-x)", "Sandbox (", "ou-", "Sandbox (ou-ab12-cdefgh34"] {
+            assert!(OuRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ou_resolution() {
+        let ous = vec![
+            ("ou-aaaa-11111111".to_string(), "Sandbox".to_string(), "r-root".to_string()),
+            ("ou-aaaa-22222222".to_string(), "Dup".to_string(), "r-root".to_string()),
+            ("ou-aaaa-33333333".to_string(), "Dup".to_string(), "ou-aaaa-11111111".to_string()),
+        ];
+        let r = |s: &str| resolve_ou(&ous, "r-root", &OuRef::parse(s).unwrap());
+        assert_eq!(r("Sandbox").unwrap(), "ou-aaaa-11111111");
+        assert!(r("Dup").unwrap_err().contains("2 organizational units"));
+        assert_eq!(r("Dup (ou-aaaa-33333333)").unwrap(), "ou-aaaa-33333333");
+        assert!(r("Sandbox (ou-aaaa-33333333)").is_err());
+        assert!(r("Missing").is_err());
+    }
+
+    #[test]
+    fn python_datetime_format() {
+        let t = aws_smithy_types::DateTime::from_secs_and_nanos(1_623_765_455, 129_000_000);
+        assert_eq!(python_datetime(&t), "2021-06-15 13:57:35.129000+00:00");
+    }
+}

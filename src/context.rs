@@ -1,0 +1,223 @@
+//! What every operation receives once the provider is configured: settings, AWS sessions,
+//! the landing zone's account ids (resolved once, lazily), and the provider-wide concurrency caps.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::aws::{self, Aws, AwsError, AwsResultExt, clients};
+
+/// AFT role names (the contract's `role_names` block).
+#[derive(Clone, Debug)]
+pub struct RoleNames {
+    pub admin: String,
+    pub service: String,
+    pub execution: String,
+    pub control_tower_execution: String,
+    pub session_name: String,
+}
+
+impl Default for RoleNames {
+    fn default() -> Self {
+        RoleNames {
+            admin: "AWSAFTAdmin".into(),
+            service: "AWSAFTService".into(),
+            execution: "AWSAFTExecution".into(),
+            control_tower_execution: "AWSControlTowerExecution".into(),
+            session_name: "AWSAFT-Session".into(),
+        }
+    }
+}
+
+/// AFT feature options (step 6).
+#[derive(Clone, Debug, Default)]
+pub struct FeatureOptions {
+    pub delete_default_vpcs: bool,
+    pub enterprise_support: bool,
+    pub cloudtrail_data_events: bool,
+}
+
+/// How accounts are vended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VendMethod {
+    /// Service Catalog "AWS Control Tower Account Factory" in the CT management account.
+    ControlTower,
+    /// Organizations `CreateAccount`.
+    Organizations,
+}
+
+/// Everything the provider block sets, with defaults applied.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub aft_management_account_id: Option<String>,
+    pub ct_management_account_id: Option<String>,
+    pub log_archive_account_id: Option<String>,
+    pub audit_account_id: Option<String>,
+    pub roles: RoleNames,
+    pub metadata_table: String,
+    pub audit_table: String,
+    pub notification_topic_arn: Option<String>,
+    pub failure_notification_topic_arn: Option<String>,
+    pub provisioning_customizations_state_machine: String,
+    pub features: FeatureOptions,
+    pub method: VendMethod,
+    pub product_name: String,
+    pub max_concurrent_operations: usize,
+    /// Fixed polling interval; `None` = adaptive.
+    pub poll_interval: Option<Duration>,
+    pub max_concurrent_customizations: usize,
+    pub iam_propagation_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            aft_management_account_id: None,
+            ct_management_account_id: None,
+            log_archive_account_id: None,
+            audit_account_id: None,
+            roles: RoleNames::default(),
+            metadata_table: "aft-request-metadata".into(),
+            audit_table: "aft-request-audit".into(),
+            notification_topic_arn: None,
+            failure_notification_topic_arn: None,
+            provisioning_customizations_state_machine: "aft-account-provisioning-customizations".into(),
+            features: FeatureOptions::default(),
+            method: VendMethod::ControlTower,
+            product_name: "AWS Control Tower Account Factory".into(),
+            max_concurrent_operations: 5,
+            poll_interval: None,
+            max_concurrent_customizations: 5,
+            iam_propagation_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The landing zone's accounts, resolved from settings, AFT's SSM parameters, STS and Organizations.
+#[derive(Clone, Debug)]
+pub struct LandingZone {
+    pub partition: String,
+    pub region: String,
+    pub aft_management: String,
+    pub ct_management: String,
+    pub log_archive: Option<String>,
+    pub audit: Option<String>,
+}
+
+/// The configured provider.
+pub struct Context {
+    pub aws: Aws,
+    pub settings: Settings,
+    landing_zone: OnceCell<LandingZone>,
+    /// Cap on account vending operations in flight (`max_concurrent_operations`).
+    pub vend_slots: Semaphore,
+    /// Cap on customization executions in flight (`max_concurrent_customizations`).
+    pub customization_slots: Semaphore,
+}
+
+impl Context {
+    /// A context over an AWS session and settings.
+    pub fn new(aws: Aws, settings: Settings) -> Self {
+        Context {
+            vend_slots: Semaphore::new(settings.max_concurrent_operations.max(1)),
+            customization_slots: Semaphore::new(settings.max_concurrent_customizations.max(1)),
+            aws,
+            settings,
+            landing_zone: OnceCell::new(),
+        }
+    }
+
+    /// The landing zone's account ids (one resolution per provider process).
+    pub async fn landing_zone(&self) -> Result<&LandingZone, AwsError> {
+        self.landing_zone.get_or_try_init(|| self.resolve_landing_zone()).await
+    }
+
+    async fn resolve_landing_zone(&self) -> Result<LandingZone, AwsError> {
+        let s = &self.settings;
+        let hub = self.aws.hub();
+        let region = self.aws.region();
+        let partition = aws::partition_of(&region).to_string();
+        // AFT's own parameters, when an AFT deployment exists in this account
+        let names = ["aft-management", "ct-management", "log-archive", "audit"].map(|n| format!("/aft/account/{n}/account-id"));
+        let out = clients::ssm(hub).get_parameters().set_names(Some(names.to_vec())).send().await.aws("ssm:GetParameters")?;
+        let from_ssm = |i: usize| {
+            out.parameters()
+                .iter()
+                .find(|p| p.name() == Some(names[i].as_str()))
+                .and_then(|p| p.value().map(str::to_string))
+        };
+        let aft_management = match s.aft_management_account_id.clone().or_else(|| from_ssm(0)) {
+            Some(a) => a,
+            None => {
+                let who = clients::sts(hub).get_caller_identity().send().await.aws("sts:GetCallerIdentity")?;
+                who.account().unwrap_or_default().to_string()
+            }
+        };
+        let ct_management = match s.ct_management_account_id.clone().or_else(|| from_ssm(1)) {
+            Some(a) => a,
+            None => {
+                let org = clients::organizations(hub)
+                    .describe_organization()
+                    .send()
+                    .await
+                    .aws("organizations:DescribeOrganization")?;
+                org.organization().and_then(|o| o.master_account_id()).unwrap_or(&aft_management).to_string()
+            }
+        };
+        Ok(LandingZone {
+            partition,
+            region,
+            aft_management,
+            ct_management,
+            log_archive: s.log_archive_account_id.clone().or_else(|| from_ssm(2)),
+            audit: s.audit_account_id.clone().or_else(|| from_ssm(3)),
+        })
+    }
+
+    /// hub → `AWSAFTService` in the CT management account (Organizations, Service Catalog, Support).
+    pub async fn ct_session(&self) -> Result<SdkConfig, AwsError> {
+        let lz = self.landing_zone().await?;
+        let arn = aws::role_arn(&lz.partition, &lz.ct_management, &self.settings.roles.service);
+        Ok(self.aws.assume("hub", self.aws.hub(), &arn).await)
+    }
+
+    /// CT management → `AWSControlTowerExecution` in `account`, to bootstrap AFT's roles there.
+    /// For the CT management account itself the `AWSAFTService` session is used, as AFT does.
+    pub async fn bootstrap_session(&self, account: &str) -> Result<SdkConfig, AwsError> {
+        let lz = self.landing_zone().await?;
+        let ct = self.ct_session().await?;
+        if account == lz.ct_management {
+            return Ok(ct);
+        }
+        let arn = aws::role_arn(&lz.partition, account, &self.settings.roles.control_tower_execution);
+        Ok(self.aws.assume("ct", &ct, &arn).await)
+    }
+
+    /// hub → `AWSAFTService` in `account` (after AFT's roles exist there).
+    pub async fn target_session(&self, account: &str) -> Result<SdkConfig, AwsError> {
+        let lz = self.landing_zone().await?;
+        let arn = aws::role_arn(&lz.partition, account, &self.settings.roles.service);
+        Ok(self.aws.assume("hub", self.aws.hub(), &arn).await)
+    }
+
+    /// The success and failure notification topics.
+    pub async fn topics(&self) -> Result<(String, String), AwsError> {
+        let lz = self.landing_zone().await?;
+        let arn = |n: &str| format!("arn:{}:sns:{}:{}:{n}", lz.partition, lz.region, lz.aft_management);
+        Ok((
+            self.settings.notification_topic_arn.clone().unwrap_or_else(|| arn("aft-notifications")),
+            self.settings.failure_notification_topic_arn.clone().unwrap_or_else(|| arn("aft-failure-notifications")),
+        ))
+    }
+
+    /// The ARN of the provisioning customizations state machine.
+    pub async fn customizations_state_machine_arn(&self) -> Result<String, AwsError> {
+        let name = &self.settings.provisioning_customizations_state_machine;
+        if name.starts_with("arn:") {
+            return Ok(name.clone());
+        }
+        let lz = self.landing_zone().await?;
+        Ok(format!("arn:{}:states:{}:{}:stateMachine:{name}", lz.partition, lz.region, lz.aft_management))
+    }
+}

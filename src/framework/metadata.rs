@@ -1,0 +1,258 @@
+//! Step 3: the metadata item in `aft-request-metadata` (AFT's shape) and the audit record.
+//!
+//! AFT's item: `id` (account id), `email`, `account_name`, `account_creation_time`,
+//! `account_status`, `account_level_tags` (map), `account_customizations_name`, `parent_ou`,
+//! `vcs_information` and `terraform_workspace` (empty maps). We add `account_request`, the request
+//! that produced it (AFT ignores extra attributes), so import can rebuild the configuration.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue as Av;
+
+use super::request::AccountRequest;
+use crate::aws::{AwsError, AwsResultExt, clients, organizations::AccountInfo};
+use crate::context::Context;
+
+/// A metadata item.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MetadataItem {
+    pub id: String,
+    pub email: String,
+    pub account_name: String,
+    pub account_creation_time: String,
+    pub account_status: String,
+    pub account_level_tags: BTreeMap<String, String>,
+    pub account_customizations_name: String,
+    pub parent_ou: String,
+    pub request: Option<AccountRequest>,
+}
+
+fn s(v: impl Into<String>) -> Av {
+    Av::S(v.into())
+}
+
+fn string_map(m: &BTreeMap<String, String>) -> Av {
+    Av::M(m.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect())
+}
+
+fn get_s(item: &HashMap<String, Av>, k: &str) -> String {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+}
+
+fn get_map(item: &HashMap<String, Av>, k: &str) -> BTreeMap<String, String> {
+    match item.get(k) {
+        Some(Av::M(m)) => m.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone()))).collect(),
+        // AFT's aft-request table stores tags and custom fields as JSON strings
+        Some(Av::S(json)) => serde_json::from_str::<BTreeMap<String, serde_json::Value>>(json)
+            .map(|m| {
+                m.into_iter()
+                    .map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// The request as a DynamoDB map.
+pub fn request_to_av(r: &AccountRequest) -> Av {
+    let mut m = HashMap::new();
+    m.insert("control_tower_parameters".into(), string_map(&r.control_tower_parameters));
+    m.insert("account_tags".into(), string_map(&r.account_tags));
+    m.insert("custom_fields".into(), string_map(&r.custom_fields));
+    m.insert("account_customizations_name".into(), s(r.account_customizations_name.clone()));
+    if let Some(cm) = &r.change_management_parameters {
+        m.insert("change_management_parameters".into(), string_map(cm));
+    }
+    Av::M(m)
+}
+
+/// Reads a request from a DynamoDB item (ours, or a row of AFT's `aft-request` table).
+pub fn request_from_item(m: &HashMap<String, Av>) -> AccountRequest {
+    AccountRequest {
+        control_tower_parameters: get_map(m, "control_tower_parameters"),
+        account_tags: get_map(m, "account_tags"),
+        custom_fields: get_map(m, "custom_fields"),
+        change_management_parameters: m.get("change_management_parameters").map(|_| get_map(m, "change_management_parameters")),
+        account_customizations_name: get_s(m, "account_customizations_name"),
+    }
+}
+
+impl MetadataItem {
+    /// The item for an account and its request.
+    pub fn new(account: &AccountInfo, parent_ou: &str, request: &AccountRequest) -> Self {
+        MetadataItem {
+            id: account.id.clone(),
+            email: account.email.clone(),
+            account_name: account.name.clone(),
+            account_creation_time: account.joined_date.clone(),
+            account_status: account.status.clone(),
+            account_level_tags: request.account_tags.clone(),
+            account_customizations_name: request.account_customizations_name.clone(),
+            parent_ou: parent_ou.to_string(),
+            request: Some(request.clone()),
+        }
+    }
+
+    /// The DynamoDB item.
+    pub fn to_item(&self) -> HashMap<String, Av> {
+        let mut m = HashMap::new();
+        m.insert("id".into(), s(self.id.clone()));
+        m.insert("email".into(), s(self.email.clone()));
+        m.insert("account_name".into(), s(self.account_name.clone()));
+        m.insert("account_creation_time".into(), s(self.account_creation_time.clone()));
+        m.insert("account_status".into(), s(self.account_status.clone()));
+        m.insert("account_level_tags".into(), string_map(&self.account_level_tags));
+        m.insert("account_customizations_name".into(), s(self.account_customizations_name.clone()));
+        m.insert("parent_ou".into(), s(self.parent_ou.clone()));
+        m.insert("vcs_information".into(), Av::M(HashMap::new()));
+        m.insert("terraform_workspace".into(), Av::M(HashMap::new()));
+        if let Some(r) = &self.request {
+            m.insert("account_request".into(), request_to_av(r));
+        }
+        m
+    }
+
+    /// Parses a DynamoDB item.
+    pub fn from_item(m: &HashMap<String, Av>) -> Self {
+        MetadataItem {
+            id: get_s(m, "id"),
+            email: get_s(m, "email"),
+            account_name: get_s(m, "account_name"),
+            account_creation_time: get_s(m, "account_creation_time"),
+            account_status: get_s(m, "account_status"),
+            account_level_tags: get_map(m, "account_level_tags"),
+            account_customizations_name: get_s(m, "account_customizations_name"),
+            parent_ou: get_s(m, "parent_ou"),
+            request: match m.get("account_request") {
+                Some(Av::M(r)) => Some(request_from_item(r)),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Reads the metadata item of an account; `None` when AFT does not manage it.
+pub async fn get(ctx: &Context, account_id: &str) -> Result<Option<MetadataItem>, AwsError> {
+    let out = clients::dynamodb(ctx.aws.hub())
+        .get_item()
+        .table_name(&ctx.settings.metadata_table)
+        .key("id", s(account_id))
+        .consistent_read(true)
+        .send()
+        .await
+        .aws("dynamodb:GetItem")
+        .map_err(|e| e.in_account(account_id))?;
+    Ok(out.item().map(MetadataItem::from_item))
+}
+
+/// Writes the metadata item (a full put, as AFT's persist_metadata does).
+pub async fn put(ctx: &Context, item: &MetadataItem) -> Result<(), AwsError> {
+    clients::dynamodb(ctx.aws.hub())
+        .put_item()
+        .table_name(&ctx.settings.metadata_table)
+        .set_item(Some(item.to_item()))
+        .send()
+        .await
+        .aws("dynamodb:PutItem")
+        .map_err(|e| e.in_account(&item.id))?;
+    Ok(())
+}
+
+/// Removes the metadata item (AFT's cleanup); absent is fine.
+pub async fn delete(ctx: &Context, account_id: &str) -> Result<(), AwsError> {
+    clients::dynamodb(ctx.aws.hub())
+        .delete_item()
+        .table_name(&ctx.settings.metadata_table)
+        .key("id", s(account_id))
+        .send()
+        .await
+        .aws("dynamodb:DeleteItem")
+        .map_err(|e| e.in_account(account_id))?;
+    Ok(())
+}
+
+/// Appends an audit record in AFT's shape: the request image, `timestamp` and `ddb_event_name`.
+pub async fn audit(ctx: &Context, request: &AccountRequest, event: &str) -> Result<(), AwsError> {
+    let mut item = HashMap::new();
+    item.insert("id".to_string(), s(request.email()));
+    let now = time::OffsetDateTime::now_utc();
+    let ts = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.microsecond()
+    );
+    item.insert("timestamp".to_string(), s(ts));
+    item.insert("ddb_event_name".to_string(), s(event));
+    item.insert("control_tower_parameters".to_string(), string_map(&request.control_tower_parameters));
+    if let Some(cm) = &request.change_management_parameters {
+        item.insert("change_management_parameters".to_string(), string_map(cm));
+    }
+    item.insert("account_tags".to_string(), s(serde_json::to_string(&request.account_tags).unwrap_or_default()));
+    item.insert("custom_fields".to_string(), s(serde_json::to_string(&request.custom_fields).unwrap_or_default()));
+    item.insert("account_customizations_name".to_string(), s(request.account_customizations_name.clone()));
+    clients::dynamodb(ctx.aws.hub())
+        .put_item()
+        .table_name(&ctx.settings.audit_table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .aws("dynamodb:PutItem")?;
+    Ok(())
+}
+
+/// The request AFT's own `aft-request` table holds for an email, when that table exists.
+pub async fn aft_request(ctx: &Context, email: &str) -> Result<Option<AccountRequest>, AwsError> {
+    match clients::dynamodb(ctx.aws.hub()).get_item().table_name("aft-request").key("id", s(email)).send().await {
+        Ok(out) => Ok(out.item().map(request_from_item)),
+        Err(e) => {
+            let e = AwsError::from_sdk("dynamodb:GetItem", e);
+            if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_roundtrip_and_aft_shape() {
+        let req = AccountRequest {
+            control_tower_parameters: [("AccountEmail".to_string(), "a@example.com".to_string())].into(),
+            account_tags: [("Owner".to_string(), "x".to_string())].into(),
+            ..Default::default()
+        };
+        let acct = AccountInfo {
+            id: "111122223333".into(),
+            email: "a@example.com".into(),
+            name: "A".into(),
+            status: "ACTIVE".into(),
+            joined_date: "2021-06-15 13:57:35.129000+00:00".into(),
+            ..Default::default()
+        };
+        let item = MetadataItem::new(&acct, "ou-ab12-cdefgh34", &req);
+        let raw = item.to_item();
+        for k in ["id", "email", "account_name", "account_creation_time", "account_status", "account_level_tags",
+            "account_customizations_name", "parent_ou", "vcs_information", "terraform_workspace"] {
+            assert!(raw.contains_key(k), "{k}");
+        }
+        assert!(matches!(raw.get("account_level_tags"), Some(Av::M(_))));
+        assert_eq!(MetadataItem::from_item(&raw), item);
+    }
+
+    #[test]
+    fn aft_request_row_with_json_strings() {
+        let mut m = HashMap::new();
+        m.insert("account_tags".to_string(), s("{\"k\":\"v\"}"));
+        m.insert("custom_fields".to_string(), s("{\"c\":\"1\"}"));
+        let r = request_from_item(&m);
+        assert_eq!(r.account_tags.get("k").unwrap(), "v");
+        assert_eq!(r.custom_fields.get("c").unwrap(), "1");
+    }
+}

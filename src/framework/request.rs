@@ -1,0 +1,51 @@
+//! The AFT account request: what one `aft_account_provisioning` resource asks for.
+
+use std::collections::BTreeMap;
+
+/// The six Control Tower parameter keys, in AFT's order.
+pub const CT_KEYS: [&str; 6] =
+    ["AccountEmail", "AccountName", "ManagedOrganizationalUnit", "SSOUserEmail", "SSOUserFirstName", "SSOUserLastName"];
+
+/// An account request with AFT's field names.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountRequest {
+    /// `AccountEmail`, `AccountName`, `ManagedOrganizationalUnit`, `SSOUser*`.
+    pub control_tower_parameters: BTreeMap<String, String>,
+    pub account_tags: BTreeMap<String, String>,
+    pub custom_fields: BTreeMap<String, String>,
+    /// `change_requested_by`, `change_reason`, when given.
+    pub change_management_parameters: Option<BTreeMap<String, String>>,
+    pub account_customizations_name: String,
+}
+
+impl AccountRequest {
+    /// A Control Tower parameter ("" when absent).
+    pub fn ct(&self, key: &str) -> &str {
+        self.control_tower_parameters.get(key).map(String::as_str).unwrap_or("")
+    }
+    /// `AccountEmail`.
+    pub fn email(&self) -> &str {
+        self.ct("AccountEmail")
+    }
+    /// `AccountName`.
+    pub fn name(&self) -> &str {
+        self.ct("AccountName")
+    }
+    /// `ManagedOrganizationalUnit`.
+    pub fn ou(&self) -> &str {
+        self.ct("ManagedOrganizationalUnit")
+    }
+
+    /// The request as AFT's `account_request` payload object (`account_tags` a map,
+    /// `custom_fields` a JSON string, as `build_account_customization_payload` makes it).
+    pub fn payload(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.email(),
+            "control_tower_parameters": self.control_tower_parameters,
+            "change_management_parameters": self.change_management_parameters.clone().unwrap_or_default(),
+            "account_tags": self.account_tags,
+            "account_customizations_name": self.account_customizations_name,
+            "custom_fields": serde_json::to_string(&self.custom_fields).unwrap_or_else(|_| "{}".into()),
+        })
+    }
+}

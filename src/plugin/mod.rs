@@ -1,0 +1,34 @@
+//! The Terraform plugin protocol (tfplugin6.10) over go-plugin's gRPC transport.
+//!
+//! Knows nothing of AWS or AFT. `handshake` and `tls` bring the process up the way go-plugin
+//! expects; `server` dispatches RPCs to a [`Provider`]; `value`, `schema`, `diagnostics` and
+//! `plan` are the typed API resource code works with; `logging` turns `tracing` events into the
+//! JSON lines go-plugin forwards to `TF_LOG`.
+
+pub mod diagnostics;
+pub mod handshake;
+pub mod logging;
+pub mod plan;
+pub mod schema;
+pub mod server;
+pub mod tls;
+pub mod traits;
+pub mod value;
+
+/// Generated protocol types.
+#[allow(dead_code, clippy::all, missing_docs)]
+pub mod proto {
+    /// Terraform plugin protocol 6.10.
+    pub mod tfplugin6 {
+        tonic::include_proto!("tfplugin6");
+    }
+    /// go-plugin's controller and stdio services.
+    pub mod plugin {
+        tonic::include_proto!("plugin");
+    }
+}
+
+pub use diagnostics::{AttrPath, Diagnostic, Diagnostics};
+pub use schema::{Attribute, Block, IdentitySchema, NestedBlock, Nesting, Schema};
+pub use traits::{DataSource, Failed, Plan, PlanRequest, Private, Provider, Resource};
+pub use value::{Number, Type, Value};

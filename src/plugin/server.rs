@@ -1,0 +1,644 @@
+//! RPC dispatch: the tonic service that turns protocol messages into calls on a [`Provider`].
+//!
+//! Every request's DynamicValues are decoded with the right schema type; every failure becomes a
+//! diagnostic (never a panic or a bare gRPC error), and responses are encoded the same way.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, RwLock};
+use tonic::{Request, Response, Status};
+
+use super::diagnostics::{Diagnostic, Diagnostics};
+use super::handshake;
+use super::plan::default_plan;
+use super::proto::plugin as gp;
+use super::proto::tfplugin6 as pb;
+use super::schema::Schema;
+use super::tls;
+use super::traits::{DataSource, Plan, PlanRequest, Private, Provider, Resource};
+use super::value::{self, Type, Value};
+
+struct ResourceEntry<C> {
+    imp: Arc<dyn Resource<C>>,
+    schema: Schema,
+    ty: Type,
+}
+
+struct DataEntry<C> {
+    imp: Arc<dyn DataSource<C>>,
+    schema: Schema,
+    ty: Type,
+}
+
+/// The protocol server for one provider process.
+pub struct ProviderService<P: Provider> {
+    provider: Arc<P>,
+    schema: Schema,
+    ctx: RwLock<Option<Arc<P::Context>>>,
+    resources: HashMap<&'static str, ResourceEntry<P::Context>>,
+    data_sources: HashMap<&'static str, DataEntry<P::Context>>,
+}
+
+impl<P: Provider> ProviderService<P> {
+    /// Builds the dispatch tables from the provider's declarations.
+    pub fn new(provider: P) -> Self {
+        let resources = provider
+            .resources()
+            .into_iter()
+            .map(|imp| {
+                let schema = imp.schema();
+                let ty = schema.cty();
+                (imp.type_name(), ResourceEntry { imp, schema, ty })
+            })
+            .collect();
+        let data_sources = provider
+            .data_sources()
+            .into_iter()
+            .map(|imp| {
+                let schema = imp.schema();
+                let ty = schema.cty();
+                (imp.type_name(), DataEntry { imp, schema, ty })
+            })
+            .collect();
+        ProviderService {
+            schema: provider.schema(),
+            provider: Arc::new(provider),
+            ctx: RwLock::new(None),
+            resources,
+            data_sources,
+        }
+    }
+
+    fn resource(&self, name: &str) -> Result<&ResourceEntry<P::Context>, Diagnostics> {
+        self.resources
+            .get(name)
+            .ok_or_else(|| Diagnostic::error("Unknown resource type", format!("This provider has no resource {name:?}.")).into())
+    }
+
+    fn data_source(&self, name: &str) -> Result<&DataEntry<P::Context>, Diagnostics> {
+        self.data_sources.get(name).ok_or_else(|| {
+            Diagnostic::error("Unknown data source type", format!("This provider has no data source {name:?}.")).into()
+        })
+    }
+
+    async fn context(&self) -> Result<Arc<P::Context>, Diagnostics> {
+        self.ctx.read().await.clone().ok_or_else(|| {
+            Diagnostic::error(
+                "Provider not configured",
+                "The provider was used before Terraform configured it; this is a bug in the provider or Terraform.",
+            )
+            .into()
+        })
+    }
+}
+
+/// Decodes a DynamicValue (msgpack, or JSON when only JSON is set).
+fn decode(dv: Option<&pb::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics> {
+    let Some(dv) = dv else { return Ok(Value::Null) };
+    let r = if !dv.msgpack.is_empty() {
+        value::from_msgpack(&dv.msgpack, ty)
+    } else if !dv.json.is_empty() {
+        value::from_json(&dv.json, ty)
+    } else {
+        Ok(Value::Null)
+    };
+    r.map_err(|e| Diagnostic::error("Invalid value from Terraform", e.message).into())
+}
+
+fn encode(v: &Value, ty: &Type) -> Result<pb::DynamicValue, Diagnostics> {
+    value::to_msgpack(v, ty)
+        .map(|msgpack| pb::DynamicValue { msgpack, json: Vec::new() })
+        .map_err(|e| Diagnostic::error("Provider produced an invalid value", e.message).into())
+}
+
+fn decode_private(b: &[u8]) -> Private {
+    serde_json::from_slice(b).unwrap_or_default()
+}
+
+fn encode_private(p: &Private) -> Vec<u8> {
+    if p.is_empty() { Vec::new() } else { serde_json::to_vec(p).unwrap_or_default() }
+}
+
+fn identity_data(v: Option<Value>, ty: &Type) -> Option<pb::ResourceIdentityData> {
+    let v = v?;
+    value::to_msgpack(&v, ty)
+        .ok()
+        .map(|msgpack| pb::ResourceIdentityData { identity_data: Some(pb::DynamicValue { msgpack, json: Vec::new() }) })
+}
+
+/// Runs a fallible step and turns its diagnostics into the response's diagnostics field.
+macro_rules! tri {
+    ($e:expr, $diags:ident, $resp:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(d) => {
+                $diags.extend(d);
+                return Ok(Response::new($resp));
+            }
+        }
+    };
+}
+
+#[tonic::async_trait]
+impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
+    async fn get_metadata(
+        &self,
+        _r: Request<pb::get_metadata::Request>,
+    ) -> Result<Response<pb::get_metadata::Response>, Status> {
+        Ok(Response::new(pb::get_metadata::Response {
+            server_capabilities: Some(capabilities()),
+            resources: self
+                .resources
+                .keys()
+                .map(|k| pb::get_metadata::ResourceMetadata { type_name: (*k).to_string() })
+                .collect(),
+            data_sources: self
+                .data_sources
+                .keys()
+                .map(|k| pb::get_metadata::DataSourceMetadata { type_name: (*k).to_string() })
+                .collect(),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _r: Request<pb::get_provider_schema::Request>,
+    ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
+        Ok(Response::new(pb::get_provider_schema::Response {
+            provider: Some(self.schema.to_proto()),
+            resource_schemas: self.resources.iter().map(|(k, e)| ((*k).to_string(), e.schema.to_proto())).collect(),
+            data_source_schemas: self
+                .data_sources
+                .iter()
+                .map(|(k, e)| ((*k).to_string(), e.schema.to_proto()))
+                .collect(),
+            server_capabilities: Some(capabilities()),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _r: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
+        Ok(Response::new(pb::get_resource_identity_schemas::Response {
+            identity_schemas: self
+                .resources
+                .iter()
+                .filter_map(|(k, e)| e.imp.identity_schema().map(|s| ((*k).to_string(), s.to_proto())))
+                .collect(),
+            diagnostics: Vec::new(),
+        }))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        r: Request<pb::validate_provider_config::Request>,
+    ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
+        let r = r.into_inner();
+        let diags = match decode(r.config.as_ref(), &self.schema.cty()) {
+            Ok(cfg) => self.provider.validate(&cfg),
+            Err(d) => d,
+        };
+        Ok(Response::new(pb::validate_provider_config::Response { diagnostics: diags.to_proto() }))
+    }
+
+    async fn validate_resource_config(
+        &self,
+        r: Request<pb::validate_resource_config::Request>,
+    ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
+        let r = r.into_inner();
+        let diags = match self.resource(&r.type_name) {
+            Ok(e) => match decode(r.config.as_ref(), &e.ty) {
+                Ok(cfg) => e.imp.validate(&cfg),
+                Err(d) => d,
+            },
+            Err(d) => d,
+        };
+        Ok(Response::new(pb::validate_resource_config::Response { diagnostics: diags.to_proto() }))
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        r: Request<pb::validate_data_resource_config::Request>,
+    ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
+        let r = r.into_inner();
+        let diags = match self.data_source(&r.type_name) {
+            Ok(e) => match decode(r.config.as_ref(), &e.ty) {
+                Ok(cfg) => e.imp.validate(&cfg),
+                Err(d) => d,
+            },
+            Err(d) => d,
+        };
+        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics: diags.to_proto() }))
+    }
+
+    async fn configure_provider(
+        &self,
+        r: Request<pb::configure_provider::Request>,
+    ) -> Result<Response<pb::configure_provider::Response>, Status> {
+        let r = r.into_inner();
+        let mut diags = Diagnostics::new();
+        let cfg = tri!(
+            decode(r.config.as_ref(), &self.schema.cty()),
+            diags,
+            pb::configure_provider::Response { diagnostics: diags.to_proto() }
+        );
+        match self.provider.configure(&cfg).await {
+            Ok(ctx) => *self.ctx.write().await = Some(Arc::new(ctx)),
+            Err(d) => diags.extend(d),
+        }
+        Ok(Response::new(pb::configure_provider::Response { diagnostics: diags.to_proto() }))
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        r: Request<pb::upgrade_resource_state::Request>,
+    ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
+        let r = r.into_inner();
+        let mut diags = Diagnostics::new();
+        let mut resp = pb::upgrade_resource_state::Response::default();
+        let e = tri!(self.resource(&r.type_name), diags, resp);
+        let raw = r.raw_state.map(|s| s.json).unwrap_or_default();
+        // JSON state of any earlier version decodes into the current schema: new attributes
+        // start null and removed ones are dropped.
+        let v = tri!(
+            value::from_json(&raw, &e.ty).map_err(|e| Diagnostics::from(Diagnostic::error("Invalid stored state", e.message))),
+            diags,
+            pb::upgrade_resource_state::Response { diagnostics: diags.to_proto(), ..Default::default() }
+        );
+        match encode(&v, &e.ty) {
+            Ok(dv) => resp.upgraded_state = Some(dv),
+            Err(d) => diags.extend(d),
+        }
+        resp.diagnostics = diags.to_proto();
+        Ok(Response::new(resp))
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        r: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Result<Response<pb::upgrade_resource_identity::Response>, Status> {
+        let r = r.into_inner();
+        let mut diags = Diagnostics::new();
+        let e = tri!(
+            self.resource(&r.type_name),
+            diags,
+            pb::upgrade_resource_identity::Response { diagnostics: diags.to_proto(), ..Default::default() }
+        );
+        let Some(schema) = e.imp.identity_schema() else {
+            diags.push(Diagnostic::error("Identity not supported", r.type_name));
+            return Ok(Response::new(pb::upgrade_resource_identity::Response {
+                diagnostics: diags.to_proto(),
+                ..Default::default()
+            }));
+        };
+        let ty = schema.cty();
+        let raw = r.raw_identity.map(|s| s.json).unwrap_or_default();
+        let v = value::from_json(&raw, &ty).unwrap_or(Value::Null);
+        Ok(Response::new(pb::upgrade_resource_identity::Response {
+            upgraded_identity: identity_data(Some(v), &ty),
+            diagnostics: diags.to_proto(),
+        }))
+    }
+
+    async fn read_resource(
+        &self,
+        r: Request<pb::read_resource::Request>,
+    ) -> Result<Response<pb::read_resource::Response>, Status> {
+        let r = r.into_inner();
+        let mut diags = Diagnostics::new();
+        let fail = |d: &Diagnostics, r: &pb::read_resource::Request| pb::read_resource::Response {
+            new_state: r.current_state.clone(),
+            private: r.private.clone(),
+            diagnostics: d.to_proto(),
+            ..Default::default()
+        };
+        let e = match self.resource(&r.type_name) {
+            Ok(e) => e,
+            Err(d) => return Ok(Response::new(fail(&d, &r))),
+        };
+        let state = match decode(r.current_state.as_ref(), &e.ty) {
+            Ok(v) => v,
+            Err(d) => return Ok(Response::new(fail(&d, &r))),
+        };
+        let ctx = match self.context().await {
+            Ok(c) => c,
+            Err(d) => return Ok(Response::new(fail(&d, &r))),
+        };
+        match e.imp.read(&ctx, &state).await {
+            Ok(new) => {
+                let new = new.unwrap_or(Value::Null);
+                let id = if new.is_null() { None } else { e.imp.identity(&new) };
+                let id_ty = e.imp.identity_schema().map(|s| s.cty());
+                match encode(&new, &e.ty) {
+                    Ok(dv) => Ok(Response::new(pb::read_resource::Response {
+                        new_state: Some(dv),
+                        private: r.private.clone(),
+                        diagnostics: diags.to_proto(),
+                        new_identity: id_ty.and_then(|t| identity_data(id, &t)),
+                        ..Default::default()
+                    })),
+                    Err(d) => Ok(Response::new(fail(&d, &r))),
+                }
+            }
+            Err(d) => {
+                diags.extend(d);
+                Ok(Response::new(fail(&diags, &r)))
+            }
+        }
+    }
+
+    async fn plan_resource_change(
+        &self,
+        r: Request<pb::plan_resource_change::Request>,
+    ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
+        let r = r.into_inner();
+        let mut diags = Diagnostics::new();
+        macro_rules! bail {
+            () => {
+                pb::plan_resource_change::Response { diagnostics: diags.to_proto(), ..Default::default() }
+            };
+        }
+        let e = tri!(self.resource(&r.type_name), diags, bail!());
+        let prior = tri!(decode(r.prior_state.as_ref(), &e.ty), diags, bail!());
+        let proposed = tri!(decode(r.proposed_new_state.as_ref(), &e.ty), diags, bail!());
+        let config = tri!(decode(r.config.as_ref(), &e.ty), diags, bail!());
+        let prior_private = decode_private(&r.prior_private);
+        let (planned, requires_replace) = default_plan(&e.schema, &prior, &proposed);
+        let mut plan = Plan { planned, requires_replace, private: prior_private.clone() };
+        let ctx = self.ctx.read().await.clone();
+        let req = PlanRequest { prior: &prior, proposed: &proposed, config: &config, prior_private: &prior_private };
+        diags.extend(e.imp.modify_plan(ctx.as_deref(), &req, &mut plan).await);
+        if diags.has_errors() {
+            return Ok(Response::new(bail!()));
+        }
+        let planned_state = tri!(encode(&plan.planned, &e.ty), diags, bail!());
+        let id_ty = e.imp.identity_schema().map(|s| s.cty());
+        let planned_identity = if plan.planned.is_null() || plan.planned.contains_unknown() && prior.is_null() {
+            None
+        } else {
+            id_ty.and_then(|t| identity_data(e.imp.identity(&plan.planned).or_else(|| e.imp.identity(&prior)), &t))
+        };
+        Ok(Response::new(pb::plan_resource_change::Response {
+            planned_state: Some(planned_state),
+            requires_replace: plan.requires_replace.iter().map(|p| p_to_proto(p)).collect(),
+            planned_private: encode_private(&plan.private),
+            diagnostics: diags.to_proto(),
+            planned_identity,
+            ..Default::default()
+        }))
+    }
+
+    async fn apply_resource_change(
+        &self,
+        r: Request<pb::apply_resource_change::Request>,
+    ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
+        let r = r.into_inner();
+        let mut diags = Diagnostics::new();
+        macro_rules! bail {
+            () => {
+                pb::apply_resource_change::Response {
+                    new_state: r.prior_state.clone(),
+                    diagnostics: diags.to_proto(),
+                    ..Default::default()
+                }
+            };
+        }
+        let e = tri!(self.resource(&r.type_name), diags, bail!());
+        let prior = tri!(decode(r.prior_state.as_ref(), &e.ty), diags, bail!());
+        let planned = tri!(decode(r.planned_state.as_ref(), &e.ty), diags, bail!());
+        let config = tri!(decode(r.config.as_ref(), &e.ty), diags, bail!());
+        let private = decode_private(&r.planned_private);
+        let ctx = tri!(self.context().await, diags, bail!());
+        let mut new_private = private.clone();
+        let new_state = if planned.is_null() {
+            match e.imp.delete(&ctx, &prior, &private).await {
+                Ok(()) => Value::Null,
+                Err(d) => {
+                    diags.extend(d);
+                    return Ok(Response::new(bail!()));
+                }
+            }
+        } else {
+            let result = if prior.is_null() {
+                e.imp.create(&ctx, &planned, &config).await
+            } else {
+                e.imp.update(&ctx, &prior, &planned, &config).await
+            };
+            match result {
+                Ok(v) => {
+                    new_private.remove("create_failed");
+                    v
+                }
+                Err(f) => {
+                    diags.extend(f.diags);
+                    match f.partial {
+                        // a create that made something: keep it in state (Terraform taints it),
+                        // and remember that it failed so the replacement never closes it
+                        Some(p) => {
+                            if prior.is_null() {
+                                new_private.insert("create_failed".into(), true.into());
+                            }
+                            p
+                        }
+                        None => return Ok(Response::new(bail!())),
+                    }
+                }
+            }
+        };
+        let id_ty = e.imp.identity_schema().map(|s| s.cty());
+        let new_identity = if new_state.is_null() { None } else { e.imp.identity(&new_state) };
+        match encode(&new_state, &e.ty) {
+            Ok(dv) => Ok(Response::new(pb::apply_resource_change::Response {
+                new_state: Some(dv),
+                private: encode_private(&new_private),
+                diagnostics: diags.to_proto(),
+                new_identity: id_ty.and_then(|t| identity_data(new_identity, &t)),
+                ..Default::default()
+            })),
+            Err(d) => {
+                diags.extend(d);
+                Ok(Response::new(bail!()))
+            }
+        }
+    }
+
+    async fn import_resource_state(
+        &self,
+        r: Request<pb::import_resource_state::Request>,
+    ) -> Result<Response<pb::import_resource_state::Response>, Status> {
+        let r = r.into_inner();
+        let mut diags = Diagnostics::new();
+        macro_rules! bail {
+            () => {
+                pb::import_resource_state::Response { diagnostics: diags.to_proto(), ..Default::default() }
+            };
+        }
+        let e = tri!(self.resource(&r.type_name), diags, bail!());
+        let ctx = tri!(self.context().await, diags, bail!());
+        let id_schema = e.imp.identity_schema();
+        let state = match (&r.identity, &id_schema) {
+            (Some(idd), Some(s)) if r.id.is_empty() => {
+                let ident = tri!(decode(idd.identity_data.as_ref(), &s.cty()), diags, bail!());
+                tri!(e.imp.import_identity(&ctx, &ident).await, diags, bail!())
+            }
+            _ => tri!(e.imp.import(&ctx, &r.id).await, diags, bail!()),
+        };
+        let dv = tri!(encode(&state, &e.ty), diags, bail!());
+        let identity = id_schema.and_then(|s| identity_data(e.imp.identity(&state), &s.cty()));
+        Ok(Response::new(pb::import_resource_state::Response {
+            imported_resources: vec![pb::import_resource_state::ImportedResource {
+                type_name: r.type_name.clone(),
+                state: Some(dv),
+                private: Vec::new(),
+                identity,
+            }],
+            diagnostics: diags.to_proto(),
+            ..Default::default()
+        }))
+    }
+
+    async fn read_data_source(
+        &self,
+        r: Request<pb::read_data_source::Request>,
+    ) -> Result<Response<pb::read_data_source::Response>, Status> {
+        let r = r.into_inner();
+        let mut diags = Diagnostics::new();
+        macro_rules! bail {
+            () => {
+                pb::read_data_source::Response { diagnostics: diags.to_proto(), ..Default::default() }
+            };
+        }
+        let e = tri!(self.data_source(&r.type_name), diags, bail!());
+        let config = tri!(decode(r.config.as_ref(), &e.ty), diags, bail!());
+        let ctx = tri!(self.context().await, diags, bail!());
+        let state = tri!(e.imp.read(&ctx, &config).await, diags, bail!());
+        let dv = tri!(encode(&state, &e.ty), diags, bail!());
+        Ok(Response::new(pb::read_data_source::Response {
+            state: Some(dv),
+            diagnostics: diags.to_proto(),
+            ..Default::default()
+        }))
+    }
+
+    async fn stop_provider(
+        &self,
+        _r: Request<pb::stop_provider::Request>,
+    ) -> Result<Response<pb::stop_provider::Response>, Status> {
+        tracing::info!("StopProvider received");
+        Ok(Response::new(pb::stop_provider::Response::default()))
+    }
+}
+
+fn p_to_proto(p: &super::diagnostics::AttrPath) -> pb::AttributePath {
+    // Diagnostics already know how to build a path; reuse that conversion.
+    Diagnostic::error("", "").at(p.clone()).to_proto().attribute.unwrap_or_default()
+}
+
+fn capabilities() -> pb::ServerCapabilities {
+    pb::ServerCapabilities { plan_destroy: true, get_provider_schema_optional: false, ..Default::default() }
+}
+
+struct Controller {
+    shutdown: Arc<Notify>,
+}
+
+#[tonic::async_trait]
+impl gp::grpc_controller_server::GrpcController for Controller {
+    async fn shutdown(&self, _r: Request<gp::Empty>) -> Result<Response<gp::Empty>, Status> {
+        self.shutdown.notify_one();
+        Ok(Response::new(gp::Empty {}))
+    }
+}
+
+struct Stdio;
+
+#[tonic::async_trait]
+impl gp::grpc_stdio_server::GrpcStdio for Stdio {
+    async fn stream_stdio(
+        &self,
+        _r: Request<()>,
+    ) -> Result<Response<Pin<Box<dyn futures::Stream<Item = Result<gp::StdioData, Status>> + Send>>>, Status> {
+        // We never write to stdout/stderr through this channel: logs go to stderr directly.
+        Ok(Response::new(Box::pin(futures::stream::pending())))
+    }
+}
+
+/// Why serving stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Handshake(#[from] handshake::HandshakeError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves a provider the way Terraform launches it: handshake on stdout, gRPC until Shutdown.
+pub async fn serve<P: Provider>(provider: P) -> Result<(), ServeError> {
+    handshake::check_environment()?;
+    let listener = handshake::listen().await?;
+    let addr = listener.local_addr().map_err(handshake::HandshakeError::Io)?;
+    let shutdown = Arc::new(Notify::new());
+    let service = pb::provider_server::ProviderServer::new(ProviderService::new(provider))
+        .max_decoding_message_size(256 * 1024 * 1024)
+        .max_encoding_message_size(256 * 1024 * 1024);
+    let router = tonic::transport::Server::builder()
+        .add_service(service)
+        .add_service(gp::grpc_controller_server::GrpcControllerServer::new(Controller { shutdown: shutdown.clone() }))
+        .add_service(gp::grpc_stdio_server::GrpcStdioServer::new(Stdio));
+    let stop = {
+        let s = shutdown.clone();
+        async move {
+            tokio::select! {
+                _ = s.notified() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+    };
+
+    let client_cert = std::env::var("PLUGIN_CLIENT_CERT").ok().filter(|s| !s.trim().is_empty());
+    let tls_disabled = std::env::var_os("TF_DISABLE_PLUGIN_TLS").is_some();
+    match client_cert {
+        Some(pem) if !tls_disabled => {
+            let tls = tls::server_tls(&pem)?;
+            print_handshake(&handshake::handshake_line(addr, Some(&tls.cert_der)));
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            let acceptor = tls.acceptor.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Ok((tcp, _)) = listener.accept().await else { break };
+                    let acceptor = acceptor.clone();
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        match acceptor.accept(tcp).await {
+                            Ok(s) => {
+                                let _ = tx.send(Ok::<_, std::io::Error>(s)).await;
+                            }
+                            Err(e) => tracing::warn!(error = %e, "refused a plugin client at the TLS handshake"),
+                        }
+                    });
+                }
+            });
+            router.serve_with_incoming_shutdown(tokio_stream::wrappers::ReceiverStream::new(rx), stop).await?;
+        }
+        _ => {
+            print_handshake(&handshake::handshake_line(addr, None));
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            router.serve_with_incoming_shutdown(incoming, stop).await?;
+        }
+    }
+    Ok(())
+}
+
+fn print_handshake(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}

@@ -1,0 +1,139 @@
+//! The typed API a provider, its resources and data sources implement.
+//!
+//! Resource code sees only [`Value`]s decoded with its own schema, and returns values or
+//! [`Diagnostics`]; protobuf and msgpack stay inside the plugin layer.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::diagnostics::{AttrPath, Diagnostics};
+use super::schema::{IdentitySchema, Schema};
+use super::value::Value;
+
+/// Opaque per-resource data Terraform stores beside the state (a JSON object here).
+pub type Private = serde_json::Map<String, serde_json::Value>;
+
+/// A provider: its own block, and the resources and data sources it serves.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// What `configure` builds and every operation receives (clients, settings).
+    type Context: Send + Sync + 'static;
+
+    /// The provider block's schema.
+    fn schema(&self) -> Schema;
+    /// Checks the provider block without network access.
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// Builds the context from the provider block.
+    async fn configure(&self, config: &Value) -> Result<Self::Context, Diagnostics>;
+    /// The resources, each with a unique type name.
+    fn resources(&self) -> Vec<Arc<dyn Resource<Self::Context>>>;
+    /// The data sources, each with a unique type name.
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource<Self::Context>>>;
+}
+
+/// What a resource sees when Terraform plans a change.
+pub struct PlanRequest<'a> {
+    /// Prior state; `Null` on create.
+    pub prior: &'a Value,
+    /// Terraform's proposed new state; `Null` on destroy.
+    pub proposed: &'a Value,
+    /// The configuration as written (unknowns where not yet known).
+    pub config: &'a Value,
+    /// Private data stored with the prior state.
+    pub prior_private: &'a Private,
+}
+
+/// A planned change, as the resource may adjust it.
+pub struct Plan {
+    /// The planned new state.
+    pub planned: Value,
+    /// Attributes whose change forces replacement.
+    pub requires_replace: Vec<AttrPath>,
+    /// Private data handed to apply.
+    pub private: Private,
+}
+
+/// A failed create or update: diagnostics and, if something was already made, the state to keep.
+#[derive(Debug)]
+pub struct Failed {
+    /// What went wrong.
+    pub diags: Diagnostics,
+    /// State to save (Terraform marks a created resource tainted), or `None` to keep the prior state.
+    pub partial: Option<Value>,
+}
+
+impl From<Diagnostics> for Failed {
+    fn from(diags: Diagnostics) -> Self {
+        Failed { diags, partial: None }
+    }
+}
+
+/// One resource type.
+#[async_trait]
+pub trait Resource<C: Send + Sync>: Send + Sync {
+    /// The type name, e.g. `aft_account_provisioning`.
+    fn type_name(&self) -> &'static str;
+    /// The resource schema.
+    fn schema(&self) -> Schema;
+    /// The identity schema, if the resource supports identity.
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        None
+    }
+    /// The identity of a state value (required when `identity_schema` is `Some`).
+    fn identity(&self, _state: &Value) -> Option<Value> {
+        None
+    }
+    /// Checks the configuration without network access.
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// Adjusts the default plan (unknown computed values on create, replacement of `force_new`).
+    async fn modify_plan(&self, _ctx: Option<&C>, _req: &PlanRequest<'_>, _plan: &mut Plan) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// Creates the object; returns the new state.
+    async fn create(&self, ctx: &C, planned: &Value, config: &Value) -> Result<Value, Failed>;
+    /// Refreshes the state; `None` when the object is gone.
+    async fn read(&self, ctx: &C, state: &Value) -> Result<Option<Value>, Diagnostics>;
+    /// Applies an in-place update; returns the new state.
+    async fn update(&self, ctx: &C, prior: &Value, planned: &Value, config: &Value) -> Result<Value, Failed>;
+    /// Deletes the object.
+    async fn delete(&self, ctx: &C, prior: &Value, private: &Private) -> Result<(), Diagnostics>;
+    /// Imports by id; returns the state to read.
+    async fn import(&self, _ctx: &C, _id: &str) -> Result<Value, Diagnostics> {
+        Err(super::diagnostics::Diagnostic::error(
+            "Import is not supported",
+            format!("{} cannot be imported.", self.type_name()),
+        )
+        .into())
+    }
+    /// Imports by identity; by default the identity's first attribute is used as the id.
+    async fn import_identity(&self, ctx: &C, identity: &Value) -> Result<Value, Diagnostics> {
+        let id = match identity {
+            Value::Object(m) => m.values().find_map(|v| v.as_str().map(str::to_string)),
+            _ => None,
+        };
+        match id {
+            Some(id) => self.import(ctx, &id).await,
+            None => Err(super::diagnostics::Diagnostic::error("Invalid identity", "The identity has no id.").into()),
+        }
+    }
+}
+
+/// One data source type.
+#[async_trait]
+pub trait DataSource<C: Send + Sync>: Send + Sync {
+    /// The type name, e.g. `aft_account`.
+    fn type_name(&self) -> &'static str;
+    /// The data source schema.
+    fn schema(&self) -> Schema;
+    /// Checks the configuration without network access.
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// Reads the data.
+    async fn read(&self, ctx: &C, config: &Value) -> Result<Value, Diagnostics>;
+}

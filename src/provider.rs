@@ -1,0 +1,227 @@
+//! The `provider "aft"` block: its schema, plan-time validation, and `configure` → [`Context`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::aws::{AssumeRole, Aws, AwsSettings};
+use crate::context::{Context, FeatureOptions, RoleNames, Settings, VendMethod};
+use crate::plugin::{AttrPath, Attribute, Block, DataSource, Diagnostics, NestedBlock, Resource, Schema, Type, Value};
+use crate::validation;
+
+/// The AFT provider.
+#[derive(Default)]
+pub struct AftProvider;
+
+fn str_attr(v: &Value, name: &str) -> Option<String> {
+    v.get(name).as_str().map(str::to_string)
+}
+
+#[async_trait]
+impl crate::plugin::Provider for AftProvider {
+    type Context = Context;
+
+    fn schema(&self) -> Schema {
+        let s = |n: &str, d: &str| Attribute::optional(n, Type::String, d);
+        Schema::new(
+            0,
+            Block::new(
+                "Runs the AWS Control Tower Account Factory for Terraform (AFT) provisioning pipeline. \
+                 Every argument is optional: credentials and region come from the standard AWS configuration chain.",
+            )
+            .attr(s("region", "Home region of the AFT management account. Default: from the AWS configuration chain (`AWS_REGION`, profile)."))
+            .attr(s("profile", "Shared-config profile to use. Default: `AWS_PROFILE` or `default`."))
+            .attr(s("endpoint_url", "One endpoint for every AWS service, e.g. a local emulator. Default: `AWS_ENDPOINT_URL`."))
+            .attr(s("aft_management_account_id", "AFT management account. Default: SSM `/aft/account/aft-management/account-id`, else the caller's account."))
+            .attr(s("ct_management_account_id", "Control Tower management account. Default: SSM `/aft/account/ct-management/account-id`, else the organization's management account."))
+            .attr(s("log_archive_account_id", "Log Archive account. Default: SSM `/aft/account/log-archive/account-id`."))
+            .attr(s("audit_account_id", "Audit account. Default: SSM `/aft/account/audit/account-id`."))
+            .attr(s("metadata_table", "DynamoDB table of AFT-managed accounts. Default: `aft-request-metadata`."))
+            .attr(s("audit_table", "DynamoDB audit table. Default: `aft-request-audit`."))
+            .attr(s("notification_topic_arn", "SNS topic for success notifications. Default: `aft-notifications` in the AFT management account."))
+            .attr(s("failure_notification_topic_arn", "SNS topic for failure notifications. Default: `aft-failure-notifications` in the AFT management account."))
+            .attr(s("provisioning_customizations_state_machine", "Name or ARN of the provisioning customizations state machine (step 7). Default: `aft-account-provisioning-customizations`; if it does not exist, step 7 is a no-op."))
+            .attr(Attribute::optional("max_concurrent_customizations", Type::Number, "Cap on customization executions running at once. Default: `5`."))
+            .attr(s("iam_propagation_timeout", "How long to keep proving that new roles can be assumed, e.g. `2m`. Default: `2m`."))
+            .block(NestedBlock::single(
+                "assume_role",
+                Block::new("Role to assume to reach the AFT management account (in AFT: `AWSAFTAdmin`).")
+                    .attr(Attribute::required("role_arn", Type::String, "ARN of the role."))
+                    .attr(s("session_name", "Session name. Default: the `role_names.session_name`."))
+                    .attr(s("external_id", "External id, if the role requires one.")),
+            ))
+            .block(NestedBlock::single(
+                "role_names",
+                Block::new("The role chain AFT uses.")
+                    .attr(s("admin", "Hub role in the AFT management account; the new roles trust it. Default: `AWSAFTAdmin`."))
+                    .attr(s("service", "Role AFT creates in every account and uses in the CT management account. Default: `AWSAFTService`."))
+                    .attr(s("execution", "Role AFT creates in every account for customizations. Default: `AWSAFTExecution`."))
+                    .attr(s("control_tower_execution", "Role a new account trusts from the CT management account. Default: `AWSControlTowerExecution`."))
+                    .attr(s("session_name", "Session name on every hop. Default: `AWSAFT-Session`.")),
+            ))
+            .block(NestedBlock::single(
+                "feature_options",
+                Block::new("AFT feature options (step 6).")
+                    .attr(Attribute::optional("delete_default_vpcs", Type::Bool, "Delete the default VPCs of each new account in every enabled region. Default: `false`."))
+                    .attr(Attribute::optional("enterprise_support", Type::Bool, "Request Enterprise Support for each new account (once). Default: `false`."))
+                    .attr(Attribute::optional("cloudtrail_data_events", Type::Bool, "Keep the organization CloudTrail data-event trail. Default: `false`.")),
+            ))
+            .block(NestedBlock::single(
+                "account_factory",
+                Block::new("How accounts are vended.")
+                    .attr(s("method", "`control_tower` (Service Catalog Account Factory) or `organizations` (Organizations `CreateAccount`). Default: `control_tower`."))
+                    .attr(s("product_name", "Service Catalog product name. Default: `AWS Control Tower Account Factory`."))
+                    .attr(Attribute::optional("max_concurrent_operations", Type::Number, "Cap on vending operations in flight across all resources. Default: `5`."))
+                    .attr(s("poll_interval", "Fixed polling interval, e.g. `10s`. Default: adaptive.")),
+            )),
+        )
+    }
+
+    fn validate(&self, c: &Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        let mut check = |path: AttrPath, v: &Value, f: &dyn Fn(&str) -> Result<(), String>| {
+            if let Some(s) = v.as_str()
+                && let Err(e) = f(s)
+            {
+                d.error_at(path.clone(), format!("Invalid value for {path}"), e);
+            }
+        };
+        check(AttrPath::attr("region"), c.get("region"), &validation::region);
+        check(AttrPath::attr("endpoint_url"), c.get("endpoint_url"), &validation::url);
+        for a in ["aft_management_account_id", "ct_management_account_id", "log_archive_account_id", "audit_account_id"] {
+            check(AttrPath::attr(a), c.get(a), &validation::account_id);
+        }
+        for a in ["metadata_table", "audit_table"] {
+            check(AttrPath::attr(a), c.get(a), &|s| {
+                let ok = (3..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                if ok { Ok(()) } else { Err(format!("{s:?} is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -).")) }
+            });
+        }
+        for a in ["notification_topic_arn", "failure_notification_topic_arn"] {
+            check(AttrPath::attr(a), c.get(a), &|s| validation::service_arn(s, "sns"));
+        }
+        check(
+            AttrPath::attr("provisioning_customizations_state_machine"),
+            c.get("provisioning_customizations_state_machine"),
+            &|s| {
+                if s.starts_with("arn:") {
+                    validation::service_arn(s, "states")
+                } else if !s.is_empty() && s.len() <= 80 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) {
+                    Ok(())
+                } else {
+                    Err(format!("{s:?} is neither a state machine name (1-80 of a-z A-Z 0-9 - _) nor a state machine ARN."))
+                }
+            },
+        );
+        check(AttrPath::attr("iam_propagation_timeout"), c.get("iam_propagation_timeout"), &|s| {
+            validation::duration(s).map(|_| ())
+        });
+        let ar = c.get("assume_role");
+        check(AttrPath::attr("assume_role").then("role_arn"), ar.get("role_arn"), &validation::role_arn);
+        check(AttrPath::attr("assume_role").then("session_name"), ar.get("session_name"), &validation::iam_name);
+        let rn = c.get("role_names");
+        for a in ["admin", "service", "execution", "control_tower_execution", "session_name"] {
+            check(AttrPath::attr("role_names").then(a), rn.get(a), &validation::iam_name);
+        }
+        let af = c.get("account_factory");
+        check(AttrPath::attr("account_factory").then("method"), af.get("method"), &|s| match s {
+            "control_tower" | "organizations" => Ok(()),
+            _ => Err(format!("{s:?} is not a vending method; use \"control_tower\" or \"organizations\".")),
+        });
+        check(AttrPath::attr("account_factory").then("product_name"), af.get("product_name"), &|s| {
+            if s.trim().is_empty() { Err("The product name must not be empty.".into()) } else { Ok(()) }
+        });
+        check(AttrPath::attr("account_factory").then("poll_interval"), af.get("poll_interval"), &|s| {
+            validation::duration(s).and_then(|d| {
+                if d.as_millis() >= 100 { Ok(()) } else { Err(format!("{s:?} is shorter than 100ms.")) }
+            })
+        });
+        let mut cap = |path: AttrPath, v: &Value| {
+            if matches!(v, Value::Number(_)) && !v.as_i64().is_some_and(|n| (1..=100).contains(&n)) {
+                d.error_at(path.clone(), format!("Invalid value for {path}"), "Must be a whole number from 1 to 100.");
+            }
+        };
+        cap(AttrPath::attr("account_factory").then("max_concurrent_operations"), af.get("max_concurrent_operations"));
+        cap(AttrPath::attr("max_concurrent_customizations"), c.get("max_concurrent_customizations"));
+        d
+    }
+
+    async fn configure(&self, c: &Value) -> Result<Context, Diagnostics> {
+        let d = self.validate(c);
+        if d.has_errors() {
+            return Err(d);
+        }
+        let rn = c.get("role_names");
+        let def = RoleNames::default();
+        let roles = RoleNames {
+            admin: str_attr(rn, "admin").unwrap_or(def.admin),
+            service: str_attr(rn, "service").unwrap_or(def.service),
+            execution: str_attr(rn, "execution").unwrap_or(def.execution),
+            control_tower_execution: str_attr(rn, "control_tower_execution").unwrap_or(def.control_tower_execution),
+            session_name: str_attr(rn, "session_name").unwrap_or(def.session_name),
+        };
+        let fo = c.get("feature_options");
+        let af = c.get("account_factory");
+        let base = Settings::default();
+        let settings = Settings {
+            aft_management_account_id: str_attr(c, "aft_management_account_id"),
+            ct_management_account_id: str_attr(c, "ct_management_account_id"),
+            log_archive_account_id: str_attr(c, "log_archive_account_id"),
+            audit_account_id: str_attr(c, "audit_account_id"),
+            metadata_table: str_attr(c, "metadata_table").unwrap_or(base.metadata_table),
+            audit_table: str_attr(c, "audit_table").unwrap_or(base.audit_table),
+            notification_topic_arn: str_attr(c, "notification_topic_arn"),
+            failure_notification_topic_arn: str_attr(c, "failure_notification_topic_arn"),
+            provisioning_customizations_state_machine: str_attr(c, "provisioning_customizations_state_machine")
+                .unwrap_or(base.provisioning_customizations_state_machine),
+            features: FeatureOptions {
+                delete_default_vpcs: fo.get("delete_default_vpcs").as_bool().unwrap_or(false),
+                enterprise_support: fo.get("enterprise_support").as_bool().unwrap_or(false),
+                cloudtrail_data_events: fo.get("cloudtrail_data_events").as_bool().unwrap_or(false),
+            },
+            method: match af.get("method").as_str() {
+                Some("organizations") => VendMethod::Organizations,
+                _ => VendMethod::ControlTower,
+            },
+            product_name: str_attr(af, "product_name").unwrap_or(base.product_name),
+            max_concurrent_operations: af
+                .get("max_concurrent_operations")
+                .as_i64()
+                .map_or(base.max_concurrent_operations, |n| n as usize),
+            poll_interval: af.get("poll_interval").as_str().and_then(|s| validation::duration(s).ok()),
+            max_concurrent_customizations: c
+                .get("max_concurrent_customizations")
+                .as_i64()
+                .map_or(base.max_concurrent_customizations, |n| n as usize),
+            iam_propagation_timeout: c
+                .get("iam_propagation_timeout")
+                .as_str()
+                .and_then(|s| validation::duration(s).ok())
+                .unwrap_or(base.iam_propagation_timeout),
+            roles,
+        };
+        let ar = c.get("assume_role");
+        let aws_settings = AwsSettings {
+            region: str_attr(c, "region"),
+            profile: str_attr(c, "profile"),
+            endpoint_url: str_attr(c, "endpoint_url"),
+            assume_role: str_attr(ar, "role_arn").map(|role_arn| AssumeRole {
+                role_arn,
+                session_name: str_attr(ar, "session_name"),
+                external_id: str_attr(ar, "external_id"),
+            }),
+            session_name: settings.roles.session_name.clone(),
+        };
+        let aws = Aws::load(&aws_settings).await;
+        tracing::debug!(region = %aws.region(), method = ?settings.method, "provider configured");
+        Ok(Context::new(aws, settings))
+    }
+
+    fn resources(&self) -> Vec<Arc<dyn Resource<Context>>> {
+        crate::resources::all()
+    }
+
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource<Context>>> {
+        crate::data_sources::all()
+    }
+}

@@ -1,0 +1,137 @@
+//! An AFT management baseline in moto, one per test: its own AFT management account and its own
+//! Control Tower management account with an organization, so tests never share state.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+
+use super::moto::Moto;
+
+/// One landing zone.
+pub struct Landing {
+    pub aft: String,
+    pub ct: String,
+    pub aft_cfg: SdkConfig,
+    pub ct_cfg: SdkConfig,
+    pub root: String,
+    /// OU name → id: Sandbox, Workloads, Prod (under Workloads), Parking.
+    pub ous: BTreeMap<String, String>,
+    pub topic: String,
+    pub failure_topic: String,
+}
+
+impl Landing {
+    /// Seeds the baseline: organization and OUs in the CT account; metadata and audit tables,
+    /// SNS topics and AFT's SSM account parameters in the AFT account.
+    pub async fn new() -> Landing {
+        let moto = Moto::get();
+        let aft = super::random_account_id();
+        let ct = super::random_account_id();
+        let aft_cfg = moto.account(&aft).await;
+        let ct_cfg = moto.account(&ct).await;
+
+        let org = aws_sdk_organizations::Client::new(&ct_cfg);
+        org.create_organization().feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All).send().await.unwrap();
+        let root = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_string();
+        let mut ous: BTreeMap<String, String> = BTreeMap::new();
+        for (name, parent) in [("Sandbox", None), ("Workloads", None), ("Prod", Some("Workloads")), ("Parking", None)] {
+            let parent_id = parent.map(|p: &str| ous[p].clone()).unwrap_or_else(|| root.clone());
+            let out = org.create_organizational_unit().parent_id(parent_id).name(name).send().await.unwrap();
+            ous.insert(name.to_string(), out.organizational_unit().unwrap().id().unwrap().to_string());
+        }
+
+        let ddb = aws_sdk_dynamodb::Client::new(&aft_cfg);
+        let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+        let attr = |n: &str| {
+            AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap()
+        };
+        ddb.create_table()
+            .table_name("aft-request-metadata")
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("id", KeyType::Hash))
+            .attribute_definitions(attr("id"))
+            .send()
+            .await
+            .unwrap();
+        ddb.create_table()
+            .table_name("aft-request-audit")
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("id", KeyType::Hash))
+            .key_schema(key("timestamp", KeyType::Range))
+            .attribute_definitions(attr("id"))
+            .attribute_definitions(attr("timestamp"))
+            .send()
+            .await
+            .unwrap();
+
+        let sns = aws_sdk_sns::Client::new(&aft_cfg);
+        let topic = sns.create_topic().name("aft-notifications").send().await.unwrap().topic_arn().unwrap().to_string();
+        let failure_topic =
+            sns.create_topic().name("aft-failure-notifications").send().await.unwrap().topic_arn().unwrap().to_string();
+
+        let ssm = aws_sdk_ssm::Client::new(&aft_cfg);
+        for (name, value) in [("aft-management", &aft), ("ct-management", &ct)] {
+            ssm.put_parameter()
+                .name(format!("/aft/account/{name}/account-id"))
+                .value(value)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .send()
+                .await
+                .unwrap();
+        }
+        Landing { aft, ct, aft_cfg, ct_cfg, root, ous, topic, failure_topic }
+    }
+
+    /// The provider block for this landing zone (extra HCL goes inside it).
+    pub fn provider(&self, extra: &str) -> String {
+        format!(
+            "terraform {{\n  required_providers {{\n    aft = {{ source = \"aft-rs/aft\" }}\n  }}\n}}\n\n\
+             provider \"aft\" {{\n  assume_role {{\n    role_arn = \"arn:aws:iam::{}:role/AWSAFTAdmin\"\n  }}\n{extra}\n}}\n",
+            self.aft
+        )
+    }
+
+    /// Creates an account in the organization directly (not through the provider).
+    pub async fn create_account(&self, email: &str, name: &str, ou: Option<&str>) -> String {
+        let org = aws_sdk_organizations::Client::new(&self.ct_cfg);
+        let out = org.create_account().email(email).account_name(name).send().await.unwrap();
+        let id = out.create_account_status().unwrap().account_id().unwrap().to_string();
+        if let Some(ou) = ou {
+            org.move_account().account_id(&id).source_parent_id(&self.root).destination_parent_id(&self.ous[ou]).send().await.unwrap();
+        }
+        id
+    }
+
+    /// Writes a metadata item the way AFT does.
+    pub async fn put_metadata(&self, id: &str, email: &str, name: &str, parent: &str, tags: &[(&str, &str)]) {
+        use aws_sdk_dynamodb::types::AttributeValue as Av;
+        let tags = Av::M(tags.iter().map(|(k, v)| (k.to_string(), Av::S(v.to_string()))).collect());
+        aws_sdk_dynamodb::Client::new(&self.aft_cfg)
+            .put_item()
+            .table_name("aft-request-metadata")
+            .item("id", Av::S(id.into()))
+            .item("email", Av::S(email.into()))
+            .item("account_name", Av::S(name.into()))
+            .item("account_status", Av::S("ACTIVE".into()))
+            .item("account_level_tags", tags)
+            .item("account_customizations_name", Av::S("sandbox".into()))
+            .item("parent_ou", Av::S(parent.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Reads a metadata item.
+    pub async fn metadata(&self, id: &str) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        aws_sdk_dynamodb::Client::new(&self.aft_cfg)
+            .get_item()
+            .table_name("aft-request-metadata")
+            .key("id", aws_sdk_dynamodb::types::AttributeValue::S(id.into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+}

@@ -1,0 +1,28 @@
+//! Test harness shared by the integration tests: a moto server per test binary, fixtures seeded
+//! with the AWS SDK, and a runner for the real Terraform CLI against the built provider.
+#![allow(dead_code, unused_imports)]
+
+pub mod fixtures;
+pub mod http;
+pub mod moto;
+pub mod terraform;
+
+pub use fixtures::Landing;
+pub use moto::Moto;
+pub use terraform::Tf;
+
+/// The repository root.
+pub fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A random 12-digit account id (never starting with 0, distinct per call).
+pub fn random_account_id() -> String {
+    let n = uuid::Uuid::new_v4().as_u128();
+    format!("{}", 100_000_000_000u64 + (n % 899_999_999_999) as u64)
+}
+
+/// A short random suffix for names.
+pub fn suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+}

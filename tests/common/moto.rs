@@ -1,0 +1,138 @@
+//! One moto server per test binary on a free loopback port, with Step Functions execution on.
+//! A watchdog shell stops it by pid when the test process exits.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+use super::http;
+
+/// A running moto server.
+pub struct Moto {
+    pub port: u16,
+    pub endpoint: String,
+    pub pid: u32,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The `.venv` the Makefile creates.
+pub fn venv_bin(name: &str) -> PathBuf {
+    super::repo().join(".venv/bin").join(name)
+}
+
+impl Moto {
+    /// The shared server, started on first use.
+    pub fn get() -> &'static Moto {
+        MOTO.get_or_init(Moto::start)
+    }
+
+    fn start() -> Moto {
+        let server = venv_bin("moto_server");
+        assert!(server.exists(), "{} is missing: run `make test` (it installs the toolchain into .venv)", server.display());
+        let port = free_port();
+        let logdir = super::repo().join("target/test-logs");
+        std::fs::create_dir_all(&logdir).unwrap();
+        let log = logdir.join(format!("moto-{port}.log"));
+        let pidfile = logdir.join(format!("moto-{port}.pid"));
+        // The watchdog kills moto (by its pid) once this test process is gone.
+        let script = format!(
+            "{server} -H 127.0.0.1 -p {port} >{log} 2>&1 & m=$!; echo $m >{pidfile}; \
+             while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill $m; sleep 3; kill -9 $m 2>/dev/null",
+            server = server.display(),
+            log = log.display(),
+            pidfile = pidfile.display(),
+            me = std::process::id()
+        );
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env_remove("MOTO_ACCOUNT_ID")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto");
+        let start = Instant::now();
+        loop {
+            if http::get(port, "/moto-api/").is_ok() {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "moto did not start; see {}", log.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let (status, _) = http::request(
+            port,
+            "POST",
+            "/moto-api/config",
+            "application/json",
+            r#"{"stepfunctions":{"execute_state_machine":true}}"#,
+        )
+        .unwrap();
+        assert!((200..300).contains(&status), "enabling Step Functions execution: HTTP {status}");
+        let pid = std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        Moto { port, endpoint: format!("http://127.0.0.1:{port}"), pid }
+    }
+
+    /// An SDK config for the default moto account (123456789012).
+    pub fn config(&self) -> SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                Credentials::new("testing", "testing", None, None, "test"),
+            ))
+            .build()
+    }
+
+    /// An SDK config acting in `account` (moto honours AssumeRole into any account).
+    pub async fn account(&self, account: &str) -> SdkConfig {
+        let base = self.config();
+        let out = aws_sdk_sts::Client::new(&base)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/OrganizationAccountAccessRole"))
+            .role_session_name("tests")
+            .send()
+            .await
+            .expect("assume role in moto");
+        let c = out.credentials().unwrap();
+        base.to_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_string()),
+                None,
+                "moto-assumed",
+            )))
+            .build()
+    }
+
+    /// moto's model dump (for asserting on SNS messages).
+    pub fn data(&self) -> serde_json::Value {
+        serde_json::from_str(&http::get(self.port, "/moto-api/data.json").unwrap()).unwrap()
+    }
+
+    /// Messages published to a topic: (message, subject).
+    pub fn sns_messages(&self, topic_arn: &str) -> Vec<(String, Option<String>)> {
+        let data = self.data();
+        let mut out = Vec::new();
+        for t in data["sns"]["Topic"].as_array().into_iter().flatten() {
+            if t["arn"] == topic_arn {
+                for n in t["sent_notifications"].as_array().into_iter().flatten() {
+                    out.push((n[1].as_str().unwrap_or_default().to_string(), n[2].as_str().map(str::to_string)));
+                }
+            }
+        }
+        out
+    }
+}
