@@ -139,8 +139,10 @@ impl Context {
         let region = self.aws.region();
         let partition = aws::partition_of(&region).to_string();
         // AFT's own parameters, when an AFT deployment exists in this account
-        let names = ["aft-management", "ct-management", "log-archive", "audit"].map(|n| format!("/aft/account/{n}/account-id"));
-        let out = clients::ssm(hub).get_parameters().set_names(Some(names.to_vec())).send().await.aws("ssm:GetParameters")?;
+        let names =
+            ["aft-management", "ct-management", "log-archive", "audit"].map(|n| format!("/aft/account/{n}/account-id"));
+        let out =
+            clients::ssm(hub).get_parameters().set_names(Some(names.to_vec())).send().await.aws("ssm:GetParameters")?;
         let from_ssm = |i: usize| {
             out.parameters()
                 .iter()

@@ -88,13 +88,19 @@ impl crate::plugin::Provider for AftProvider {
         };
         check(AttrPath::attr("region"), c.get("region"), &validation::region);
         check(AttrPath::attr("endpoint_url"), c.get("endpoint_url"), &validation::url);
-        for a in ["aft_management_account_id", "ct_management_account_id", "log_archive_account_id", "audit_account_id"] {
+        for a in ["aft_management_account_id", "ct_management_account_id", "log_archive_account_id", "audit_account_id"]
+        {
             check(AttrPath::attr(a), c.get(a), &validation::account_id);
         }
         for a in ["metadata_table", "audit_table"] {
             check(AttrPath::attr(a), c.get(a), &|s| {
-                let ok = (3..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-                if ok { Ok(()) } else { Err(format!("{s:?} is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -).")) }
+                let ok =
+                    (3..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!("{s:?} is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -)."))
+                }
             });
         }
         for a in ["notification_topic_arn", "failure_notification_topic_arn"] {
@@ -106,10 +112,15 @@ impl crate::plugin::Provider for AftProvider {
             &|s| {
                 if s.starts_with("arn:") {
                     validation::service_arn(s, "states")
-                } else if !s.is_empty() && s.len() <= 80 && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) {
+                } else if !s.is_empty()
+                    && s.len() <= 80
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+                {
                     Ok(())
                 } else {
-                    Err(format!("{s:?} is neither a state machine name (1-80 of a-z A-Z 0-9 - _) nor a state machine ARN."))
+                    Err(format!(
+                        "{s:?} is neither a state machine name (1-80 of a-z A-Z 0-9 - _) nor a state machine ARN."
+                    ))
                 }
             },
         );
@@ -132,9 +143,8 @@ impl crate::plugin::Provider for AftProvider {
             if s.trim().is_empty() { Err("The product name must not be empty.".into()) } else { Ok(()) }
         });
         check(AttrPath::attr("account_factory").then("poll_interval"), af.get("poll_interval"), &|s| {
-            validation::duration(s).and_then(|d| {
-                if d.as_millis() >= 100 { Ok(()) } else { Err(format!("{s:?} is shorter than 100ms.")) }
-            })
+            validation::duration(s)
+                .and_then(|d| if d.as_millis() >= 100 { Ok(()) } else { Err(format!("{s:?} is shorter than 100ms.")) })
         });
         let mut cap = |path: AttrPath, v: &Value| {
             if matches!(v, Value::Number(_)) && !v.as_i64().is_some_and(|n| (1..=100).contains(&n)) {

@@ -140,7 +140,11 @@ pub fn ou_id(s: &str) -> Result<(), String> {
     } else {
         false
     };
-    if ok { Ok(()) } else { Err(format!("{s:?} is not an organizational unit id (ou-xxxx-xxxxxxxx) or root id (r-xxxx).")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not an organizational unit id (ou-xxxx-xxxxxxxx) or root id (r-xxxx)."))
+    }
 }
 
 #[cfg(test)]
@@ -150,8 +154,18 @@ mod tests {
     #[test]
     fn emails() {
         assert!(email("a@example.com").is_ok());
-        for bad in ["", "a@b.c", "no-at.example.com", "a@@example.com", "a@example", "a@.example.com", "@example.com",
-            "a b@example.com", "ä@example.com", "a@example..com"] {
+        for bad in [
+            "",
+            "a@b.c",
+            "no-at.example.com",
+            "a@@example.com",
+            "a@example",
+            "a@.example.com",
+            "@example.com",
+            "a b@example.com",
+            "ä@example.com",
+            "a@example..com",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
         assert!(email(&format!("{}@example.com", "x".repeat(60))).is_err());

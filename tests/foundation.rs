@@ -185,7 +185,10 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyServer {
 }
 
 /// Completes a TLS handshake and one read; Ok(()) if the server kept the connection.
-async fn connect(addr: &str, client: Option<(rustls::pki_types::CertificateDer<'static>, rustls::pki_types::PrivateKeyDer<'static>)>) -> Result<(), String> {
+async fn connect(
+    addr: &str,
+    client: Option<(rustls::pki_types::CertificateDer<'static>, rustls::pki_types::PrivateKeyDer<'static>)>,
+) -> Result<(), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let b = rustls::ClientConfig::builder_with_provider(provider)
@@ -200,9 +203,12 @@ async fn connect(addr: &str, client: Option<(rustls::pki_types::CertificateDer<'
     cfg.alpn_protocols = vec![b"h2".to_vec()];
     let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await.map_err(|e| e.to_string())?;
+    let mut tls =
+        tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await.map_err(|e| e.to_string())?;
     // HTTP/2 preface: a server that accepted us answers with its SETTINGS frame
-    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.map_err(|e| e.to_string())?;
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .map_err(|e| e.to_string())?;
     let mut buf = [0u8; 9];
     tokio::time::timeout(std::time::Duration::from_secs(5), tls.read_exact(&mut buf))
         .await
@@ -237,6 +243,7 @@ async fn plugin_channel_accepts_only_terraforms_client_certificate() {
     let none = connect(&addr, None).await;
     let right = connect(&addr, Some((der, key))).await;
     let _ = child.kill();
+    let _ = child.wait();
     assert!(wrong.is_err(), "a client with another certificate must be refused");
     assert!(none.is_err(), "a client without a certificate must be refused");
     assert_eq!(right, Ok(()), "Terraform's certificate must be accepted");

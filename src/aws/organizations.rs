@@ -82,7 +82,8 @@ pub async fn find_account_by_email(c: &Client, email: &str) -> Result<Option<Acc
 
 /// The parent (id, `ORGANIZATIONAL_UNIT` | `ROOT`) of an account or OU.
 pub async fn parent(c: &Client, id: &str) -> Result<(String, String), AwsError> {
-    let out = c.list_parents().child_id(id).send().await.aws("organizations:ListParents").map_err(|e| e.in_account(id))?;
+    let out =
+        c.list_parents().child_id(id).send().await.aws("organizations:ListParents").map_err(|e| e.in_account(id))?;
     let p = out.parents().first();
     Ok((
         p.and_then(|p| p.id()).unwrap_or_default().to_string(),
@@ -150,13 +151,13 @@ impl OuRef {
             crate::validation::ou_id(t)?;
             return Ok(OuRef::Id(t.to_string()));
         }
-        if let Some(open) = t.rfind(" (") {
-            if let Some(inner) = t[open + 2..].strip_suffix(')') {
-                let name = &t[..open];
-                crate::validation::ou_id(inner).map_err(|e| format!("In {s:?}: {e}"))?;
-                check_ou_name(name)?;
-                return Ok(OuRef::NameAndId(name.to_string(), inner.to_string()));
-            }
+        if let Some(open) = t.rfind(" (")
+            && let Some(inner) = t[open + 2..].strip_suffix(')')
+        {
+            let name = &t[..open];
+            crate::validation::ou_id(inner).map_err(|e| format!("In {s:?}: {e}"))?;
+            check_ou_name(name)?;
+            return Ok(OuRef::NameAndId(name.to_string(), inner.to_string()));
         }
         if t.contains('(') || t.contains(')') {
             return Err(format!("{s:?} is not `Name`, `Name (ou-xxxx-xxxxxxxx)` or an `ou-` id."));

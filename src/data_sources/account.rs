@@ -43,10 +43,16 @@ impl DataSource<Context> for AccountDataSource {
         let id = config.get("account_id");
         let email = config.get("email");
         if id.is_null() && email.is_null() {
-            d.push(Diagnostic::error("Missing account selector", "Set `account_id` or `email`.").at(AttrPath::attr("account_id")));
+            d.push(
+                Diagnostic::error("Missing account selector", "Set `account_id` or `email`.")
+                    .at(AttrPath::attr("account_id")),
+            );
         }
         if !id.is_null() && !email.is_null() {
-            d.push(Diagnostic::error("Conflicting account selectors", "Set only one of `account_id` and `email`.").at(AttrPath::attr("email")));
+            d.push(
+                Diagnostic::error("Conflicting account selectors", "Set only one of `account_id` and `email`.")
+                    .at(AttrPath::attr("email")),
+            );
         }
         if let Some(s) = id.as_str()
             && let Err(e) = validation::account_id(s)
@@ -71,15 +77,14 @@ impl DataSource<Context> for AccountDataSource {
             (AttrPath::attr("email"), organizations::find_account_by_email(&org, email).await.map_err(fail)?)
         };
         let Some(account) = account else {
-            return Err(Diagnostic::error("Account not found", "No account in the organization matches.").at(path).into());
+            return Err(Diagnostic::error("Account not found", "No account in the organization matches.")
+                .at(path)
+                .into());
         };
         let Some(item) = metadata::get(ctx, &account.id).await.map_err(fail)? else {
             return Err(Diagnostic::error(
                 "Account is not managed by AFT",
-                format!(
-                    "Account {} exists but has no item in the {} table.",
-                    account.id, ctx.settings.metadata_table
-                ),
+                format!("Account {} exists but has no item in the {} table.", account.id, ctx.settings.metadata_table),
             )
             .at(path)
             .into());

@@ -73,7 +73,9 @@ pub fn request_from_item(m: &HashMap<String, Av>) -> AccountRequest {
         control_tower_parameters: get_map(m, "control_tower_parameters"),
         account_tags: get_map(m, "account_tags"),
         custom_fields: get_map(m, "custom_fields"),
-        change_management_parameters: m.get("change_management_parameters").map(|_| get_map(m, "change_management_parameters")),
+        change_management_parameters: m
+            .get("change_management_parameters")
+            .map(|_| get_map(m, "change_management_parameters")),
         account_customizations_name: get_s(m, "account_customizations_name"),
     }
 }
@@ -238,8 +240,18 @@ mod tests {
         };
         let item = MetadataItem::new(&acct, "ou-ab12-cdefgh34", &req);
         let raw = item.to_item();
-        for k in ["id", "email", "account_name", "account_creation_time", "account_status", "account_level_tags",
-            "account_customizations_name", "parent_ou", "vcs_information", "terraform_workspace"] {
+        for k in [
+            "id",
+            "email",
+            "account_name",
+            "account_creation_time",
+            "account_status",
+            "account_level_tags",
+            "account_customizations_name",
+            "parent_ou",
+            "vcs_information",
+            "terraform_workspace",
+        ] {
             assert!(raw.contains_key(k), "{k}");
         }
         assert!(matches!(raw.get("account_level_tags"), Some(Av::M(_))));

@@ -39,7 +39,8 @@ impl AttrPath {
         self.0.push(Step::Index(i));
         self
     }
-    fn to_proto(&self) -> pb::AttributePath {
+    /// The protocol message.
+    pub fn to_proto(&self) -> pb::AttributePath {
         use pb::attribute_path::step::Selector;
         pb::AttributePath {
             steps: self

@@ -26,7 +26,9 @@ pub enum HandshakeError {
          `source = \"aft-rs/aft\"` and run `terraform plan`."
     )]
     NotLaunchedByTerraform,
-    #[error("Terraform offered plugin protocol versions {0:?}; this provider speaks only version 6 (Terraform 1.0 or newer)")]
+    #[error(
+        "Terraform offered plugin protocol versions {0:?}; this provider speaks only version 6 (Terraform 1.0 or newer)"
+    )]
     UnsupportedVersion(String),
     #[error("no free port in PLUGIN_MIN_PORT..PLUGIN_MAX_PORT ({0}..{1})")]
     NoPort(u16, u16),

@@ -90,9 +90,8 @@ impl<S: Subscriber> Layer<S> for JsonLines {
             Level::WARN => "warn",
             Level::ERROR => "error",
         };
-        let ts = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let ts =
+            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
         let mut line = serde_json::Map::new();
         line.insert("@level".into(), level.into());
         line.insert("@message".into(), f.message.into());

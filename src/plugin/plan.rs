@@ -36,17 +36,9 @@ pub fn default_plan(schema: &Schema, prior: &Value, proposed: &Value) -> (Value,
 
 /// True when any configurable (non-computed-only) attribute or block differs between two states.
 pub fn config_changed(schema: &Schema, prior: &Value, planned: &Value, ignore: &[&str]) -> bool {
-    let attrs = schema
-        .block
-        .attributes
-        .iter()
-        .filter(|a| a.required || a.optional)
-        .map(|a| a.name.as_str());
+    let attrs = schema.block.attributes.iter().filter(|a| a.required || a.optional).map(|a| a.name.as_str());
     let blocks = schema.block.blocks.iter().map(|b| b.name.as_str());
-    attrs
-        .chain(blocks)
-        .filter(|n| !ignore.contains(n))
-        .any(|n| prior.get(n) != planned.get(n))
+    attrs.chain(blocks).filter(|n| !ignore.contains(n)).any(|n| prior.get(n) != planned.get(n))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, RwLock};
 use tonic::{Request, Response, Status};
 
-use super::diagnostics::{Diagnostic, Diagnostics};
+use super::diagnostics::{AttrPath, Diagnostic, Diagnostics};
 use super::handshake;
 use super::plan::default_plan;
 use super::proto::plugin as gp;
@@ -72,9 +72,9 @@ impl<P: Provider> ProviderService<P> {
     }
 
     fn resource(&self, name: &str) -> Result<&ResourceEntry<P::Context>, Diagnostics> {
-        self.resources
-            .get(name)
-            .ok_or_else(|| Diagnostic::error("Unknown resource type", format!("This provider has no resource {name:?}.")).into())
+        self.resources.get(name).ok_or_else(|| {
+            Diagnostic::error("Unknown resource type", format!("This provider has no resource {name:?}.")).into()
+        })
     }
 
     fn data_source(&self, name: &str) -> Result<&DataEntry<P::Context>, Diagnostics> {
@@ -266,7 +266,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         // JSON state of any earlier version decodes into the current schema: new attributes
         // start null and removed ones are dropped.
         let v = tri!(
-            value::from_json(&raw, &e.ty).map_err(|e| Diagnostics::from(Diagnostic::error("Invalid stored state", e.message))),
+            value::from_json(&raw, &e.ty)
+                .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid stored state", e.message))),
             diags,
             pb::upgrade_resource_state::Response { diagnostics: diags.to_proto(), ..Default::default() }
         );
@@ -385,7 +386,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         };
         Ok(Response::new(pb::plan_resource_change::Response {
             planned_state: Some(planned_state),
-            requires_replace: plan.requires_replace.iter().map(|p| p_to_proto(p)).collect(),
+            requires_replace: plan.requires_replace.iter().map(AttrPath::to_proto).collect(),
             planned_private: encode_private(&plan.private),
             diagnostics: diags.to_proto(),
             planned_identity,
@@ -532,11 +533,6 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         tracing::info!("StopProvider received");
         Ok(Response::new(pb::stop_provider::Response::default()))
     }
-}
-
-fn p_to_proto(p: &super::diagnostics::AttrPath) -> pb::AttributePath {
-    // Diagnostics already know how to build a path; reuse that conversion.
-    Diagnostic::error("", "").at(p.clone()).to_proto().attribute.unwrap_or_default()
 }
 
 fn capabilities() -> pb::ServerCapabilities {

@@ -41,9 +41,7 @@ fn crypto() -> Arc<CryptoProvider> {
 
 /// Builds the server TLS setup for a client certificate given as PEM.
 pub fn server_tls(client_cert_pem: &str) -> Result<ServerTls, TlsError> {
-    let client_der = rustls_pemfile::certs(&mut client_cert_pem.as_bytes())
-        .next()
-        .ok_or(TlsError::NoClientCert)??;
+    let client_der = rustls_pemfile::certs(&mut client_cert_pem.as_bytes()).next().ok_or(TlsError::NoClientCert)??;
 
     // go-plugin's own server certificate has these properties; the client checks "localhost".
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
@@ -62,7 +60,8 @@ pub fn server_tls(client_cert_pem: &str) -> Result<ServerTls, TlsError> {
     let cert_der = cert.der().to_vec();
 
     let provider = crypto();
-    let verifier = Arc::new(PinnedClient { der: client_der.to_vec(), algs: provider.signature_verification_algorithms });
+    let verifier =
+        Arc::new(PinnedClient { der: client_der.to_vec(), algs: provider.signature_verification_algorithms });
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)

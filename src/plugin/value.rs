@@ -238,10 +238,9 @@ impl Value {
     /// A map (or object) of known strings, skipping null and unknown elements.
     pub fn as_string_map(&self) -> BTreeMap<String, String> {
         match self {
-            Value::Map(m) | Value::Object(m) => m
-                .iter()
-                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                .collect(),
+            Value::Map(m) | Value::Object(m) => {
+                m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect()
+            }
             _ => BTreeMap::new(),
         }
     }
@@ -396,7 +395,9 @@ fn to_rmpv(v: &Value, ty: &Type) -> Result<rmpv::Value, CodecError> {
             Number::Big(s) => R::from(s.as_str()),
         }),
         (Type::String, Value::String(s)) => Ok(R::from(s.as_str())),
-        (Type::List(et), Value::List(items)) | (Type::Set(et), Value::Set(items)) | (Type::Set(et), Value::List(items)) => {
+        (Type::List(et), Value::List(items))
+        | (Type::Set(et), Value::Set(items))
+        | (Type::Set(et), Value::List(items)) => {
             Ok(R::Array(items.iter().map(|x| to_rmpv(x, et)).collect::<Result<_, _>>()?))
         }
         (Type::Tuple(ts), Value::Tuple(items)) if ts.len() == items.len() => {

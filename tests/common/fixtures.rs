@@ -32,7 +32,11 @@ impl Landing {
         let ct_cfg = moto.account(&ct).await;
 
         let org = aws_sdk_organizations::Client::new(&ct_cfg);
-        org.create_organization().feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All).send().await.unwrap();
+        org.create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
         let root = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_string();
         let mut ous: BTreeMap<String, String> = BTreeMap::new();
         for (name, parent) in [("Sandbox", None), ("Workloads", None), ("Prod", Some("Workloads")), ("Parking", None)] {
@@ -99,7 +103,13 @@ impl Landing {
         let out = org.create_account().email(email).account_name(name).send().await.unwrap();
         let id = out.create_account_status().unwrap().account_id().unwrap().to_string();
         if let Some(ou) = ou {
-            org.move_account().account_id(&id).source_parent_id(&self.root).destination_parent_id(&self.ous[ou]).send().await.unwrap();
+            org.move_account()
+                .account_id(&id)
+                .source_parent_id(&self.root)
+                .destination_parent_id(&self.ous[ou])
+                .send()
+                .await
+                .unwrap();
         }
         id
     }
@@ -124,7 +134,10 @@ impl Landing {
     }
 
     /// Reads a metadata item.
-    pub async fn metadata(&self, id: &str) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    pub async fn metadata(
+        &self,
+        id: &str,
+    ) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         aws_sdk_dynamodb::Client::new(&self.aft_cfg)
             .get_item()
             .table_name("aft-request-metadata")

@@ -37,7 +37,11 @@ impl Moto {
 
     fn start() -> Moto {
         let server = venv_bin("moto_server");
-        assert!(server.exists(), "{} is missing: run `make test` (it installs the toolchain into .venv)", server.display());
+        assert!(
+            server.exists(),
+            "{} is missing: run `make test` (it installs the toolchain into .venv)",
+            server.display()
+        );
         let port = free_port();
         let logdir = super::repo().join("target/test-logs");
         std::fs::create_dir_all(&logdir).unwrap();
@@ -52,7 +56,8 @@ impl Moto {
             pidfile = pidfile.display(),
             me = std::process::id()
         );
-        Command::new("sh")
+        // The watchdog outlives this handle on purpose; it reaps moto itself.
+        let _watchdog = Command::new("sh")
             .arg("-c")
             .arg(script)
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -62,6 +67,7 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("start moto");
+        std::mem::forget(_watchdog);
         let start = Instant::now();
         loop {
             if http::get(port, "/moto-api/").is_ok() {
@@ -89,9 +95,9 @@ impl Moto {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-                Credentials::new("testing", "testing", None, None, "test"),
-            ))
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "test",
+            )))
             .build()
     }
 

