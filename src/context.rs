@@ -114,6 +114,8 @@ pub struct Context {
     pub vend_slots: Semaphore,
     /// Cap on customization executions in flight (`max_concurrent_customizations`).
     pub customization_slots: Semaphore,
+    /// Emails planned by this provider process (one plan walk), to catch duplicates.
+    planned_emails: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Context {
@@ -125,7 +127,15 @@ impl Context {
             aws,
             settings,
             landing_zone: OnceCell::new(),
+            planned_emails: Default::default(),
         }
+    }
+
+    /// Records an email planned in this walk; false when another resource already planned it.
+    /// Terraform plans each resource instance once per walk, and starts a fresh provider per walk.
+    pub fn note_planned_email(&self, email: &str) -> bool {
+        let mut seen = self.planned_emails.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(email.to_ascii_lowercase())
     }
 
     /// The landing zone's account ids (one resolution per provider process).

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
+use super::account_info::Account;
 use super::request::AccountRequest;
+use super::{Done, StepError};
 use crate::aws::{AwsError, AwsResultExt, clients, organizations::AccountInfo};
 use crate::context::Context;
 
@@ -132,6 +134,19 @@ impl MetadataItem {
             },
         }
     }
+}
+
+/// Step 3: writes the metadata item and an audit record (`event` is `INSERT` or `MODIFY`).
+pub async fn run(
+    ctx: &Context,
+    account: &Account,
+    request: &AccountRequest,
+    event: &str,
+) -> Result<Done<()>, StepError> {
+    let item = MetadataItem::new(&account.info, &account.parent_id, request);
+    put(ctx, &item).await?;
+    audit(ctx, request, event).await?;
+    Ok(Done::ok((), format!("item {} written to {}, audit {event} recorded", item.id, ctx.settings.metadata_table)))
 }
 
 /// Reads the metadata item of an account; `None` when AFT does not manage it.

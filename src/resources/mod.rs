@@ -1,5 +1,7 @@
 //! Resources, one file each.
 
+pub mod account_provisioning;
+
 use std::sync::Arc;
 
 use crate::context::Context;
@@ -7,5 +9,5 @@ use crate::plugin::Resource;
 
 /// Every resource the provider serves.
 pub fn all() -> Vec<Arc<dyn Resource<Context>>> {
-    vec![]
+    vec![Arc::new(account_provisioning::AccountProvisioning)]
 }

@@ -148,3 +148,119 @@ impl Landing {
             .item
     }
 }
+
+/// A customization state machine that fails when `account_customizations_name` is "fail" and
+/// succeeds otherwise (moto runs the ASL for real).
+pub const CUSTOMIZATIONS_ASL: &str = r#"{
+  "StartAt": "Check",
+  "States": {
+    "Check": {
+      "Type": "Choice",
+      "Choices": [{"Variable": "$.account_request.account_customizations_name", "StringEquals": "fail", "Next": "Boom"}],
+      "Default": "Done"
+    },
+    "Boom": {"Type": "Fail", "Error": "CustomizationFailed", "Cause": "the request asked to fail"},
+    "Done": {"Type": "Succeed"}
+  }
+}"#;
+
+impl Landing {
+    /// Deploys `aft-account-provisioning-customizations` in the AFT account; returns its ARN.
+    pub async fn create_customizations(&self, definition: &str) -> String {
+        aws_sdk_sfn::Client::new(&self.aft_cfg)
+            .create_state_machine()
+            .name("aft-account-provisioning-customizations")
+            .definition(definition)
+            .role_arn(format!("arn:aws:iam::{}:role/aft-account-provisioning-customizations-role", self.aft))
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn()
+            .to_string()
+    }
+
+    /// (status, input) of every execution of a state machine.
+    pub async fn executions(&self, arn: &str) -> Vec<(String, serde_json::Value)> {
+        let sfn = aws_sdk_sfn::Client::new(&self.aft_cfg);
+        let list = sfn.list_executions().state_machine_arn(arn).send().await.unwrap();
+        let mut out = Vec::new();
+        for e in list.executions() {
+            let d = sfn.describe_execution().execution_arn(e.execution_arn()).send().await.unwrap();
+            out.push((d.status().as_str().to_string(), serde_json::from_str(d.input().unwrap_or("null")).unwrap()));
+        }
+        out
+    }
+
+    /// Organizations client in the CT management account.
+    pub fn org(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.ct_cfg)
+    }
+
+    /// The parent of an account.
+    pub async fn parent(&self, id: &str) -> String {
+        self.org().list_parents().child_id(id).send().await.unwrap().parents()[0].id().unwrap().to_string()
+    }
+
+    /// Organizations tags of an account.
+    pub async fn tags(&self, id: &str) -> BTreeMap<String, String> {
+        self.org()
+            .list_tags_for_resource()
+            .resource_id(id)
+            .send()
+            .await
+            .unwrap()
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()
+    }
+
+    /// Accounts of the organization with this email (any case).
+    pub async fn accounts_with_email(&self, email: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut pages = self.org().list_accounts().into_paginator().send();
+        while let Some(p) = pages.next().await {
+            for a in p.unwrap().accounts() {
+                if a.email().unwrap_or_default().eq_ignore_ascii_case(email) {
+                    out.push(a.id().unwrap().to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// Notifications published for an account: (topic is failure, parsed message).
+    pub fn notifications(&self, account: &str) -> Vec<(bool, serde_json::Value)> {
+        let moto = Moto::get();
+        let mut out = Vec::new();
+        for (failed, topic) in [(false, &self.topic), (true, &self.failure_topic)] {
+            for (m, _) in moto.sns_messages(topic) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&m)
+                    && v["account_id"] == account
+                {
+                    out.push((failed, v));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// An `aft_account_provisioning` block.
+pub fn account_block(name: &str, email: &str, ou: &str, extra: &str) -> String {
+    format!(
+        r#"
+resource "aft_account_provisioning" "{name}" {{
+  control_tower_parameters = {{
+    AccountEmail              = "{email}"
+    AccountName               = "{name}"
+    ManagedOrganizationalUnit = "{ou}"
+    SSOUserEmail              = "owner@example.com"
+    SSOUserFirstName          = "Ada"
+    SSOUserLastName           = "Lovelace"
+  }}
+{extra}
+}}
+"#
+    )
+}

@@ -1,0 +1,56 @@
+//! Step 5b: `custom_fields` → SSM `/aft/account-request/custom-fields/<key>` in the account (AFT
+//! home region), fully synced: removed keys are deleted, unchanged values are not rewritten.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ssm::types::ParameterType;
+
+use super::{Done, StepError};
+use crate::aws::{AwsResultExt, clients};
+use crate::context::Context;
+
+/// AFT's parameter path prefix.
+pub const PREFIX: &str = "/aft/account-request/custom-fields/";
+
+/// Syncs the parameters.
+pub async fn run(ctx: &Context, account_id: &str, wanted: &BTreeMap<String, String>) -> Result<Done<()>, StepError> {
+    let ssm = clients::ssm(&ctx.target_session(account_id).await?);
+    let mut current = BTreeMap::new();
+    let mut pages = ssm.get_parameters_by_path().path(PREFIX).recursive(true).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("ssm:GetParametersByPath").map_err(|e| e.in_account(account_id))?;
+        for p in page.parameters() {
+            if let (Some(n), Some(v)) = (p.name(), p.value()) {
+                current.insert(n.trim_start_matches(PREFIX).to_string(), v.to_string());
+            }
+        }
+    }
+    let stale: Vec<String> =
+        current.keys().filter(|k| !wanted.contains_key(*k)).map(|k| format!("{PREFIX}{k}")).collect();
+    for batch in stale.chunks(10) {
+        ssm.delete_parameters()
+            .set_names(Some(batch.to_vec()))
+            .send()
+            .await
+            .aws("ssm:DeleteParameters")
+            .map_err(|e| e.in_account(account_id))?;
+    }
+    let mut written = 0;
+    for (k, v) in wanted {
+        if current.get(k) == Some(v) {
+            continue;
+        }
+        ssm.put_parameter()
+            .name(format!("{PREFIX}{k}"))
+            .value(v)
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .aws("ssm:PutParameter")
+            .map_err(|e| e.in_account(account_id))?;
+        written += 1;
+    }
+    let detail = format!("{written} written, {} deleted, {} unchanged", stale.len(), wanted.len() - written);
+    if written == 0 && stale.is_empty() { Ok(Done::skipped((), detail)) } else { Ok(Done::ok((), detail)) }
+}

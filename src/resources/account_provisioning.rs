@@ -1,0 +1,465 @@
+//! Resource `aft_account_provisioning`: one AFT account request, vended and provisioned by
+//! `terraform apply` (seed steps 1 to 7 and 10).
+//!
+//! Order: model (request ⇄ value) → schema → validate → plan → create → read → update → delete →
+//! import.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::aws::{AwsError, clients, organizations};
+use crate::context::Context;
+use crate::framework::request::{AccountRequest, CT_KEYS};
+use crate::framework::validate::{self, Draft, Field};
+use crate::framework::{self, RunRecord, metadata, vend};
+use crate::plugin::plan::config_changed;
+use crate::plugin::schema::timeouts_block;
+use crate::plugin::{
+    AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, Nesting, Plan, PlanRequest, Private,
+    Resource, Schema, Type, Value,
+};
+use crate::validation;
+
+/// `aft_account_provisioning`
+pub struct AccountProvisioning;
+
+const DEFAULT_CREATE: Duration = Duration::from_secs(90 * 60);
+const DEFAULT_UPDATE: Duration = Duration::from_secs(60 * 60);
+const DEFAULT_DELETE: Duration = Duration::from_secs(20 * 60);
+
+/// Attributes whose change does not re-run the framework (they only shape destroy).
+const NO_RERUN: [&str; 3] = ["close_account_on_delete", "parking_organizational_unit", "timeouts"];
+
+// ------------------------------------------------------------------ model
+
+fn draft_map(v: &Value) -> Option<BTreeMap<String, Option<String>>> {
+    match v {
+        Value::Unknown => None,
+        Value::Map(m) => Some(m.iter().map(|(k, x)| (k.clone(), x.as_str().map(str::to_string))).collect()),
+        _ => Some(BTreeMap::new()),
+    }
+}
+
+fn draft(config: &Value) -> Draft {
+    Draft {
+        control_tower_parameters: draft_map(config.get("control_tower_parameters"))
+            .filter(|_| !config.get("control_tower_parameters").is_null()),
+        account_tags: draft_map(config.get("account_tags")),
+        custom_fields: draft_map(config.get("custom_fields")),
+        account_customizations_name: config.get("account_customizations_name").as_str().map(str::to_string),
+        parking_organizational_unit: config.get("parking_organizational_unit").as_str().map(str::to_string),
+    }
+}
+
+/// The request a (known) configuration or state describes.
+pub fn request_of(v: &Value) -> AccountRequest {
+    let cm = v.get("change_management_parameters");
+    AccountRequest {
+        control_tower_parameters: v.get("control_tower_parameters").as_string_map(),
+        account_tags: v.get("account_tags").as_string_map(),
+        custom_fields: v.get("custom_fields").as_string_map(),
+        change_management_parameters: if cm.is_null() { None } else { Some(cm.as_string_map()) },
+        account_customizations_name: v.get("account_customizations_name").as_str().unwrap_or_default().to_string(),
+    }
+}
+
+fn nonempty_map(m: &BTreeMap<String, String>) -> Value {
+    if m.is_empty() { Value::Null } else { Value::string_map(m.clone()) }
+}
+
+fn field_path(f: &Field) -> AttrPath {
+    match f {
+        Field::CtParams => AttrPath::attr("control_tower_parameters"),
+        Field::CtParam(k) => AttrPath::attr("control_tower_parameters").key(k),
+        Field::Tags => AttrPath::attr("account_tags"),
+        Field::Tag(k) => AttrPath::attr("account_tags").key(k),
+        Field::CustomField(k) => AttrPath::attr("custom_fields").key(k),
+        Field::CustomizationsName => AttrPath::attr("account_customizations_name"),
+        Field::ParkingOu => AttrPath::attr("parking_organizational_unit"),
+    }
+}
+
+fn timeout(v: &Value, op: &str, default: Duration) -> Duration {
+    v.get("timeouts").get(op).as_str().and_then(|s| validation::duration(s).ok()).unwrap_or(default)
+}
+
+fn string_list(items: &[String]) -> Value {
+    Value::List(items.iter().map(|s| Value::from(s.as_str())).collect())
+}
+
+/// Fills the computed attributes of `planned` from a run.
+fn with_run(planned: &Value, account: &organizations::AccountInfo, rec: &RunRecord) -> Value {
+    let mut s = planned.clone();
+    s.set("id", account.id.as_str());
+    s.set("account_id", account.id.as_str());
+    s.set("account_arn", account.arn.as_str());
+    s.set("account_status", rec.account.as_ref().map_or(account.status.as_str(), |a| a.info.status.as_str()));
+    s.set("parent_ou_id", Value::from(rec.account.as_ref().map(|a| a.parent_id.clone())));
+    s.set("execution_role_arn", Value::from(rec.execution_role_arn.clone()));
+    s.set("framework_run_id", rec.run_id.as_str());
+    s.set(
+        "framework_completed_at",
+        if rec.error.is_none() { Value::from(rec.completed_at.as_str()) } else { Value::Null },
+    );
+    s.set("drift", Value::List(Vec::new()));
+    s
+}
+
+fn run_failed(rec: &RunRecord) -> Diagnostics {
+    let Some(e) = &rec.error else { return Diagnostics::new() };
+    let steps: Vec<String> =
+        rec.steps.iter().map(|s| format!("{} {} ({} ms)", s.step, s.outcome.as_str(), s.duration_ms)).collect();
+    Diagnostic::error(
+        format!("AFT provisioning failed at step {}", e.step),
+        format!(
+            "{e}\n\nRun {} for account {}: {}.\nThe account is kept and recorded in the state; the next apply adopts it \
+             (no second account) and runs the framework again.",
+            rec.run_id,
+            rec.account_id,
+            steps.join(", ")
+        ),
+    )
+    .into()
+}
+
+fn aws_diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
+    Diagnostic::error(summary, e.to_string()).into()
+}
+
+// ------------------------------------------------------------------ resource
+
+#[async_trait]
+impl Resource<Context> for AccountProvisioning {
+    fn type_name(&self) -> &'static str {
+        "aft_account_provisioning"
+    }
+
+    fn schema(&self) -> Schema {
+        let c = |n: &str, d: &str| Attribute::computed(n, Type::String, d);
+        Schema::new(
+            0,
+            Block::new(
+                "One AFT account request. Create vends the account (or adopts the existing account with that email) and \
+                 runs the AFT provisioning framework: account details, metadata, AFT roles, tags, custom fields, feature \
+                 options, provisioning customizations and the notification. Any change of the request re-runs the framework; \
+                 the plan shows it as `framework_run_id` (known after apply).",
+            )
+            .attr(Attribute::required(
+                "control_tower_parameters",
+                Type::map(Type::String),
+                "Exactly the keys `AccountEmail`, `AccountName`, `ManagedOrganizationalUnit` (`Name`, `Name (ou-…)` or an `ou-` id), \
+                 `SSOUserEmail`, `SSOUserFirstName`, `SSOUserLastName`. A changed `AccountEmail` replaces the resource; \
+                 `AccountName` and `SSOUser*` cannot change.",
+            ))
+            .attr(Attribute::optional("account_tags", Type::map(Type::String), "Tags of the account in Organizations, truly synced: tags removed here are removed from the account."))
+            .attr(Attribute::optional("custom_fields", Type::map(Type::String), "Written to SSM `/aft/account-request/custom-fields/<key>` in the account; removed keys are deleted."))
+            .attr(Attribute::nested(
+                "change_management_parameters",
+                Nesting::Single,
+                vec![
+                    Attribute::optional("change_requested_by", Type::String, "Who asked for the change."),
+                    Attribute::optional("change_reason", Type::String, "Why."),
+                ],
+                "Recorded in the audit table and the customization payload.",
+            ))
+            .attr(Attribute::optional("account_customizations_name", Type::String, "Folder of the account customizations repository for this account."))
+            .attr(Attribute::optional("rerun_triggers", Type::map(Type::String), "Any change re-runs the provisioning framework, like `triggers` of `terraform_data`."))
+            .attr(Attribute::optional("close_account_on_delete", Type::Bool, "Close the account when the resource is destroyed. Default: `false` (the account is kept)."))
+            .attr(Attribute::optional("parking_organizational_unit", Type::String, "Move the account to this OU when the resource is destroyed."))
+            .attr(c("id", "The account id."))
+            .attr(c("account_id", "The account id."))
+            .attr(c("account_arn", "The account ARN."))
+            .attr(c("account_status", "`ACTIVE`, `SUSPENDED` or `PENDING_CLOSURE`."))
+            .attr(c("parent_ou_id", "The OU (or root) that holds the account."))
+            .attr(c("execution_role_arn", "ARN of `AWSAFTExecution` in the account."))
+            .attr(c("framework_run_id", "Id of the last provisioning framework run (new for every run; it is the notification's `run_id`)."))
+            .attr(c("framework_completed_at", "When the last framework run completed (RFC 3339)."))
+            .attr(Attribute::computed("drift", Type::list(Type::String), "Differences between AWS and this request found by the last refresh; a non-empty list plans a re-run that repairs them."))
+            .block(timeouts_block(&["create", "update", "delete"])),
+        )
+    }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(IdentitySchema {
+            version: 0,
+            attributes: vec![("account_id".into(), Type::String, "The 12-digit account id.".into(), true)],
+        })
+    }
+
+    fn identity(&self, state: &Value) -> Option<Value> {
+        state.get("account_id").as_str().map(|id| Value::object([("account_id", Value::from(id))]))
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        for p in validate::check(&draft(config)) {
+            d.error_at(field_path(&p.field), p.summary, p.detail);
+        }
+        for op in ["create", "update", "delete"] {
+            if let Some(s) = config.get("timeouts").get(op).as_str()
+                && let Err(e) = validation::duration(s)
+            {
+                d.error_at(AttrPath::attr("timeouts").then(op), "Invalid timeout", e);
+            }
+        }
+        d
+    }
+
+    async fn modify_plan(&self, ctx: Option<&Context>, req: &PlanRequest<'_>, plan: &mut Plan) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        if plan.planned.is_null() {
+            return d;
+        }
+        let email = req.config.get("control_tower_parameters").get("AccountEmail");
+        if let (Some(ctx), Some(email)) = (ctx, email.as_str())
+            && !ctx.note_planned_email(email)
+        {
+            d.error_at(
+                AttrPath::attr("control_tower_parameters").key("AccountEmail"),
+                "Duplicate AccountEmail",
+                format!("Another aft_account_provisioning in this configuration also requests {email}; each account needs its own email."),
+            );
+        }
+        if req.prior.is_null() {
+            plan.planned.set("drift", Value::List(Vec::new()));
+            return d;
+        }
+        let old = req.prior.get("control_tower_parameters");
+        let new = plan.planned.get("control_tower_parameters").clone();
+        for key in CT_KEYS {
+            let (o, n) = (old.get(key), new.get(key));
+            if n.is_unknown() || o == n {
+                continue;
+            }
+            match key {
+                "AccountEmail" => {
+                    let same = matches!((o.as_str(), n.as_str()), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
+                    if !same {
+                        plan.requires_replace.push(AttrPath::attr("control_tower_parameters").key(key));
+                    }
+                }
+                "ManagedOrganizationalUnit" => plan.planned.set("parent_ou_id", Value::Unknown),
+                // an imported account whose request was unknown may set these once
+                _ if o.as_str().is_none_or(str::is_empty) => {}
+                _ => d.error_at(
+                    AttrPath::attr("control_tower_parameters").key(key),
+                    format!("{key} cannot be changed"),
+                    format!(
+                        "AFT only allows ManagedOrganizationalUnit to change on an existing account ({key} was {:?}). \
+                         To rename an account, change it in AWS Organizations and then here.",
+                        o.as_str().unwrap_or_default()
+                    ),
+                ),
+            }
+        }
+        let drifted = !req.prior.get("drift").elements().is_empty();
+        if drifted || config_changed(&self.schema(), req.prior, &plan.planned, &NO_RERUN) {
+            plan.planned.set("framework_run_id", Value::Unknown);
+            plan.planned.set("framework_completed_at", Value::Unknown);
+            plan.planned.set("drift", Value::List(Vec::new()));
+            plan.planned.set("account_status", Value::Unknown);
+            plan.planned.set("execution_role_arn", Value::Unknown);
+        }
+        d
+    }
+
+    async fn create(&self, ctx: &Context, planned: &Value, _config: &Value) -> Result<Value, Failed> {
+        let req = request_of(planned);
+        let deadline = Instant::now() + timeout(planned, "create", DEFAULT_CREATE);
+        let vended = vend::find_or_create(ctx, &req, deadline)
+            .await
+            .map_err(|e| aws_diag("Vending the account failed", format!("{e} (email {})", req.email())))?;
+        let id = vended.account.id.clone();
+        tracing::info!(account = %id, adopted = vended.adopted, "account ready");
+        if vended.adopted
+            && let Err(e) = vend::ensure_ou(ctx, &id, &req, deadline).await
+        {
+            let rec = RunRecord::new("create", &id, req.email());
+            let state = with_run(planned, &vended.account, &rec);
+            return Err(Failed {
+                diags: aws_diag("Moving the adopted account failed", format!("account {id}: {e}")),
+                partial: Some(state),
+            });
+        }
+        let rec = framework::run(ctx, "create", &id, &req, deadline).await;
+        let state = with_run(planned, &vended.account, &rec);
+        if rec.error.is_some() {
+            return Err(Failed { diags: run_failed(&rec), partial: Some(state) });
+        }
+        Ok(state)
+    }
+
+    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let Some(id) = state.get("account_id").as_str() else { return Ok(None) };
+        let fail = |e: AwsError| aws_diag("Refreshing the account failed", e);
+        let org = clients::organizations(&ctx.ct_session().await.map_err(fail)?);
+        let Some(account) = organizations::describe_account(&org, id).await.map_err(fail)? else {
+            tracing::warn!(account = id, "account no longer exists; removing it from the state");
+            return Ok(None);
+        };
+        let mut drift = Vec::new();
+        if account.status != "ACTIVE" {
+            drift.push(format!("account is {}", account.status));
+        }
+        if metadata::get(ctx, id).await.map_err(fail)?.is_none() {
+            drift.push(format!("metadata item missing from {}", ctx.settings.metadata_table));
+        }
+        let (parent, _) = organizations::parent(&org, id).await.map_err(fail)?;
+        let wanted_ou = state.get("control_tower_parameters").get("ManagedOrganizationalUnit");
+        if let Some(ou) = wanted_ou.as_str()
+            && !ou_matches(&org, &parent, ou).await.map_err(fail)?
+        {
+            drift.push(format!("account is in {parent}, not in {ou}"));
+        }
+        let tags = organizations::tags(&org, id).await.map_err(fail)?;
+        let wanted = state.get("account_tags").as_string_map();
+        let (set, remove) = framework::tags::diff(&tags, &wanted);
+        if !set.is_empty() || !remove.is_empty() {
+            let keys: Vec<String> = set.into_iter().map(|(k, _)| k).chain(remove).collect();
+            drift.push(format!("tags differ: {}", keys.join(", ")));
+        }
+        if !drift.is_empty() {
+            tracing::info!(account = id, drift = %drift.join("; "), "drift found");
+        }
+        let mut s = state.clone();
+        s.set("account_status", account.status.as_str());
+        s.set("account_arn", account.arn.as_str());
+        s.set("parent_ou_id", parent.as_str());
+        s.set("drift", string_list(&drift));
+        Ok(Some(s))
+    }
+
+    async fn update(&self, ctx: &Context, prior: &Value, planned: &Value, _config: &Value) -> Result<Value, Failed> {
+        let req = request_of(planned);
+        let id = prior.get("account_id").as_str().unwrap_or_default().to_string();
+        let deadline = Instant::now() + timeout(planned, "update", DEFAULT_UPDATE);
+        if let Err(e) = vend::ensure_ou(ctx, &id, &req, deadline).await {
+            return Err(aws_diag("Moving the account failed", format!("account {id}: {e}")).into());
+        }
+        let rec = framework::run(ctx, "update", &id, &req, deadline).await;
+        if rec.error.is_some() {
+            // keep the prior state: the next plan shows the same update, and the next apply retries it
+            return Err(run_failed(&rec).into());
+        }
+        let account = rec.account.as_ref().map(|a| a.info.clone()).unwrap_or_default();
+        Ok(with_run(planned, &account, &rec))
+    }
+
+    async fn delete(&self, ctx: &Context, prior: &Value, private: &Private) -> Result<(), Diagnostics> {
+        let id = prior.get("account_id").as_str().unwrap_or_default().to_string();
+        let deadline = Instant::now() + timeout(prior, "delete", DEFAULT_DELETE);
+        let req = request_of(prior);
+        let work = async {
+            metadata::delete(ctx, &id).await.map_err(|e| aws_diag("Removing the metadata item failed", e))?;
+            metadata::audit(ctx, &req, "REMOVE").await.map_err(|e| aws_diag("Writing the audit record failed", e))?;
+            if private.get("create_failed").and_then(|v| v.as_bool()) == Some(true) {
+                tracing::warn!(account = %id, "create had failed: the account is kept for the replacement to adopt");
+                return Ok(());
+            }
+            let close = prior.get("close_account_on_delete").as_bool().unwrap_or(false);
+            let park = prior.get("parking_organizational_unit").as_str();
+            let what = vend::retire(ctx, &id, park, close)
+                .await
+                .map_err(|e| aws_diag("Retiring the account failed", format!("account {id}: {e}")))?;
+            tracing::info!(account = %id, result = %what, "removed from AFT management");
+            Ok(())
+        };
+        match tokio::time::timeout_at(deadline.into(), work).await {
+            Ok(r) => r,
+            Err(_) => Err(aws_diag("Destroy timed out", format!("account {id}: the delete timeout passed"))),
+        }
+    }
+
+    async fn import(&self, ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
+        let fail = |e: AwsError| aws_diag("Import failed", e);
+        let org = clients::organizations(&ctx.ct_session().await.map_err(fail)?);
+        let account = if id.contains('@') {
+            organizations::find_account_by_email(&org, id).await.map_err(fail)?
+        } else {
+            validation::account_id(id).map_err(|e| {
+                Diagnostics::from(Diagnostic::error(
+                    "Invalid import id",
+                    format!("{e} Use an account id or the account's email."),
+                ))
+            })?;
+            organizations::describe_account(&org, id).await.map_err(fail)?
+        };
+        let Some(account) = account else {
+            return Err(Diagnostic::error(
+                "Account not found",
+                format!("No account in the organization matches {id:?}."),
+            )
+            .into());
+        };
+        let item = metadata::get(ctx, &account.id).await.map_err(fail)?;
+        let request = match item.as_ref().and_then(|i| i.request.clone()) {
+            Some(r) => Some(r),
+            None => metadata::aft_request(ctx, &account.email).await.map_err(fail)?,
+        };
+        let (parent, _) = organizations::parent(&org, &account.id).await.map_err(fail)?;
+        let request = request.unwrap_or_else(|| AccountRequest {
+            control_tower_parameters: [
+                ("AccountEmail".to_string(), account.email.clone()),
+                ("AccountName".to_string(), account.name.clone()),
+                ("ManagedOrganizationalUnit".to_string(), parent.clone()),
+            ]
+            .into(),
+            account_tags: item.as_ref().map(|i| i.account_level_tags.clone()).unwrap_or_default(),
+            account_customizations_name: item
+                .as_ref()
+                .map(|i| i.account_customizations_name.clone())
+                .unwrap_or_default(),
+            ..Default::default()
+        });
+        let cm = request.change_management_parameters.as_ref().map(|m| {
+            Value::object([
+                ("change_requested_by", Value::from(m.get("change_requested_by").cloned())),
+                ("change_reason", Value::from(m.get("change_reason").cloned())),
+            ])
+        });
+        let name = &request.account_customizations_name;
+        Ok(Value::object([
+            ("control_tower_parameters", Value::string_map(request.control_tower_parameters.clone())),
+            ("account_tags", nonempty_map(&request.account_tags)),
+            ("custom_fields", nonempty_map(&request.custom_fields)),
+            ("change_management_parameters", cm.unwrap_or(Value::Null)),
+            ("account_customizations_name", if name.is_empty() { Value::Null } else { Value::from(name.as_str()) }),
+            ("rerun_triggers", Value::Null),
+            ("close_account_on_delete", Value::Null),
+            ("parking_organizational_unit", Value::Null),
+            ("id", account.id.as_str().into()),
+            ("account_id", account.id.as_str().into()),
+            ("account_arn", account.arn.as_str().into()),
+            ("account_status", account.status.as_str().into()),
+            ("parent_ou_id", parent.into()),
+            ("execution_role_arn", Value::Null),
+            ("framework_run_id", Value::Null),
+            ("framework_completed_at", Value::Null),
+            ("drift", Value::List(Vec::new())),
+            ("timeouts", Value::Null),
+        ]))
+    }
+}
+
+/// True when `parent` is the OU an `ManagedOrganizationalUnit` string names (one call at most).
+async fn ou_matches(org: &aws_sdk_organizations::Client, parent: &str, ou: &str) -> Result<bool, AwsError> {
+    use crate::aws::AwsResultExt;
+    match organizations::OuRef::parse(ou) {
+        Ok(organizations::OuRef::Id(id)) | Ok(organizations::OuRef::NameAndId(_, id)) => Ok(id == parent),
+        Ok(organizations::OuRef::Name(name)) => {
+            if parent.starts_with("r-") {
+                return Ok(name == "Root");
+            }
+            let d = org
+                .describe_organizational_unit()
+                .organizational_unit_id(parent)
+                .send()
+                .await
+                .aws("organizations:DescribeOrganizationalUnit")?;
+            Ok(d.organizational_unit().and_then(|o| o.name()) == Some(name.as_str()))
+        }
+        Err(_) => Ok(true),
+    }
+}
