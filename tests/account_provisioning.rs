@@ -124,7 +124,7 @@ async fn apply_two_accounts_runs_every_step_and_a_second_plan_is_empty() {
 
     // step 10: one success notification per account, naming every step
     for id in [&ida, &idb] {
-        let n = l.notifications(id);
+        let n = l.notifications(id).await;
         assert_eq!(n.len(), 1, "{n:?}");
         let (failed, msg) = &n[0];
         assert!(!failed);

@@ -580,6 +580,7 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), ServeError> {
     handshake::check_environment()?;
     let listener = handshake::listen().await?;
     let addr = listener.local_addr().map_err(handshake::HandshakeError::Io)?;
+    tracing::debug!(%addr, "serving Terraform plugin protocol 6");
     let shutdown = Arc::new(Notify::new());
     let service = pb::provider_server::ProviderServer::new(ProviderService::new(provider))
         .max_decoding_message_size(256 * 1024 * 1024)

@@ -19,6 +19,9 @@ pub struct Landing {
     pub ous: BTreeMap<String, String>,
     pub topic: String,
     pub failure_topic: String,
+    /// SQS queue subscribed to both topics (how tests read notifications).
+    pub queue_url: String,
+    received: std::sync::Mutex<Vec<(bool, serde_json::Value)>>,
 }
 
 impl Landing {
@@ -74,6 +77,14 @@ impl Landing {
         let failure_topic =
             sns.create_topic().name("aft-failure-notifications").send().await.unwrap().topic_arn().unwrap().to_string();
 
+        let sqs = aws_sdk_sqs::Client::new(&aft_cfg);
+        let queue_url =
+            sqs.create_queue().queue_name("test-notifications").send().await.unwrap().queue_url().unwrap().to_string();
+        let queue_arn = format!("arn:aws:sqs:us-east-1:{aft}:test-notifications");
+        for t in [&topic, &failure_topic] {
+            sns.subscribe().topic_arn(t).protocol("sqs").endpoint(&queue_arn).send().await.unwrap();
+        }
+
         let ssm = aws_sdk_ssm::Client::new(&aft_cfg);
         for (name, value) in [("aft-management", &aft), ("ct-management", &ct)] {
             ssm.put_parameter()
@@ -85,7 +96,7 @@ impl Landing {
                 .await
                 .unwrap();
         }
-        Landing { aft, ct, aft_cfg, ct_cfg, root, ous, topic, failure_topic }
+        Landing { aft, ct, aft_cfg, ct_cfg, root, ous, topic, failure_topic, queue_url, received: Default::default() }
     }
 
     /// The provider block for this landing zone (extra HCL goes inside it).
@@ -229,20 +240,29 @@ impl Landing {
         out
     }
 
-    /// Notifications published for an account: (topic is failure, parsed message).
-    pub fn notifications(&self, account: &str) -> Vec<(bool, serde_json::Value)> {
-        let moto = Moto::get();
-        let mut out = Vec::new();
-        for (failed, topic) in [(false, &self.topic), (true, &self.failure_topic)] {
-            for (m, _) in moto.sns_messages(topic) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&m)
-                    && v["account_id"] == account
-                {
-                    out.push((failed, v));
-                }
+    /// Notifications published for an account: (sent to the failure topic, parsed message).
+    pub async fn notifications(&self, account: &str) -> Vec<(bool, serde_json::Value)> {
+        let sqs = aws_sdk_sqs::Client::new(&self.aft_cfg);
+        loop {
+            let out = sqs.receive_message().queue_url(&self.queue_url).max_number_of_messages(10).send().await.unwrap();
+            if out.messages().is_empty() {
+                break;
+            }
+            for m in out.messages() {
+                let envelope: serde_json::Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap();
+                let failed = envelope["TopicArn"] == self.failure_topic.as_str();
+                let msg = serde_json::from_str(envelope["Message"].as_str().unwrap_or("null"))
+                    .unwrap_or(serde_json::Value::Null);
+                self.received.lock().unwrap().push((failed, msg));
+                sqs.delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
             }
         }
-        out
+        self.received.lock().unwrap().iter().filter(|(_, m)| m["account_id"] == account).cloned().collect()
     }
 }
 

@@ -122,6 +122,10 @@ impl Tf {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        // AFT_TEST_TF_LOG=INFO keeps the provider's log of every command in the work directory
+        if let Ok(level) = std::env::var("AFT_TEST_TF_LOG") {
+            cmd.env("TF_LOG_PROVIDER", level).env("TF_LOG_PATH", self.dir.join("terraform.log"));
+        }
         let o = cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", tf.display()));
         Out {
             code: o.status.code().unwrap_or(-1),
