@@ -115,7 +115,7 @@ pub struct Context {
     /// Cap on customization executions in flight (`max_concurrent_customizations`).
     pub customization_slots: Semaphore,
     /// Emails planned by this provider process (one plan walk), to catch duplicates.
-    planned_emails: std::sync::Mutex<std::collections::HashSet<String>>,
+    planned_emails: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Context {
@@ -131,11 +131,19 @@ impl Context {
         }
     }
 
-    /// Records an email planned in this walk; false when another resource already planned it.
-    /// Terraform plans each resource instance once per walk, and starts a fresh provider per walk.
-    pub fn note_planned_email(&self, email: &str) -> bool {
+    /// Records an email planned in this walk with the planning resource's configuration;
+    /// false when a resource with another configuration already planned the same email.
+    /// Terraform plans each instance once per walk (twice, with the same configuration, when it
+    /// replaces one), and starts a fresh provider process for each walk.
+    pub fn note_planned_email(&self, email: &str, config_signature: &str) -> bool {
         let mut seen = self.planned_emails.lock().unwrap_or_else(|p| p.into_inner());
-        seen.insert(email.to_ascii_lowercase())
+        match seen.get(&email.to_ascii_lowercase()) {
+            Some(sig) => sig == config_signature,
+            None => {
+                seen.insert(email.to_ascii_lowercase(), config_signature.to_string());
+                true
+            }
+        }
     }
 
     /// The landing zone's account ids (one resolution per provider process).

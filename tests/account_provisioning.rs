@@ -163,3 +163,287 @@ fn urlencoding_decode(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+fn two_accounts(l: &Landing, ea: &str, eb: &str, alpha_extra: &str, alpha_ou: &str) -> String {
+    format!(
+        "{}{}{}",
+        l.provider(ORGS),
+        account_block("alpha", ea, alpha_ou, alpha_extra),
+        account_block("beta", eb, "Sandbox", "  account_tags = { Owner = \"team-b\" }")
+    )
+}
+
+fn change_of<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    plan["resource_changes"].as_array().unwrap().iter().find(|c| c["address"] == address).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tag_change_updates_only_that_account_and_removes_the_dropped_tag() {
+    let l = Landing::new().await;
+    let (ea, eb) = (email("alpha"), email("beta"));
+    let tf = Tf::new("tag-change");
+    tf.write(&two_accounts(&l, &ea, &eb, "  account_tags = { Owner = \"team-a\", Temp = \"yes\" }", "Sandbox"));
+    tf.apply();
+    let before_b = tf.values("aft_account_provisioning.beta");
+    let ida = tf.values("aft_account_provisioning.alpha")["account_id"].as_str().unwrap().to_string();
+    let idb = before_b["account_id"].as_str().unwrap().to_string();
+    assert_eq!(l.tags(&ida).await.get("Temp").map(String::as_str), Some("yes"));
+
+    tf.write(&two_accounts(&l, &ea, &eb, "  account_tags = { Owner = \"team-a2\" }", "Sandbox"));
+    let plan = tf.plan_json();
+    assert_eq!(
+        common::terraform::changes(&plan),
+        vec![("aft_account_provisioning.alpha".to_string(), vec!["update".to_string()])]
+    );
+    let c = change_of(&plan, "aft_account_provisioning.alpha");
+    assert_eq!(c["change"]["after_unknown"]["framework_run_id"], true);
+    tf.apply();
+
+    let tags = l.tags(&ida).await;
+    assert_eq!(tags.get("Temp"), None, "the removed tag must be gone");
+    assert_eq!(tags.get("Owner").map(String::as_str), Some("team-a2"));
+    // the other account saw no run: same run id, one notification, tags untouched
+    let after_b = tf.values("aft_account_provisioning.beta");
+    assert_eq!(after_b["framework_run_id"], before_b["framework_run_id"]);
+    assert_eq!(l.notifications(&idb).await.len(), 1);
+    assert_eq!(l.notifications(&ida).await.len(), 2);
+    assert_eq!(l.tags(&idb).await.get("Owner").map(String::as_str), Some("team-b"));
+    assert_eq!(tf.plan_exit(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ou_change_moves_name_change_is_refused_and_email_change_replaces() {
+    let l = Landing::new().await;
+    let (ea, eb) = (email("alpha"), email("beta"));
+    let tf = Tf::new("ou-name-email");
+    tf.write(&two_accounts(&l, &ea, &eb, "", "Sandbox"));
+    tf.apply();
+    let ida = tf.values("aft_account_provisioning.alpha")["account_id"].as_str().unwrap().to_string();
+
+    // OU change: an in-place update that moves the account
+    tf.write(&two_accounts(&l, &ea, &eb, "", "Workloads"));
+    let plan = tf.plan_json();
+    assert_eq!(change_of(&plan, "aft_account_provisioning.alpha")["change"]["actions"], serde_json::json!(["update"]));
+    tf.apply();
+    assert_eq!(l.parent(&ida).await, l.ous["Workloads"]);
+    assert_eq!(tf.values("aft_account_provisioning.alpha")["parent_ou_id"], l.ous["Workloads"].as_str());
+
+    // AccountName change: a plan-time error on that key
+    let renamed = two_accounts(&l, &ea, &eb, "", "Workloads").replacen(
+        "AccountName               = \"alpha\"",
+        "AccountName               = \"alpha-renamed\"",
+        1,
+    );
+    tf.write(&renamed);
+    let out = tf.run(&["plan", "-input=false", "-json"]);
+    assert_ne!(out.code, 0);
+    let errs = out.errors();
+    assert!(
+        errs.iter().any(|d| d["summary"] == "AccountName cannot be changed"
+            && d["snippet"]["code"].as_str().is_some_and(|c| c.contains("alpha-renamed"))),
+        "{errs:#?}"
+    );
+
+    // AccountEmail change: replacement
+    let new_email = email("alpha2");
+    tf.write(&two_accounts(&l, &new_email, &eb, "", "Workloads"));
+    let plan = tf.plan_json();
+    let c = change_of(&plan, "aft_account_provisioning.alpha");
+    assert_eq!(c["change"]["actions"], serde_json::json!(["delete", "create"]));
+    assert!(c["action_reason"] == "replace_because_cannot_update", "{c}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_customization_fails_the_apply_and_a_fixed_request_converges_on_the_same_account() {
+    let l = Landing::new().await;
+    let sm = l.create_customizations(CUSTOMIZATIONS_ASL).await;
+    let ea = email("flaky");
+    let tf = Tf::new("customization-fails");
+    tf.write(&format!(
+        "{}{}",
+        l.provider(ORGS),
+        account_block("flaky", &ea, "Sandbox", "  account_customizations_name = \"fail\"")
+    ));
+    let out = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("provisioning_customizations"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("CustomizationFailed") && out.stderr.contains("the request asked to fail"),
+        "{}",
+        out.stderr
+    );
+    let ids = l.accounts_with_email(&ea).await;
+    assert_eq!(ids.len(), 1);
+    let n = l.notifications(&ids[0]).await;
+    assert_eq!(n.len(), 1);
+    assert!(n[0].0, "the failure goes to the failure topic");
+    assert_eq!(n[0].1["status"], "FAILED");
+    assert_eq!(n[0].1["error"]["step"], "provisioning_customizations");
+
+    // fix the input and apply again: the same account, no second one
+    tf.write(&format!(
+        "{}{}",
+        l.provider(ORGS),
+        account_block("flaky", &ea, "Sandbox", "  account_customizations_name = \"ok\"")
+    ));
+    tf.apply();
+    assert_eq!(l.accounts_with_email(&ea).await, ids);
+    assert_eq!(tf.values("aft_account_provisioning.flaky")["account_id"], ids[0].as_str());
+    let execs = l.executions(&sm).await;
+    assert_eq!(execs.iter().filter(|(s, _)| s == "SUCCEEDED").count(), 1);
+    assert!(l.metadata(&ids[0]).await.is_some());
+    assert_eq!(tf.plan_exit(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_customization_state_machine_step_7_is_a_no_op() {
+    let l = Landing::new().await;
+    let tf = Tf::new("no-sfn");
+    tf.write(&format!("{}{}", l.provider(ORGS), account_block("solo", &email("solo"), "Sandbox", "")));
+    tf.apply();
+    let id = tf.values("aft_account_provisioning.solo")["account_id"].as_str().unwrap().to_string();
+    let n = l.notifications(&id).await;
+    assert_eq!(n.len(), 1);
+    let step = n[0].1["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "provisioning_customizations")
+        .unwrap()
+        .clone();
+    assert_eq!(step["outcome"], "skipped");
+    assert_eq!(n[0].1["status"], "SUCCEEDED");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_keeps_closes_or_parks_the_account() {
+    let l = Landing::new().await;
+    let (ek, ec, ep) = (email("keep"), email("close"), email("park"));
+    let tf = Tf::new("destroy");
+    tf.write(&format!(
+        "{}{}{}{}",
+        l.provider(ORGS),
+        account_block("keep", &ek, "Sandbox", ""),
+        account_block("close", &ec, "Sandbox", "  close_account_on_delete = true"),
+        account_block("park", &ep, "Sandbox", "  parking_organizational_unit = \"Parking\"")
+    ));
+    tf.apply();
+    let id = |n: &str| tf.values(&format!("aft_account_provisioning.{n}"))["account_id"].as_str().unwrap().to_string();
+    let (k, c, p) = (id("keep"), id("close"), id("park"));
+    tf.destroy();
+    for a in [&k, &c, &p] {
+        assert!(l.metadata(a).await.is_none(), "metadata of {a} must be removed");
+    }
+    let status = |a: String| {
+        let org = l.org();
+        async move {
+            org.describe_account()
+                .account_id(a)
+                .send()
+                .await
+                .unwrap()
+                .account()
+                .unwrap()
+                .status()
+                .unwrap()
+                .as_str()
+                .to_string()
+        }
+    };
+    assert_eq!(status(k.clone()).await, "ACTIVE");
+    assert_eq!(l.parent(&k).await, l.ous["Sandbox"]);
+    assert_eq!(status(c.clone()).await, "SUSPENDED");
+    assert_eq!(status(p.clone()).await, "ACTIVE");
+    assert_eq!(l.parent(&p).await, l.ous["Parking"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_by_id_and_by_email_plans_no_changes() {
+    let l = Landing::new().await;
+    let (ea, eb) = (email("imp-a"), email("imp-b"));
+    let body = format!(
+        "{}{}",
+        account_block("a", &ea, "Sandbox", "  account_tags = { Owner = \"x\" }\n  custom_fields = { k = \"v\" }"),
+        account_block("b", &eb, "Sandbox", "")
+    );
+    let tf = Tf::new("import-src");
+    tf.write(&format!("{}{}", l.provider(ORGS), body));
+    tf.apply();
+    let ida = tf.values("aft_account_provisioning.a")["account_id"].as_str().unwrap().to_string();
+
+    // a second configuration takes over the same accounts: CLI import by id, import block by email
+    let tf2 = Tf::new("import-dst");
+    tf2.write(&format!(
+        "{}{}\nimport {{\n  to = aft_account_provisioning.b\n  id = \"{}\"\n}}\n",
+        l.provider(ORGS),
+        body,
+        eb.to_uppercase()
+    ));
+    tf2.run(&["import", "-input=false", "-no-color", "aft_account_provisioning.a", &ida]).ok();
+    let plan = tf2.plan_json();
+    let changes = common::terraform::changes(&plan);
+    assert!(changes.is_empty(), "{changes:?}");
+    let imports: Vec<_> =
+        plan["resource_changes"].as_array().unwrap().iter().filter(|c| c["change"]["importing"].is_object()).collect();
+    assert_eq!(imports.len(), 1);
+    tf2.apply();
+    assert_eq!(tf2.plan_exit(), 0);
+    assert_eq!(l.accounts_with_email(&ea).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_band_drift_plans_an_update_and_the_apply_repairs_it() {
+    let l = Landing::new().await;
+    let (ea, eb, ec) = (email("d-meta"), email("d-move"), email("d-tag"));
+    let tf = Tf::new("drift");
+    tf.write(&format!(
+        "{}{}{}{}",
+        l.provider(ORGS),
+        account_block("meta", &ea, "Sandbox", ""),
+        account_block("moved", &eb, "Sandbox", ""),
+        account_block("tagged", &ec, "Sandbox", "  account_tags = { Owner = \"a\" }")
+    ));
+    tf.apply();
+    let id = |n: &str| tf.values(&format!("aft_account_provisioning.{n}"))["account_id"].as_str().unwrap().to_string();
+    let (a, b, c) = (id("meta"), id("moved"), id("tagged"));
+
+    aws_sdk_dynamodb::Client::new(&l.aft_cfg)
+        .delete_item()
+        .table_name("aft-request-metadata")
+        .key("id", aws_sdk_dynamodb::types::AttributeValue::S(a.clone()))
+        .send()
+        .await
+        .unwrap();
+    l.org()
+        .move_account()
+        .account_id(&b)
+        .source_parent_id(&l.ous["Sandbox"])
+        .destination_parent_id(&l.ous["Parking"])
+        .send()
+        .await
+        .unwrap();
+    l.org()
+        .tag_resource()
+        .resource_id(&c)
+        .tags(aws_sdk_organizations::types::Tag::builder().key("Owner").value("intruder").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let plan = tf.plan_json();
+    let mut changes = common::terraform::changes(&plan);
+    changes.sort();
+    assert_eq!(
+        changes,
+        ["meta", "moved", "tagged"]
+            .map(|n| (format!("aft_account_provisioning.{n}"), vec!["update".to_string()]))
+            .to_vec()
+    );
+    let drift = &change_of(&plan, "aft_account_provisioning.moved")["change"]["before"]["drift"];
+    assert!(drift.to_string().contains("not in Sandbox"), "{drift}");
+    tf.apply();
+    assert!(l.metadata(&a).await.is_some());
+    assert_eq!(l.parent(&b).await, l.ous["Sandbox"]);
+    assert_eq!(l.tags(&c).await.get("Owner").map(String::as_str), Some("a"));
+    assert_eq!(tf.plan_exit(), 0);
+}

@@ -57,6 +57,8 @@ impl Aws {
     /// Loads the credential chain (env, profile, SSO, web identity, IMDS) and applies the settings.
     pub async fn load(settings: &AwsSettings) -> Aws {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            // credential loads include AssumeRole round trips; 5s (the default) is too tight under load
+            .identity_cache(IdentityCache::lazy().load_timeout(Duration::from_secs(30)).build())
             .retry_config(RetryConfig::adaptive().with_max_attempts(8).with_max_backoff(Duration::from_secs(20)))
             .timeout_config(
                 TimeoutConfig::builder()
@@ -128,7 +130,7 @@ async fn assumed(from: &SdkConfig, role_arn: &str, session_name: &str, external_
     let provider = b.build().await;
     from.to_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
-        .identity_cache(IdentityCache::lazy().build())
+        .identity_cache(IdentityCache::lazy().load_timeout(Duration::from_secs(30)).build())
         .build()
 }
 

@@ -214,7 +214,7 @@ impl Resource<Context> for AccountProvisioning {
         }
         let email = req.config.get("control_tower_parameters").get("AccountEmail");
         if let (Some(ctx), Some(email)) = (ctx, email.as_str())
-            && !ctx.note_planned_email(email)
+            && !ctx.note_planned_email(email, &format!("{:?}", req.config))
         {
             d.error_at(
                 AttrPath::attr("control_tower_parameters").key("AccountEmail"),
@@ -255,6 +255,10 @@ impl Resource<Context> for AccountProvisioning {
             }
         }
         let drifted = !req.prior.get("drift").elements().is_empty();
+        if drifted {
+            // the run puts the account back where the request says
+            plan.planned.set("parent_ou_id", Value::Unknown);
+        }
         if drifted || config_changed(&self.schema(), req.prior, &plan.planned, &NO_RERUN) {
             plan.planned.set("framework_run_id", Value::Unknown);
             plan.planned.set("framework_completed_at", Value::Unknown);
