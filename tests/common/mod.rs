@@ -9,6 +9,7 @@ pub mod service_catalog;
 pub mod terraform;
 
 pub use fixtures::Landing;
+pub use http as http_client;
 pub use moto::Moto;
 pub use terraform::Tf;
 
