@@ -3,8 +3,10 @@
 - a Control Tower management account with an organization and OUs (Sandbox, Workloads, Prod under
   Workloads, Parking);
 - an AFT management account with the metadata and audit tables, both SNS topics (and an SQS queue
-  subscribed to them, so the demo can show what was published), AFT's SSM account parameters, and
-  a provisioning customizations state machine.
+  subscribed to them, so the demo can show what was published) and AFT's SSM account parameters.
+
+The provisioning customizations state machine is deployed by the quickstart itself, through the
+`aft_provisioning_customizations` resource.
 
 Prints the ids as JSON. Used by `make demo`; the Rust tests seed the same baseline with the SDK.
 """
@@ -15,20 +17,6 @@ import boto3
 
 AFT = "111111111111"
 CT = "222222222222"
-
-CUSTOMIZATIONS = {
-    "Comment": "Provisioning customizations: tag-driven branch, as an AFT user would write it",
-    "StartAt": "IsProduction",
-    "States": {
-        "IsProduction": {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.account_request.account_tags.Environment", "StringEquals": "prod", "Next": "ProductionBaseline"}],
-            "Default": "StandardBaseline",
-        },
-        "ProductionBaseline": {"Type": "Pass", "Result": {"baseline": "production"}, "ResultPath": "$.baseline", "End": True},
-        "StandardBaseline": {"Type": "Pass", "Result": {"baseline": "standard"}, "ResultPath": "$.baseline", "End": True},
-    },
-}
 
 
 def session(endpoint: str, account: str) -> boto3.Session:
@@ -78,13 +66,8 @@ def main() -> None:
     for name, value in [("aft-management", AFT), ("ct-management", CT)]:
         ssm.put_parameter(Name=f"/aft/account/{name}/account-id", Value=value, Type="String", Overwrite=True)
 
-    sfn = aft.client("stepfunctions", endpoint_url=ep)
-    sm = sfn.create_state_machine(
-        name="aft-account-provisioning-customizations", definition=json.dumps(CUSTOMIZATIONS),
-        roleArn=f"arn:aws:iam::{AFT}:role/aft-account-provisioning-customizations-role")
-
     print(json.dumps({"aft_management": AFT, "ct_management": CT, "root": root, "ous": ous,
-                      "topics": topics, "queue_url": queue, "state_machine": sm["stateMachineArn"]}, indent=2))
+                      "topics": topics, "queue_url": queue}, indent=2))
 
 
 if __name__ == "__main__":

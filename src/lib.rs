@@ -10,6 +10,7 @@
 //! [`context`] carries settings and sessions from `configure` to every operation;
 //! [`validation`] holds the pure checks shared by all of them.
 
+pub mod asl;
 pub mod aws;
 pub mod context;
 pub mod data_sources;

@@ -26,6 +26,16 @@ provider "aft" {
   }
 }
 
+# The provisioning customizations state machine (seed step 7), checked at plan time.
+resource "aft_provisioning_customizations" "this" {
+  definition = file("${path.module}/customizations.asl.json")
+}
+
+locals {
+  # accounts re-run their customizations whenever the state machine changes
+  rerun = { customizations = aft_provisioning_customizations.this.revision_id }
+}
+
 resource "aft_account_provisioning" "sandbox" {
   control_tower_parameters = {
     AccountEmail              = "sandbox@example.com"
@@ -43,6 +53,7 @@ resource "aft_account_provisioning" "sandbox" {
     cost_center = "1234"
   }
   account_customizations_name = "sandbox"
+  rerun_triggers              = local.rerun
   change_management_parameters = {
     change_requested_by = "ada"
     change_reason       = "quickstart"
@@ -62,6 +73,7 @@ resource "aft_account_provisioning" "workloads" {
     Owner       = "payments"
     Environment = "staging"
   }
+  rerun_triggers = local.rerun
 }
 
 resource "aft_account_provisioning" "prod" {
@@ -77,6 +89,7 @@ resource "aft_account_provisioning" "prod" {
     Owner       = "payments"
     Environment = "prod"
   }
+  rerun_triggers = local.rerun
   close_account_on_delete = false
 }
 

@@ -182,6 +182,10 @@ pub mod clients {
     pub fn sfn(c: &SdkConfig) -> aws_sdk_sfn::Client {
         aws_sdk_sfn::Client::new(c)
     }
+    /// CodePipeline.
+    pub fn codepipeline(c: &SdkConfig) -> aws_sdk_codepipeline::Client {
+        aws_sdk_codepipeline::Client::new(c)
+    }
     /// Service Catalog.
     pub fn servicecatalog(c: &SdkConfig) -> aws_sdk_servicecatalog::Client {
         aws_sdk_servicecatalog::Client::new(c)

@@ -4,15 +4,17 @@
 //! Steps (numbers are the seed's): 1 `validate` (plan time), vending in `vend`, then
 //! 2 `account_info`, 3 `metadata`, 4 `execution_role`, 5 `tags` and `custom_fields`,
 //! 6 `features`, 7 `customizations`, 10 `notify`. Steps 8 and 9 are the
-//! `aft_customization_pipeline` resource.
+//! `aft_customization_pipeline` resource, built from `pipeline` and `invoke`.
 
 pub mod account_info;
 pub mod custom_fields;
 pub mod customizations;
 pub mod execution_role;
 pub mod features;
+pub mod invoke;
 pub mod metadata;
 pub mod notify;
+pub mod pipeline;
 pub mod poll;
 pub mod request;
 pub mod tags;

@@ -284,3 +284,35 @@ resource "aft_account_provisioning" "{name}" {{
 "#
     )
 }
+
+impl Landing {
+    /// AFT's `aft-codepipeline-customizations-role` (moto requires a pipeline's role to exist).
+    pub async fn create_pipeline_role(&self) -> String {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        aws_sdk_iam::Client::new(&self.aft_cfg)
+            .create_role()
+            .role_name("aft-codepipeline-customizations-role")
+            .assume_role_policy_document(trust)
+            .send()
+            .await
+            .unwrap()
+            .role()
+            .unwrap()
+            .arn()
+            .to_string()
+    }
+
+    /// Executions of a pipeline in the AFT account.
+    pub async fn pipeline_executions(&self, name: &str) -> Vec<String> {
+        aws_sdk_codepipeline::Client::new(&self.aft_cfg)
+            .list_pipeline_executions()
+            .pipeline_name(name)
+            .send()
+            .await
+            .unwrap()
+            .pipeline_execution_summaries()
+            .iter()
+            .map(|s| s.pipeline_execution_id().unwrap_or_default().to_string())
+            .collect()
+    }
+}

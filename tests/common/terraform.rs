@@ -175,6 +175,16 @@ impl Tf {
             .clone()
     }
 
+    /// Copies the files of an example directory (not recursive) into the directory.
+    pub fn copy_example(&self, example: &str) {
+        for entry in std::fs::read_dir(super::repo().join("examples").join(example)).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, self.dir.join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+
     /// Path of a file in the directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)

@@ -1,0 +1,3 @@
+resource "aft_provisioning_customizations" "this" {
+  definition = file("${path.module}/customizations.asl.json")
+}

@@ -1,0 +1,319 @@
+//! Data source `aft_accounts`: AFT's customization targets (the `include`/`exclude` input of
+//! `aft-invoke-customizations`) resolved to accounts, so `for_each` can drive a whole fleet.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::aws::organizations::{self, OuRef};
+use crate::aws::{AwsError, AwsResultExt, clients};
+use crate::context::Context;
+use crate::plugin::{
+    AttrPath, Attribute, Block, DataSource, Diagnostic, Diagnostics, NestedBlock, Schema, Type, Value,
+};
+use crate::validation;
+
+/// `aft_accounts`
+pub struct AccountsDataSource;
+
+const TYPES: [&str; 5] = ["all", "core", "ous", "tags", "accounts"];
+
+/// An OU as (id, name, parent id).
+type OuEntry = (String, String, String);
+
+/// One include or exclude target.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    All,
+    Core,
+    Ous(Vec<String>),
+    /// Each map must match all its pairs; an account matches if any map does.
+    Tags(Vec<BTreeMap<String, String>>),
+    Accounts(Vec<String>),
+}
+
+fn target_block() -> Block {
+    Block::new("One target, as in AFT's invoke-customizations input.")
+        .attr(Attribute::required("type", Type::String, "`all`, `core`, `ous`, `tags` or `accounts` (`all` only in `include`)."))
+        .attr(Attribute::optional(
+            "target_value",
+            Type::Dynamic,
+            "For `ous`: OU names, `Name (ou-…)` or `ou-` ids (accounts in nested OUs count). For `tags`: a list of maps, each matched \
+             with all its pairs. For `accounts`: account ids.",
+        ))
+}
+
+/// Parses one block; `Err` carries (attribute, message).
+fn parse_target(v: &Value, allow_all: bool) -> Result<Target, (&'static str, String)> {
+    let ty = v.get("type").as_str().unwrap_or_default();
+    let tv = v.get("target_value");
+    let strings = || -> Result<Vec<String>, (&'static str, String)> {
+        let items = tv.elements();
+        if items.is_empty() {
+            return Err(("target_value", format!("type {ty:?} needs a non-empty list in target_value")));
+        }
+        items
+            .iter()
+            .map(|x| {
+                x.as_str().map(str::to_string).ok_or(("target_value", format!("type {ty:?} takes a list of strings")))
+            })
+            .collect()
+    };
+    match ty {
+        "all" if allow_all => Ok(Target::All),
+        "all" => Err(("type", "\"all\" cannot be excluded".into())),
+        "core" => Ok(Target::Core),
+        "ous" => {
+            let ous = strings()?;
+            for o in &ous {
+                OuRef::parse(o).map_err(|e| ("target_value", e))?;
+            }
+            Ok(Target::Ous(ous))
+        }
+        "accounts" => {
+            let ids = strings()?;
+            for id in &ids {
+                validation::account_id(id).map_err(|e| ("target_value", e))?;
+            }
+            Ok(Target::Accounts(ids))
+        }
+        "tags" => {
+            let items = tv.elements();
+            if items.is_empty() {
+                return Err((
+                    "target_value",
+                    "type \"tags\" needs a list of maps, e.g. [{ Environment = \"prod\" }]".into(),
+                ));
+            }
+            items
+                .iter()
+                .map(|m| match m {
+                    Value::Map(_) | Value::Object(_) if !m.as_string_map().is_empty() => Ok(m.as_string_map()),
+                    _ => Err(("target_value", "type \"tags\" takes a list of non-empty maps of strings".to_string())),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Target::Tags)
+        }
+        other => Err(("type", format!("{other:?} is not a target type; use one of {}", TYPES.join(", ")))),
+    }
+}
+
+fn parse_all(config: &Value, block: &str) -> (Vec<Target>, Diagnostics) {
+    let mut d = Diagnostics::new();
+    let mut out = Vec::new();
+    for (i, v) in config.get(block).elements().iter().enumerate() {
+        if v.contains_unknown() {
+            continue;
+        }
+        match parse_target(v, block == "include") {
+            Ok(t) => out.push(t),
+            Err((attr, msg)) => d.error_at(AttrPath::attr(block).index(i as i64).then(attr), "Invalid target", msg),
+        }
+    }
+    (out, d)
+}
+
+/// The accounts AFT manages (ids in the metadata table).
+async fn managed_ids(ctx: &Context) -> Result<BTreeSet<String>, AwsError> {
+    let ddb = clients::dynamodb(ctx.aws.hub());
+    let mut ids = BTreeSet::new();
+    let mut pages =
+        ddb.scan().table_name(&ctx.settings.metadata_table).projection_expression("id").into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("dynamodb:Scan")?;
+        for item in page.items() {
+            if let Some(AttributeValue::S(id)) = item.get("id") {
+                ids.insert(id.clone());
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Resolves targets to account ids; `managed` are the AFT accounts, `core` the shared ones.
+async fn resolve(
+    ctx: &Context,
+    org: &aws_sdk_organizations::Client,
+    targets: &[Target],
+    managed: &BTreeSet<String>,
+    core: &BTreeSet<String>,
+    tags_of: &mut BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<BTreeSet<String>, Diagnostics> {
+    let fail = |e: AwsError| Diagnostics::from(Diagnostic::error("Resolving targets failed", e.to_string()));
+    let mut out = BTreeSet::new();
+    // (root id, every OU as (id, name, parent))
+    let mut ous_cache: Option<(String, Vec<OuEntry>)> = None;
+    for t in targets {
+        match t {
+            Target::All => out.extend(managed.iter().cloned()),
+            Target::Core => out.extend(core.iter().cloned()),
+            Target::Accounts(ids) => out.extend(ids.iter().cloned()),
+            Target::Ous(specs) => {
+                if ous_cache.is_none() {
+                    let root = organizations::root_id(org).await.map_err(fail)?;
+                    ous_cache = Some((root, organizations::all_ous(org).await.map_err(fail)?));
+                }
+                let (root, ous) = ous_cache.as_ref().expect("filled above");
+                for spec in specs {
+                    let r = OuRef::parse(spec).map_err(|e| Diagnostics::from(Diagnostic::error("Invalid OU", e)))?;
+                    let id = organizations::resolve_ou(ous, root, &r)
+                        .map_err(|e| Diagnostics::from(Diagnostic::error("OU not found", e)))?;
+                    // the OU and every OU below it
+                    let mut parents = vec![id];
+                    let mut i = 0;
+                    while i < parents.len() {
+                        let p = parents[i].clone();
+                        parents.extend(ous.iter().filter(|(_, _, parent)| *parent == p).map(|(c, _, _)| c.clone()));
+                        i += 1;
+                    }
+                    for p in parents {
+                        out.extend(organizations::accounts_for_parent(org, &p).await.map_err(fail)?);
+                    }
+                }
+            }
+            Target::Tags(maps) => {
+                for id in managed {
+                    if !tags_of.contains_key(id) {
+                        let tags = organizations::tags(org, id).await.map_err(fail)?;
+                        tags_of.insert(id.clone(), tags);
+                    }
+                    let tags = &tags_of[id];
+                    if maps.iter().any(|m| m.iter().all(|(k, v)| tags.get(k) == Some(v))) {
+                        out.insert(id.clone());
+                    }
+                }
+            }
+        }
+    }
+    let _ = ctx;
+    Ok(out)
+}
+
+#[async_trait]
+impl DataSource<Context> for AccountsDataSource {
+    fn type_name(&self) -> &'static str {
+        "aft_accounts"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            0,
+            Block::new(
+                "AFT's customization targets resolved to accounts: `include` and `exclude` blocks as in AFT's invoke-customizations \
+                 input. Included accounts are limited to AFT-managed accounts (the metadata table) plus the core accounts; \
+                 excluded ones are removed.",
+            )
+            .block(NestedBlock::list("include", target_block()))
+            .block(NestedBlock::list("exclude", target_block()))
+            .attr(Attribute::computed("id", Type::String, "A digest of the resolved set."))
+            .attr(Attribute::computed("ids", Type::list(Type::String), "The account ids, sorted."))
+            .attr(Attribute::computed(
+                "accounts",
+                Type::list(Type::object([
+                    ("id", Type::String),
+                    ("email", Type::String),
+                    ("name", Type::String),
+                    ("parent_ou_id", Type::String),
+                    ("tags", Type::map(Type::String)),
+                ])),
+                "The accounts, sorted by id: id, email, name, parent OU and Organizations tags.",
+            )),
+        )
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        let (inc, di) = parse_all(config, "include");
+        d.extend(di);
+        d.extend(parse_all(config, "exclude").1);
+        let n_inc = config.get("include").elements().len();
+        if !config.get("include").is_unknown() && n_inc == 0 {
+            d.push(Diagnostic::error(
+                "No include block",
+                "Add at least one include block, e.g. include { type = \"all\" }.",
+            ));
+        }
+        for (block, n) in [("include", n_inc), ("exclude", config.get("exclude").elements().len())] {
+            if n > 4 {
+                d.error_at(AttrPath::attr(block).index(4), format!("Too many {block} blocks"), "AFT accepts 1 to 4.");
+            }
+        }
+        let _ = inc;
+        d
+    }
+
+    async fn read(&self, ctx: &Context, config: &Value) -> Result<Value, Diagnostics> {
+        let (include, mut d) = parse_all(config, "include");
+        let (exclude, de) = parse_all(config, "exclude");
+        d.extend(de);
+        if d.has_errors() {
+            return Err(d);
+        }
+        let fail = |e: AwsError| Diagnostics::from(Diagnostic::error("Reading AFT accounts failed", e.to_string()));
+        let lz = ctx.landing_zone().await.map_err(fail)?.clone();
+        let org = clients::organizations(&ctx.ct_session().await.map_err(fail)?);
+        let managed = managed_ids(ctx).await.map_err(fail)?;
+        let core: BTreeSet<String> =
+            [Some(lz.ct_management.clone()), lz.log_archive.clone(), lz.audit.clone()].into_iter().flatten().collect();
+        let mut tags_of = BTreeMap::new();
+        let included = resolve(ctx, &org, &include, &managed, &core, &mut tags_of).await?;
+        let excluded = resolve(ctx, &org, &exclude, &managed, &core, &mut tags_of).await?;
+        let ids: Vec<String> = included
+            .into_iter()
+            .filter(|id| (managed.contains(id) || core.contains(id)) && !excluded.contains(id))
+            .collect();
+        let mut accounts = Vec::new();
+        let mut kept = Vec::new();
+        for id in &ids {
+            let Some(a) = organizations::describe_account(&org, id).await.map_err(fail)? else { continue };
+            let (parent, _) = organizations::parent(&org, id).await.map_err(fail)?;
+            let tags = match tags_of.remove(id) {
+                Some(t) => t,
+                None => organizations::tags(&org, id).await.map_err(fail)?,
+            };
+            kept.push(id.clone());
+            accounts.push(Value::object([
+                ("id", Value::from(id.as_str())),
+                ("email", Value::from(a.email)),
+                ("name", Value::from(a.name)),
+                ("parent_ou_id", Value::from(parent)),
+                ("tags", Value::string_map(tags)),
+            ]));
+        }
+        let digest = crate::resources::provisioning_customizations::revision_id(&kept.join(","), "");
+        let mut out = config.clone();
+        out.set("id", digest);
+        out.set("ids", Value::List(kept.iter().map(|s| Value::from(s.as_str())).collect()));
+        out.set("accounts", Value::List(accounts));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(ty: &str, tv: Value) -> Value {
+        Value::object([("type", Value::from(ty)), ("target_value", tv)])
+    }
+
+    #[test]
+    fn targets_parse_and_bad_ones_name_the_attribute() {
+        let strs = |v: &[&str]| Value::Tuple(v.iter().map(|s| Value::from(*s)).collect());
+        assert_eq!(
+            parse_target(&block("ous", strs(&["Sandbox", "ou-ab12-cdefgh34"])), true).unwrap(),
+            Target::Ous(vec!["Sandbox".into(), "ou-ab12-cdefgh34".into()])
+        );
+        assert_eq!(parse_target(&block("all", Value::Null), true).unwrap(), Target::All);
+        assert_eq!(parse_target(&block("all", Value::Null), false).unwrap_err().0, "type");
+        assert_eq!(parse_target(&block("bogus", Value::Null), true).unwrap_err().0, "type");
+        assert_eq!(parse_target(&block("accounts", strs(&["123"])), true).unwrap_err().0, "target_value");
+        let tags = Value::Tuple(vec![Value::object([("Environment", Value::from("prod"))])]);
+        assert_eq!(
+            parse_target(&block("tags", tags), true).unwrap(),
+            Target::Tags(vec![[("Environment".to_string(), "prod".to_string())].into()])
+        );
+        assert_eq!(parse_target(&block("tags", strs(&["x"])), true).unwrap_err().0, "target_value");
+    }
+}

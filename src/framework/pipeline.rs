@@ -1,0 +1,265 @@
+//! Step 8: the per-account customizations pipeline in the AFT management account, as AFT's
+//! `aft-create-pipeline` builds it: CodePipeline V2, a Source stage with the global and account
+//! customization repositories (CodeCommit or a CodeStar connection), then the global and the
+//! account customizations CodeBuild projects with `VENDED_ACCOUNT_ID`, tagged `managed_by = AFT`.
+
+use aws_sdk_codepipeline::Client;
+use aws_sdk_codepipeline::types::{
+    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType, InputArtifact,
+    OutputArtifact, PipelineDeclaration, PipelineType, StageDeclaration, Tag,
+};
+
+use super::StepError;
+use crate::aws::{AwsError, AwsResultExt};
+
+/// Where the customization sources come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceKind {
+    /// AWS CodeCommit repositories.
+    CodeCommit,
+    /// A CodeStar (CodeConnections) connection to GitHub, GitLab, Bitbucket.
+    Connection(String),
+}
+
+/// Everything that defines one pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineSpec {
+    pub name: String,
+    pub account_id: String,
+    pub role_arn: String,
+    pub artifact_bucket: String,
+    pub source: SourceKind,
+    pub global_repository: String,
+    pub global_branch: String,
+    pub account_repository: String,
+    pub account_branch: String,
+    pub global_project: String,
+    pub account_project: String,
+}
+
+const GLOBAL_ARTIFACT: &str = "source-aft-global-customizations";
+const ACCOUNT_ARTIFACT: &str = "source-aft-account-customizations";
+
+fn invalid(e: impl std::fmt::Display) -> StepError {
+    StepError::Failed(format!("invalid pipeline definition: {e}"))
+}
+
+fn source_action(
+    spec: &PipelineSpec,
+    name: &str,
+    repo: &str,
+    branch: &str,
+    artifact: &str,
+) -> Result<ActionDeclaration, StepError> {
+    let (provider, config): (&str, Vec<(&str, String)>) = match &spec.source {
+        SourceKind::CodeCommit => (
+            "CodeCommit",
+            vec![
+                ("RepositoryName", repo.to_string()),
+                ("BranchName", branch.to_string()),
+                ("PollForSourceChanges", "false".into()),
+            ],
+        ),
+        SourceKind::Connection(arn) => (
+            "CodeStarSourceConnection",
+            vec![
+                ("ConnectionArn", arn.clone()),
+                ("FullRepositoryId", repo.to_string()),
+                ("BranchName", branch.to_string()),
+                ("DetectChanges", "false".into()),
+                ("OutputArtifactFormat", "CODE_ZIP".into()),
+            ],
+        ),
+    };
+    let mut a = ActionDeclaration::builder()
+        .name(name)
+        .action_type_id(
+            ActionTypeId::builder()
+                .category(ActionCategory::Source)
+                .owner(ActionOwner::Aws)
+                .provider(provider)
+                .version("1")
+                .build()
+                .map_err(invalid)?,
+        )
+        .output_artifacts(OutputArtifact::builder().name(artifact).build().map_err(invalid)?)
+        .run_order(1);
+    for (k, v) in config {
+        a = a.configuration(k, v);
+    }
+    a.build().map_err(invalid)
+}
+
+fn build_action(spec: &PipelineSpec, project: &str, artifact: &str) -> Result<ActionDeclaration, StepError> {
+    let env =
+        serde_json::json!([{"name": "VENDED_ACCOUNT_ID", "value": spec.account_id, "type": "PLAINTEXT"}]).to_string();
+    ActionDeclaration::builder()
+        .name("Apply")
+        .action_type_id(
+            ActionTypeId::builder()
+                .category(ActionCategory::Build)
+                .owner(ActionOwner::Aws)
+                .provider("CodeBuild")
+                .version("1")
+                .build()
+                .map_err(invalid)?,
+        )
+        .input_artifacts(InputArtifact::builder().name(artifact).build().map_err(invalid)?)
+        .configuration("ProjectName", project)
+        .configuration("PrimarySource", artifact)
+        .configuration("EnvironmentVariables", env)
+        .run_order(1)
+        .build()
+        .map_err(invalid)
+}
+
+/// The pipeline declaration (stage names follow AFT's two variants).
+pub fn declaration(spec: &PipelineSpec) -> Result<PipelineDeclaration, StepError> {
+    let (global_stage, account_stage) = match spec.source {
+        SourceKind::CodeCommit => ("Global-Customizations", "Account-Customizations"),
+        SourceKind::Connection(_) => ("AFT-Global-Customizations", "AFT-Account-Customizations"),
+    };
+    let source = StageDeclaration::builder()
+        .name("Source")
+        .actions(source_action(
+            spec,
+            "aft-global-customizations",
+            &spec.global_repository,
+            &spec.global_branch,
+            GLOBAL_ARTIFACT,
+        )?)
+        .actions(source_action(
+            spec,
+            "aft-account-customizations",
+            &spec.account_repository,
+            &spec.account_branch,
+            ACCOUNT_ARTIFACT,
+        )?)
+        .build()
+        .map_err(invalid)?;
+    let global = StageDeclaration::builder()
+        .name(global_stage)
+        .actions(build_action(spec, &spec.global_project, GLOBAL_ARTIFACT)?)
+        .build()
+        .map_err(invalid)?;
+    let account = StageDeclaration::builder()
+        .name(account_stage)
+        .actions(build_action(spec, &spec.account_project, ACCOUNT_ARTIFACT)?)
+        .build()
+        .map_err(invalid)?;
+    PipelineDeclaration::builder()
+        .name(&spec.name)
+        .role_arn(&spec.role_arn)
+        .artifact_store(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location(&spec.artifact_bucket)
+                .build()
+                .map_err(invalid)?,
+        )
+        .stages(source)
+        .stages(global)
+        .stages(account)
+        .pipeline_type(PipelineType::V2)
+        .build()
+        .map_err(invalid)
+}
+
+/// Whether `ensure` created the pipeline or changed an existing one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ensured {
+    Created,
+    Updated,
+}
+
+/// Creates the pipeline, or brings an existing one (an interrupted apply, AFT's own) to the spec.
+/// Returns the pipeline ARN.
+pub async fn ensure(client: &Client, spec: &PipelineSpec) -> Result<(String, Ensured), StepError> {
+    let decl = declaration(spec)?;
+    let existing = match client.get_pipeline().name(&spec.name).send().await.aws("codepipeline:GetPipeline") {
+        Ok(o) => Some(o),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e.in_account(&spec.account_id).into()),
+    };
+    let ensured = match existing {
+        None => {
+            let tag = Tag::builder().key("managed_by").value("AFT").build().map_err(invalid)?;
+            client
+                .create_pipeline()
+                .pipeline(decl)
+                .tags(tag)
+                .send()
+                .await
+                .aws("codepipeline:CreatePipeline")
+                .map_err(|e| e.in_account(&spec.account_id))?;
+            Ensured::Created
+        }
+        Some(_) => {
+            client
+                .update_pipeline()
+                .pipeline(decl)
+                .send()
+                .await
+                .aws("codepipeline:UpdatePipeline")
+                .map_err(|e| e.in_account(&spec.account_id))?;
+            Ensured::Updated
+        }
+    };
+    let arn = arn_of(client, &spec.name).await?;
+    Ok((arn, ensured))
+}
+
+/// The ARN of a pipeline.
+pub async fn arn_of(client: &Client, name: &str) -> Result<String, AwsError> {
+    let out = client.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline")?;
+    Ok(out.metadata().and_then(|m| m.pipeline_arn()).unwrap_or_default().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(source: SourceKind) -> PipelineSpec {
+        PipelineSpec {
+            name: "111122223333-customizations-pipeline".into(),
+            account_id: "111122223333".into(),
+            role_arn: "arn:aws:iam::999999999999:role/aft-codepipeline-customizations-role".into(),
+            artifact_bucket: "aft-customizations-pipeline-999999999999".into(),
+            source,
+            global_repository: "aft-global-customizations".into(),
+            global_branch: "main".into(),
+            account_repository: "aft-account-customizations".into(),
+            account_branch: "main".into(),
+            global_project: "aft-global-customizations-terraform".into(),
+            account_project: "aft-account-customizations-terraform".into(),
+        }
+    }
+
+    #[test]
+    fn codecommit_declaration_has_afts_stages_and_env() {
+        let d = declaration(&spec(SourceKind::CodeCommit)).unwrap();
+        let names: Vec<&str> = d.stages().iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["Source", "Global-Customizations", "Account-Customizations"]);
+        assert_eq!(d.pipeline_type(), Some(&PipelineType::V2));
+        let src = &d.stages()[0].actions()[0];
+        assert_eq!(src.action_type_id().unwrap().provider(), "CodeCommit");
+        assert_eq!(src.configuration().unwrap()["PollForSourceChanges"], "false");
+        let apply = &d.stages()[1].actions()[0];
+        assert_eq!(apply.name(), "Apply");
+        assert!(apply.configuration().unwrap()["EnvironmentVariables"].contains("\"VENDED_ACCOUNT_ID\""));
+        assert!(apply.configuration().unwrap()["EnvironmentVariables"].contains("111122223333"));
+    }
+
+    #[test]
+    fn connection_declaration_uses_the_connection() {
+        let d = declaration(&spec(SourceKind::Connection(
+            "arn:aws:codestar-connections:us-east-1:999999999999:connection/x".into(),
+        )))
+        .unwrap();
+        assert_eq!(d.stages()[1].name(), "AFT-Global-Customizations");
+        let cfg = d.stages()[0].actions()[1].configuration().unwrap();
+        assert_eq!(cfg["DetectChanges"], "false");
+        assert_eq!(cfg["OutputArtifactFormat"], "CODE_ZIP");
+        assert!(cfg["ConnectionArn"].starts_with("arn:aws:codestar-connections"));
+    }
+}

@@ -1,0 +1,429 @@
+//! Resource `aft_customization_pipeline`: seed steps 8 and 9, one CodePipeline per account in the
+//! AFT management account, and its invocation by `terraform apply`.
+//!
+//! Order: model → schema → validate → plan → create → read → update → delete → import.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::aws::{AwsError, AwsResultExt, clients};
+use crate::context::Context;
+use crate::framework::invoke::{self, Execution};
+use crate::framework::pipeline::{self, Ensured, PipelineSpec, SourceKind};
+use crate::plugin::plan::config_changed;
+use crate::plugin::schema::timeouts_block;
+use crate::plugin::{
+    AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, NestedBlock, Plan, PlanRequest,
+    Private, Resource, Schema, Type, Value,
+};
+use crate::validation;
+
+/// `aft_customization_pipeline`
+pub struct CustomizationPipeline;
+
+const DEFAULT_CREATE: Duration = Duration::from_secs(120 * 60);
+const DEFAULT_UPDATE: Duration = Duration::from_secs(120 * 60);
+const DEFAULT_DELETE: Duration = Duration::from_secs(30 * 60);
+/// Changes of these never touch the pipeline.
+const NO_RUN: [&str; 2] = ["timeouts", "wait_for_completion"];
+
+// ------------------------------------------------------------------ model
+
+fn opt(v: &Value, name: &str, default: &str) -> String {
+    v.get(name).as_str().unwrap_or(default).to_string()
+}
+
+fn timeout(v: &Value, op: &str, default: Duration) -> Duration {
+    v.get("timeouts").get(op).as_str().and_then(|s| validation::duration(s).ok()).unwrap_or(default)
+}
+
+/// The pipeline a (known) configuration describes, with AFT's defaults.
+pub fn spec_of(v: &Value, aft_management: &str, partition: &str) -> PipelineSpec {
+    let account = v.get("account_id").as_str().unwrap_or_default().to_string();
+    let src = v.get("source");
+    let cb = v.get("codebuild_projects");
+    let source = match src.get("provider").as_str() {
+        Some("CodeStarSourceConnection") => SourceKind::Connection(opt(src, "connection_arn", "")),
+        _ => SourceKind::CodeCommit,
+    };
+    PipelineSpec {
+        name: v.get("name").as_str().map_or_else(|| format!("{account}-customizations-pipeline"), str::to_string),
+        role_arn: v.get("role_arn").as_str().map_or_else(
+            || format!("arn:{partition}:iam::{aft_management}:role/aft-codepipeline-customizations-role"),
+            str::to_string,
+        ),
+        artifact_bucket: v
+            .get("artifact_bucket")
+            .as_str()
+            .map_or_else(|| format!("aft-customizations-pipeline-{aft_management}"), str::to_string),
+        source,
+        global_repository: opt(src, "global_customizations_repository", "aft-global-customizations"),
+        global_branch: opt(src, "global_customizations_branch", "main"),
+        account_repository: opt(src, "account_customizations_repository", "aft-account-customizations"),
+        account_branch: opt(src, "account_customizations_branch", "main"),
+        global_project: opt(cb, "global", "aft-global-customizations-terraform"),
+        account_project: opt(cb, "account", "aft-account-customizations-terraform"),
+        account_id: account,
+    }
+}
+
+fn diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
+    Diagnostic::error(summary, e.to_string()).into()
+}
+
+fn with_execution(planned: &Value, spec: &PipelineSpec, arn: &str, exec: &Execution) -> Value {
+    let mut s = planned.clone();
+    s.set("id", spec.name.as_str());
+    s.set("name", spec.name.as_str());
+    s.set("arn", arn);
+    s.set("role_arn", spec.role_arn.as_str());
+    s.set("artifact_bucket", spec.artifact_bucket.as_str());
+    s.set("last_execution_id", exec.id.as_str());
+    s.set("last_execution_status", exec.status.as_str());
+    s
+}
+
+// ------------------------------------------------------------------ resource
+
+#[async_trait]
+impl Resource<Context> for CustomizationPipeline {
+    fn type_name(&self) -> &'static str {
+        "aft_customization_pipeline"
+    }
+
+    fn schema(&self) -> Schema {
+        let s = |n: &str, d: &str| Attribute::optional(n, Type::String, d);
+        Schema::new(
+            0,
+            Block::new(
+                "An account's customizations pipeline (seed steps 8 and 9): a CodePipeline V2 in the AFT management account \
+                 with AFT's stages (Source → global customizations → account customizations), tagged `managed_by = AFT`. \
+                 Create builds and runs it; a change of `triggers` or of the definition updates it and runs it again.",
+            )
+            .attr(Attribute::required("account_id", Type::String, "The account the pipeline customizes (`VENDED_ACCOUNT_ID`).").force_new())
+            .attr(Attribute::optional_computed("name", Type::String, "Pipeline name. Default: `<account_id>-customizations-pipeline`.").force_new())
+            .attr(Attribute::optional_computed("role_arn", Type::String, "Pipeline role. Default: `aft-codepipeline-customizations-role` in the AFT management account."))
+            .attr(Attribute::optional_computed("artifact_bucket", Type::String, "Artifact bucket. Default: `aft-customizations-pipeline-<AFT management account id>`."))
+            .attr(Attribute::optional("triggers", Type::map(Type::String), "Any change starts the pipeline again."))
+            .attr(Attribute::optional("wait_for_completion", Type::Bool, "Wait for the execution and fail the apply if it fails. Default: `true`."))
+            .attr(Attribute::computed("id", Type::String, "The pipeline name."))
+            .attr(Attribute::computed("arn", Type::String, "The pipeline ARN."))
+            .attr(Attribute::computed("last_execution_id", Type::String, "The execution the last apply started."))
+            .attr(Attribute::computed("last_execution_status", Type::String, "Its status (`Succeeded`, `Failed`, `InProgress`, ...)."))
+            .block(NestedBlock::single(
+                "source",
+                Block::new("Where the customization repositories are.")
+                    .attr(s("provider", "`CodeCommit` (default) or `CodeStarSourceConnection`."))
+                    .attr(s("connection_arn", "The CodeStar (CodeConnections) connection, with `CodeStarSourceConnection`."))
+                    .attr(s("global_customizations_repository", "Default: `aft-global-customizations` (with a connection: `owner/repo`)."))
+                    .attr(s("global_customizations_branch", "Default: `main`."))
+                    .attr(s("account_customizations_repository", "Default: `aft-account-customizations`."))
+                    .attr(s("account_customizations_branch", "Default: `main`.")),
+            ))
+            .block(NestedBlock::single(
+                "codebuild_projects",
+                Block::new("The CodeBuild projects the pipeline runs.")
+                    .attr(s("global", "Default: `aft-global-customizations-terraform`."))
+                    .attr(s("account", "Default: `aft-account-customizations-terraform`.")),
+            ))
+            .block(timeouts_block(&["create", "update", "delete"])),
+        )
+    }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(IdentitySchema {
+            version: 0,
+            attributes: vec![("name".into(), Type::String, "The pipeline name.".into(), true)],
+        })
+    }
+
+    fn identity(&self, state: &Value) -> Option<Value> {
+        state.get("name").as_str().map(|n| Value::object([("name", Value::from(n))]))
+    }
+
+    fn validate(&self, c: &Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        if let Some(a) = c.get("account_id").as_str()
+            && let Err(e) = validation::account_id(a)
+        {
+            d.error_at(AttrPath::attr("account_id"), "Invalid account id", e);
+        }
+        if let Some(n) = c.get("name").as_str()
+            && (n.is_empty() || n.len() > 100 || !n.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+        {
+            d.error_at(
+                AttrPath::attr("name"),
+                "Invalid pipeline name",
+                format!("{n:?}: use 1 to 100 of A-Z a-z 0-9 . _ -"),
+            );
+        }
+        if let Some(r) = c.get("role_arn").as_str()
+            && let Err(e) = validation::role_arn(r)
+        {
+            d.error_at(AttrPath::attr("role_arn"), "Invalid role ARN", e);
+        }
+        if let Some(b) = c.get("artifact_bucket").as_str() {
+            let ok = (3..=63).contains(&b.len())
+                && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+                && !b.starts_with(['-', '.'])
+                && !b.ends_with(['-', '.']);
+            if !ok {
+                d.error_at(
+                    AttrPath::attr("artifact_bucket"),
+                    "Invalid bucket name",
+                    format!("{b:?} is not an S3 bucket name."),
+                );
+            }
+        }
+        let src = c.get("source");
+        let provider = src.get("provider").as_str();
+        if let Some(p) = provider
+            && p != "CodeCommit"
+            && p != "CodeStarSourceConnection"
+        {
+            d.error_at(
+                AttrPath::attr("source").then("provider"),
+                "Invalid source provider",
+                format!("{p:?}: use \"CodeCommit\" or \"CodeStarSourceConnection\"."),
+            );
+        }
+        match (provider, src.get("connection_arn")) {
+            (Some("CodeStarSourceConnection"), Value::Null) => d.error_at(
+                AttrPath::attr("source").then("provider"),
+                "Missing connection",
+                "CodeStarSourceConnection needs source.connection_arn.",
+            ),
+            (Some("CodeStarSourceConnection"), Value::String(a))
+                if validation::service_arn(a, "codestar-connections").is_err()
+                    && validation::service_arn(a, "codeconnections").is_err() =>
+            {
+                d.error_at(
+                    AttrPath::attr("source").then("connection_arn"),
+                    "Invalid connection ARN",
+                    format!("{a:?} is not a CodeStar or CodeConnections connection ARN."),
+                )
+            }
+            (p, Value::String(_)) if p != Some("CodeStarSourceConnection") => d.error_at(
+                AttrPath::attr("source").then("connection_arn"),
+                "Connection without provider",
+                "connection_arn is used only with provider = \"CodeStarSourceConnection\".",
+            ),
+            _ => {}
+        }
+        for a in [
+            "global_customizations_repository",
+            "global_customizations_branch",
+            "account_customizations_repository",
+            "account_customizations_branch",
+        ] {
+            if src.get(a).as_str().is_some_and(|v| v.trim().is_empty()) {
+                d.error_at(AttrPath::attr("source").then(a), "Empty value", format!("{a} must not be empty."));
+            }
+        }
+        for a in ["global", "account"] {
+            if let Some(p) = c.get("codebuild_projects").get(a).as_str()
+                && (p.len() < 2 || p.len() > 255 || !p.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)))
+            {
+                d.error_at(
+                    AttrPath::attr("codebuild_projects").then(a),
+                    "Invalid CodeBuild project name",
+                    format!("{p:?}: use 2 to 255 of A-Z a-z 0-9 - _"),
+                );
+            }
+        }
+        for op in ["create", "update", "delete"] {
+            if let Some(s) = c.get("timeouts").get(op).as_str()
+                && let Err(e) = validation::duration(s)
+            {
+                d.error_at(AttrPath::attr("timeouts").then(op), "Invalid timeout", e);
+            }
+        }
+        d
+    }
+
+    async fn modify_plan(&self, ctx: Option<&Context>, req: &PlanRequest<'_>, plan: &mut Plan) -> Diagnostics {
+        if plan.planned.is_null() {
+            return Diagnostics::new();
+        }
+        // fill in defaults at plan time when they are known, so the plan shows them
+        if let Some(acct) = plan.planned.get("account_id").as_str().map(str::to_string) {
+            if plan.planned.get("name").is_unknown() {
+                plan.planned.set("name", format!("{acct}-customizations-pipeline"));
+            }
+            if let Some(lz) = match ctx {
+                Some(c) => c.landing_zone().await.ok(),
+                None => None,
+            } {
+                if plan.planned.get("role_arn").is_unknown() {
+                    plan.planned.set(
+                        "role_arn",
+                        format!(
+                            "arn:{}:iam::{}:role/aft-codepipeline-customizations-role",
+                            lz.partition, lz.aft_management
+                        ),
+                    );
+                }
+                if plan.planned.get("artifact_bucket").is_unknown() {
+                    plan.planned.set("artifact_bucket", format!("aft-customizations-pipeline-{}", lz.aft_management));
+                }
+            }
+        }
+        if !req.prior.is_null() && config_changed(&self.schema(), req.prior, &plan.planned, &NO_RUN) {
+            plan.planned.set("last_execution_id", Value::Unknown);
+            plan.planned.set("last_execution_status", Value::Unknown);
+        }
+        Diagnostics::new()
+    }
+
+    async fn create(&self, ctx: &Context, planned: &Value, _config: &Value) -> Result<Value, Failed> {
+        let deadline = Instant::now() + timeout(planned, "create", DEFAULT_CREATE);
+        let lz = ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?.clone();
+        let spec = spec_of(planned, &lz.aft_management, &lz.partition);
+        let cp = clients::codepipeline(ctx.aws.hub());
+        let (arn, ensured) =
+            pipeline::ensure(&cp, &spec).await.map_err(|e| diag("Creating the customizations pipeline failed", e))?;
+        // CodePipeline runs a new pipeline once by itself; take that run instead of starting a second
+        let auto = if ensured == Ensured::Created {
+            invoke::latest(&cp, &spec.name)
+                .await
+                .map_err(|e| diag("Reading pipeline executions failed", e))?
+                .map(|(id, _)| id)
+        } else {
+            None
+        };
+        let wait = planned.get("wait_for_completion").as_bool().unwrap_or(true);
+        let run =
+            invoke::run(&cp, &ctx.customization_slots, &spec.name, auto, wait, ctx.settings.poll_interval, deadline)
+                .await;
+        match run {
+            Ok(exec) => Ok(with_execution(planned, &spec, &arn, &exec)),
+            Err(e) => {
+                let failed = Execution { id: String::new(), status: "Failed".into() };
+                Err(Failed {
+                    diags: diag("The customizations pipeline failed", format!("account {}: {e}", spec.account_id)),
+                    partial: Some(with_execution(planned, &spec, &arn, &failed)),
+                })
+            }
+        }
+    }
+
+    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let Some(name) = state.get("name").as_str() else { return Ok(None) };
+        let cp = clients::codepipeline(ctx.aws.hub());
+        match cp.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(diag("Reading the pipeline failed", e)),
+        }
+        let mut s = state.clone();
+        if let Some(exec) = state.get("last_execution_id").as_str().filter(|e| !e.is_empty()) {
+            match cp
+                .get_pipeline_execution()
+                .pipeline_name(name)
+                .pipeline_execution_id(exec)
+                .send()
+                .await
+                .aws("codepipeline:GetPipelineExecution")
+            {
+                Ok(o) => {
+                    if let Some(st) = o.pipeline_execution().and_then(|e| e.status()) {
+                        s.set("last_execution_status", st.as_str());
+                    }
+                }
+                Err(e) if e.is_not_found() || e.code == "PipelineExecutionNotFoundException" => {}
+                Err(e) => return Err(diag("Reading the pipeline execution failed", e)),
+            }
+        }
+        Ok(Some(s))
+    }
+
+    async fn update(&self, ctx: &Context, _prior: &Value, planned: &Value, _config: &Value) -> Result<Value, Failed> {
+        let deadline = Instant::now() + timeout(planned, "update", DEFAULT_UPDATE);
+        let lz = ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?.clone();
+        let spec = spec_of(planned, &lz.aft_management, &lz.partition);
+        let cp = clients::codepipeline(ctx.aws.hub());
+        let (arn, _) =
+            pipeline::ensure(&cp, &spec).await.map_err(|e| diag("Updating the customizations pipeline failed", e))?;
+        let wait = planned.get("wait_for_completion").as_bool().unwrap_or(true);
+        let exec =
+            invoke::run(&cp, &ctx.customization_slots, &spec.name, None, wait, ctx.settings.poll_interval, deadline)
+                .await
+                .map_err(|e| diag("The customizations pipeline failed", format!("account {}: {e}", spec.account_id)))?;
+        Ok(with_execution(planned, &spec, &arn, &exec))
+    }
+
+    async fn delete(&self, ctx: &Context, prior: &Value, _private: &Private) -> Result<(), Diagnostics> {
+        let name = prior.get("name").as_str().unwrap_or_default();
+        let deadline = Instant::now() + timeout(prior, "delete", DEFAULT_DELETE);
+        let cp = clients::codepipeline(ctx.aws.hub());
+        // a running execution is waited for, and stopped only when the delete timeout nears
+        if let Some((exec, status)) = match invoke::latest(&cp, name).await {
+            Ok(l) => l,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(diag("Reading pipeline executions failed", e)),
+        } && status.as_str() == "InProgress"
+        {
+            let soft = deadline.checked_sub(Duration::from_secs(60)).unwrap_or(deadline);
+            if invoke::wait(&cp, name, &exec, ctx.settings.poll_interval, soft).await.is_err() {
+                let _ = cp
+                    .stop_pipeline_execution()
+                    .pipeline_name(name)
+                    .pipeline_execution_id(&exec)
+                    .abandon(true)
+                    .reason("pipeline destroyed by terraform")
+                    .send()
+                    .await;
+            }
+        }
+        match cp.delete_pipeline().name(name).send().await.aws("codepipeline:DeletePipeline") {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(diag("Deleting the pipeline failed", e)),
+        }
+    }
+
+    async fn import(&self, ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
+        let cp = clients::codepipeline(ctx.aws.hub());
+        let out = cp
+            .get_pipeline()
+            .name(id)
+            .send()
+            .await
+            .aws("codepipeline:GetPipeline")
+            .map_err(|e: AwsError| diag("Import failed", e))?;
+        let p = out.pipeline().ok_or_else(|| diag("Import failed", format!("pipeline {id} has no declaration")))?;
+        let account = p
+            .stages()
+            .iter()
+            .flat_map(|s| s.actions())
+            .filter_map(|a| a.configuration().and_then(|c| c.get("EnvironmentVariables")))
+            .find_map(|env| {
+                serde_json::from_str::<serde_json::Value>(env).ok().and_then(|v| {
+                    v.as_array()?
+                        .iter()
+                        .find(|e| e["name"] == "VENDED_ACCOUNT_ID")
+                        .and_then(|e| e["value"].as_str().map(str::to_string))
+                })
+            })
+            .or_else(|| id.split('-').next().filter(|a| validation::account_id(a).is_ok()).map(str::to_string))
+            .ok_or_else(|| diag("Import failed", format!("pipeline {id} names no VENDED_ACCOUNT_ID")))?;
+        let latest = invoke::latest(&cp, id).await.map_err(|e| diag("Import failed", e))?;
+        let arn = out.metadata().and_then(|m| m.pipeline_arn()).unwrap_or_default().to_string();
+        Ok(Value::object([
+            ("account_id", Value::from(account)),
+            ("name", Value::from(p.name())),
+            ("role_arn", Value::from(p.role_arn())),
+            ("artifact_bucket", Value::from(p.artifact_store().map(|a| a.location().to_string()))),
+            ("triggers", Value::Null),
+            ("wait_for_completion", Value::Null),
+            ("id", Value::from(p.name())),
+            ("arn", Value::from(arn)),
+            ("last_execution_id", Value::from(latest.as_ref().map(|l| l.0.clone()))),
+            ("last_execution_status", Value::from(latest.map(|l| l.1.as_str().to_string()))),
+            ("source", Value::Null),
+            ("codebuild_projects", Value::Null),
+            ("timeouts", Value::Null),
+        ]))
+    }
+}

@@ -1,0 +1,454 @@
+//! Resource `aft_provisioning_customizations`: the user's provisioning customizations state
+//! machine (the seed's `customizations.asl.json`), deployed by the provider and checked at plan.
+//!
+//! Order: model → schema → validate → plan → create → read → update → delete → import.
+
+use async_trait::async_trait;
+use aws_sdk_sfn::types::Tag;
+
+use crate::asl;
+use crate::aws::{AwsError, AwsResultExt, clients};
+use crate::context::Context;
+use crate::plugin::schema::timeouts_block;
+use crate::plugin::{
+    AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, Plan, PlanRequest, Private, Resource,
+    Schema, Type, Value,
+};
+
+/// `aft_provisioning_customizations`
+pub struct ProvisioningCustomizations;
+
+/// The name step 7 looks for.
+pub const DEFAULT_NAME: &str = "aft-account-provisioning-customizations";
+/// The role the provider creates when `role_arn` is not given (AFT's template role name).
+pub const DEFAULT_ROLE: &str = "aft-account-provisioning-customizations-role";
+const POLICY_NAME: &str = "aft-account-provisioning-customizations-policy";
+
+// ------------------------------------------------------------------ model
+
+/// Same JSON, ignoring formatting.
+fn same_json(a: &str, b: &str) -> bool {
+    match (serde_json::from_str::<serde_json::Value>(a), serde_json::from_str::<serde_json::Value>(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// A revision id that changes exactly when the deployed definition or role changes
+/// (FNV-1a over the definition's canonical JSON and the role ARN).
+pub fn revision_id(definition: &str, role_arn: &str) -> String {
+    let canonical = serde_json::from_str::<serde_json::Value>(definition)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| definition.to_string());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in canonical.bytes().chain([0u8]).chain(role_arn.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn asl_diags(definition: &str) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    for p in asl::check(definition) {
+        d.error_at(AttrPath::attr("definition"), "Invalid state machine definition", p.to_string());
+    }
+    d
+}
+
+fn sfn_tags(v: &Value) -> Vec<Tag> {
+    v.get("tags").as_string_map().into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+fn diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
+    Diagnostic::error(summary, e.to_string()).into()
+}
+
+fn state_machine_arn(lz: &crate::context::LandingZone, name: &str) -> String {
+    format!("arn:{}:states:{}:{}:stateMachine:{name}", lz.partition, lz.region, lz.aft_management)
+}
+
+/// Creates or repairs the role the provider owns; returns its ARN.
+async fn ensure_role(ctx: &Context, policy: Option<&str>) -> Result<String, AwsError> {
+    let iam = clients::iam(ctx.aws.hub());
+    let trust = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    })
+    .to_string();
+    let arn = match iam.get_role().role_name(DEFAULT_ROLE).send().await.aws("iam:GetRole") {
+        Ok(r) => {
+            iam.update_assume_role_policy()
+                .role_name(DEFAULT_ROLE)
+                .policy_document(&trust)
+                .send()
+                .await
+                .aws("iam:UpdateAssumeRolePolicy")?;
+            r.role().map(|r| r.arn().to_string()).unwrap_or_default()
+        }
+        Err(e) if e.is_not_found() => {
+            let tag = aws_sdk_iam::types::Tag::builder().key("managed_by").value("AFT").build().map_err(|e| {
+                AwsError { api: "iam:CreateRole", account: None, code: "InvalidTag".into(), message: e.to_string() }
+            })?;
+            let out = iam
+                .create_role()
+                .role_name(DEFAULT_ROLE)
+                .assume_role_policy_document(&trust)
+                .description("Runs the AFT provisioning customizations state machine")
+                .tags(tag)
+                .send()
+                .await
+                .aws("iam:CreateRole")?;
+            out.role().map(|r| r.arn().to_string()).unwrap_or_default()
+        }
+        Err(e) => return Err(e),
+    };
+    match policy {
+        Some(p) => {
+            iam.put_role_policy()
+                .role_name(DEFAULT_ROLE)
+                .policy_name(POLICY_NAME)
+                .policy_document(p)
+                .send()
+                .await
+                .aws("iam:PutRolePolicy")?;
+        }
+        None => match iam
+            .delete_role_policy()
+            .role_name(DEFAULT_ROLE)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+            .aws("iam:DeleteRolePolicy")
+        {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        },
+    }
+    Ok(arn)
+}
+
+/// The role to run with: the configured one, or the provider's own (created or repaired).
+async fn role_for(ctx: &Context, config: &Value) -> Result<(String, bool), Failed> {
+    match config.get("role_arn").as_str() {
+        Some(r) => Ok((r.to_string(), false)),
+        None => {
+            let arn = ensure_role(ctx, config.get("role_policy").as_str())
+                .await
+                .map_err(|e| diag("Creating the state machine role failed", e))?;
+            Ok((arn, true))
+        }
+    }
+}
+
+async fn delete_role(ctx: &Context) -> Result<(), AwsError> {
+    let iam = clients::iam(ctx.aws.hub());
+    let inline = match iam.list_role_policies().role_name(DEFAULT_ROLE).send().await.aws("iam:ListRolePolicies") {
+        Ok(o) => o.policy_names().to_vec(),
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for p in inline {
+        iam.delete_role_policy().role_name(DEFAULT_ROLE).policy_name(p).send().await.aws("iam:DeleteRolePolicy")?;
+    }
+    match iam.delete_role().role_name(DEFAULT_ROLE).send().await.aws("iam:DeleteRole") {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+// ------------------------------------------------------------------ resource
+
+#[async_trait]
+impl Resource<Context> for ProvisioningCustomizations {
+    fn type_name(&self) -> &'static str {
+        "aft_provisioning_customizations"
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new(
+            0,
+            Block::new(
+                "The provisioning customizations state machine that step 7 of every account's framework runs \
+                 (the seed's `customizations.asl.json`). The definition is checked at plan time; the state machine \
+                 and, unless `role_arn` is given, its role are deployed in the AFT management account.",
+            )
+            .attr(Attribute::required("definition", Type::String, "The Amazon States Language definition (JSON), typically `file(\"customizations.asl.json\")`."))
+            .attr(Attribute::optional_computed("name", Type::String, &format!("State machine name. Default: `{DEFAULT_NAME}`, the name the provider's step 7 runs.")).force_new())
+            .attr(Attribute::optional_computed("role_arn", Type::String, &format!("Execution role. Default: the provider creates and owns `{DEFAULT_ROLE}`, trusted by `states.amazonaws.com`.")))
+            .attr(Attribute::optional("role_policy", Type::String, "IAM policy JSON attached inline to the role the provider creates (not allowed with `role_arn`)."))
+            .attr(Attribute::optional("tags", Type::map(Type::String), "Tags of the state machine."))
+            .attr(Attribute::computed("id", Type::String, "The state machine ARN."))
+            .attr(Attribute::computed("arn", Type::String, "The state machine ARN."))
+            .attr(Attribute::computed("revision_id", Type::String, "Changes exactly when the deployed definition or role changes; wire it into `rerun_triggers` of accounts to re-run their customizations."))
+            .attr(Attribute::computed("role_created", Type::Bool, "True when the provider created the role (and deletes it on destroy)."))
+            .block(timeouts_block(&["create", "update", "delete"])),
+        )
+    }
+
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(IdentitySchema {
+            version: 0,
+            attributes: vec![("arn".into(), Type::String, "The state machine ARN.".into(), true)],
+        })
+    }
+
+    fn identity(&self, state: &Value) -> Option<Value> {
+        state.get("arn").as_str().map(|a| Value::object([("arn", Value::from(a))]))
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        if let Some(def) = config.get("definition").as_str() {
+            d.extend(asl_diags(def));
+        }
+        if let Some(n) = config.get("name").as_str()
+            && (n.is_empty() || n.len() > 80 || !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)))
+        {
+            d.error_at(
+                AttrPath::attr("name"),
+                "Invalid state machine name",
+                format!("{n:?}: use 1 to 80 of a-z A-Z 0-9 - _"),
+            );
+        }
+        if let Some(r) = config.get("role_arn").as_str()
+            && let Err(e) = crate::validation::role_arn(r)
+        {
+            d.error_at(AttrPath::attr("role_arn"), "Invalid role ARN", e);
+        }
+        if let Some(p) = config.get("role_policy").as_str() {
+            if !serde_json::from_str::<serde_json::Value>(p).is_ok_and(|v| v.is_object()) {
+                d.error_at(
+                    AttrPath::attr("role_policy"),
+                    "Invalid role policy",
+                    "role_policy must be an IAM policy document (a JSON object).",
+                );
+            }
+            if !config.get("role_arn").is_null() {
+                d.error_at(
+                    AttrPath::attr("role_policy"),
+                    "Conflicting arguments",
+                    "role_policy applies to the role the provider creates; it cannot be used with role_arn.",
+                );
+            }
+        }
+        d
+    }
+
+    async fn modify_plan(&self, _ctx: Option<&Context>, req: &PlanRequest<'_>, plan: &mut Plan) -> Diagnostics {
+        if plan.planned.is_null() {
+            return Diagnostics::new();
+        }
+        if plan.planned.get("name").is_null() {
+            plan.planned.set("name", DEFAULT_NAME);
+        }
+        if req.prior.is_null() {
+            if !req.config.get("role_arn").is_null() {
+                plan.planned.set("role_created", false);
+            }
+            return Diagnostics::new();
+        }
+        let cfg_role = req.config.get("role_arn");
+        let prior_created = req.prior.get("role_created").as_bool() == Some(true);
+        let role_changed = match cfg_role.as_str() {
+            Some(r) => Some(r) != req.prior.get("role_arn").as_str() || prior_created,
+            // left out: the provider's own role
+            None if cfg_role.is_null() => !prior_created,
+            None => true,
+        };
+        if role_changed {
+            if cfg_role.is_null() {
+                plan.planned.set("role_arn", Value::Unknown);
+            }
+            plan.planned.set("role_created", Value::Unknown);
+        }
+        let def_changed = match (req.prior.get("definition").as_str(), plan.planned.get("definition").as_str()) {
+            (Some(a), Some(b)) => !same_json(a, b),
+            _ => true,
+        };
+        if def_changed || role_changed {
+            plan.planned.set("revision_id", Value::Unknown);
+        }
+        Diagnostics::new()
+    }
+
+    async fn create(&self, ctx: &Context, planned: &Value, config: &Value) -> Result<Value, Failed> {
+        let definition = planned.get("definition").as_str().unwrap_or_default().to_string();
+        let d = asl_diags(&definition);
+        if d.has_errors() {
+            return Err(d.into());
+        }
+        let name = planned.get("name").as_str().unwrap_or(DEFAULT_NAME).to_string();
+        let (role, created) = role_for(ctx, config).await?;
+        let sfn = clients::sfn(ctx.aws.hub());
+        let arn = match sfn
+            .create_state_machine()
+            .name(&name)
+            .definition(&definition)
+            .role_arn(&role)
+            .set_tags(Some(sfn_tags(planned)).filter(|t| !t.is_empty()))
+            .send()
+            .await
+            .aws("states:CreateStateMachine")
+        {
+            Ok(o) => o.state_machine_arn().to_string(),
+            // already there (an interrupted apply, or AFT's own pipeline deployed it): take it over
+            Err(e) if e.code == "StateMachineAlreadyExists" => {
+                let lz =
+                    ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?;
+                let arn = state_machine_arn(lz, &name);
+                sfn.update_state_machine()
+                    .state_machine_arn(&arn)
+                    .definition(&definition)
+                    .role_arn(&role)
+                    .send()
+                    .await
+                    .aws("states:UpdateStateMachine")
+                    .map_err(|e| diag("Updating the existing state machine failed", e))?;
+                arn
+            }
+            Err(e) => return Err(diag("Creating the state machine failed", e).into()),
+        };
+        let mut s = planned.clone();
+        s.set("id", arn.as_str());
+        s.set("arn", arn.as_str());
+        s.set("name", name.as_str());
+        s.set("role_arn", role.as_str());
+        s.set("role_created", created);
+        s.set("revision_id", revision_id(&definition, &role));
+        Ok(s)
+    }
+
+    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let Some(arn) = state.get("arn").as_str() else { return Ok(None) };
+        let sfn = clients::sfn(ctx.aws.hub());
+        let d =
+            match sfn.describe_state_machine().state_machine_arn(arn).send().await.aws("states:DescribeStateMachine") {
+                Ok(d) => d,
+                Err(e) if e.is_not_found() || e.code == "StateMachineDoesNotExist" => return Ok(None),
+                Err(e) => return Err(diag("Reading the state machine failed", e)),
+            };
+        let mut s = state.clone();
+        // keep the configuration's formatting unless the deployed definition really differs
+        if !state.get("definition").as_str().is_some_and(|cur| same_json(cur, d.definition())) {
+            s.set("definition", d.definition());
+        }
+        s.set("role_arn", d.role_arn());
+        let def = s.get("definition").as_str().unwrap_or_default().to_string();
+        s.set("revision_id", revision_id(&def, d.role_arn()));
+        Ok(Some(s))
+    }
+
+    async fn update(&self, ctx: &Context, prior: &Value, planned: &Value, config: &Value) -> Result<Value, Failed> {
+        let definition = planned.get("definition").as_str().unwrap_or_default().to_string();
+        let d = asl_diags(&definition);
+        if d.has_errors() {
+            return Err(d.into());
+        }
+        let arn = prior.get("arn").as_str().unwrap_or_default().to_string();
+        let (role, created) = role_for(ctx, config).await?;
+        let sfn = clients::sfn(ctx.aws.hub());
+        sfn.update_state_machine()
+            .state_machine_arn(&arn)
+            .definition(&definition)
+            .role_arn(&role)
+            .send()
+            .await
+            .aws("states:UpdateStateMachine")
+            .map_err(|e| diag("Updating the state machine failed", e))?;
+        let (old, new) = (prior.get("tags").as_string_map(), planned.get("tags").as_string_map());
+        let removed: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+        if !removed.is_empty() {
+            sfn.untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .aws("states:UntagResource")
+                .map_err(|e| diag("Untagging failed", e))?;
+        }
+        if old != new && !new.is_empty() {
+            sfn.tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(sfn_tags(planned)))
+                .send()
+                .await
+                .aws("states:TagResource")
+                .map_err(|e| diag("Tagging failed", e))?;
+        }
+        let ours = prior.get("role_arn").as_str().unwrap_or_default();
+        if prior.get("role_created").as_bool() == Some(true) && !created && role != ours {
+            delete_role(ctx).await.map_err(|e| diag("Deleting the role the provider had created failed", e))?;
+        }
+        let mut s = planned.clone();
+        s.set("role_arn", role.as_str());
+        s.set("role_created", created);
+        s.set("revision_id", revision_id(&definition, &role));
+        Ok(s)
+    }
+
+    async fn delete(&self, ctx: &Context, prior: &Value, _private: &Private) -> Result<(), Diagnostics> {
+        let arn = prior.get("arn").as_str().unwrap_or_default();
+        match clients::sfn(ctx.aws.hub())
+            .delete_state_machine()
+            .state_machine_arn(arn)
+            .send()
+            .await
+            .aws("states:DeleteStateMachine")
+        {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() || e.code == "StateMachineDoesNotExist" => {}
+            Err(e) => return Err(diag("Deleting the state machine failed", e)),
+        }
+        if prior.get("role_created").as_bool() == Some(true) {
+            delete_role(ctx).await.map_err(|e| diag("Deleting the role failed", e))?;
+        }
+        Ok(())
+    }
+
+    async fn import(&self, ctx: &Context, id: &str) -> Result<Value, Diagnostics> {
+        let arn = if id.starts_with("arn:") {
+            id.to_string()
+        } else {
+            let lz = ctx.landing_zone().await.map_err(|e| diag("Import failed", e))?;
+            state_machine_arn(lz, id)
+        };
+        let d = clients::sfn(ctx.aws.hub())
+            .describe_state_machine()
+            .state_machine_arn(&arn)
+            .send()
+            .await
+            .aws("states:DescribeStateMachine")
+            .map_err(|e| diag("Import failed", e))?;
+        let role = d.role_arn().to_string();
+        Ok(Value::object([
+            ("definition", Value::from(d.definition())),
+            ("name", Value::from(d.name())),
+            ("role_arn", Value::from(role.as_str())),
+            ("role_policy", Value::Null),
+            ("tags", Value::Null),
+            ("id", Value::from(arn.as_str())),
+            ("arn", Value::from(arn.as_str())),
+            ("revision_id", Value::from(revision_id(d.definition(), &role))),
+            // the template's role name means the role came with the machine: destroy removes both
+            ("role_created", Value::from(role.ends_with(&format!(":role/{DEFAULT_ROLE}")))),
+            ("timeouts", Value::Null),
+        ]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revision_id_follows_meaning_not_formatting() {
+        let a = revision_id(r#"{"StartAt":"A","States":{"A":{"Type":"Succeed"}}}"#, "r");
+        let b = revision_id("{ \"StartAt\": \"A\",\n \"States\": {\"A\": {\"Type\": \"Succeed\"}} }", "r");
+        assert_eq!(a, b);
+        assert_ne!(a, revision_id(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#, "r"));
+        assert_ne!(a, revision_id(r#"{"StartAt":"A","States":{"A":{"Type":"Succeed"}}}"#, "other-role"));
+    }
+}

@@ -1,0 +1,187 @@
+//! `aft_customization_pipeline` and `aft_accounts` against moto (moto runs every pipeline
+//! execution to `Succeeded` at once; failures and concurrency are in tests/pipeline_runner.rs).
+
+mod common;
+
+use common::{Landing, Tf};
+
+const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
+
+fn pipeline(account: &str, version: &str) -> String {
+    format!(
+        "resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n  triggers = {{ v = \"{version}\" }}\n}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pipeline_has_afts_shape_runs_on_create_and_on_trigger_changes() {
+    let l = Landing::new().await;
+    let role = l.create_pipeline_role().await;
+    let account = l.create_account(&format!("pipe-{}@example.com", common::suffix()), "pipe", Some("Sandbox")).await;
+    let tf = Tf::new("pipeline");
+    tf.write(&format!("{}{}", l.provider(ORGS), pipeline(&account, "1")));
+    tf.apply();
+    let name = format!("{account}-customizations-pipeline");
+    let v = tf.values("aft_customization_pipeline.p");
+    assert_eq!(v["name"], name.as_str());
+    assert_eq!(v["last_execution_status"], "Succeeded");
+
+    let cp = aws_sdk_codepipeline::Client::new(&l.aft_cfg);
+    let got = cp.get_pipeline().name(&name).send().await.unwrap();
+    let p = got.pipeline().unwrap();
+    assert_eq!(p.role_arn(), role);
+    assert_eq!(p.artifact_store().unwrap().location(), format!("aft-customizations-pipeline-{}", l.aft));
+    let stages: Vec<&str> = p.stages().iter().map(|s| s.name()).collect();
+    assert_eq!(stages, ["Source", "Global-Customizations", "Account-Customizations"]);
+    let sources: Vec<&str> = p.stages()[0].actions().iter().map(|a| a.name()).collect();
+    assert_eq!(sources, ["aft-global-customizations", "aft-account-customizations"]);
+    let global = &p.stages()[1].actions()[0];
+    assert_eq!(global.configuration().unwrap()["ProjectName"], "aft-global-customizations-terraform");
+    assert!(global.configuration().unwrap()["EnvironmentVariables"].contains(&account));
+    assert_eq!(
+        p.stages()[2].actions()[0].configuration().unwrap()["ProjectName"],
+        "aft-account-customizations-terraform"
+    );
+    let arn = got.metadata().unwrap().pipeline_arn().unwrap();
+    let tags = cp.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+    assert!(tags.tags().iter().any(|t| t.key() == "managed_by" && t.value() == "AFT"));
+    let runs = l.pipeline_executions(&name).await;
+    assert_eq!(runs.len(), 1, "it ran once on create");
+    assert_eq!(v["last_execution_id"], runs[0].as_str());
+    assert_eq!(tf.plan_exit(), 0);
+
+    tf.write(&format!("{}{}", l.provider(ORGS), pipeline(&account, "2")));
+    let plan = tf.plan_json();
+    let c = plan["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "aft_customization_pipeline.p")
+        .unwrap();
+    assert_eq!(c["change"]["actions"], serde_json::json!(["update"]));
+    assert_eq!(c["change"]["after_unknown"]["last_execution_id"], true);
+    tf.apply();
+    assert_eq!(l.pipeline_executions(&name).await.len(), 2, "a trigger change runs it again");
+    assert_eq!(tf.plan_exit(), 0);
+
+    tf.destroy();
+    assert!(cp.get_pipeline().name(&name).send().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aft_accounts_resolves_every_target_type() {
+    let l = Landing::new().await;
+    let mk = |n: &str| format!("{n}-{}@example.com", common::suffix());
+    let sandbox = l.create_account(&mk("sb"), "sb", Some("Sandbox")).await;
+    let prod = l.create_account(&mk("prod"), "prod", Some("Prod")).await;
+    let work = l.create_account(&mk("work"), "work", Some("Workloads")).await;
+    let unmanaged = l.create_account(&mk("unmanaged"), "unmanaged", Some("Sandbox")).await;
+    for (id, env) in [(&sandbox, "dev"), (&prod, "prod"), (&work, "prod")] {
+        l.put_metadata(id, "x@example.com", "x", "", &[]).await;
+        l.org()
+            .tag_resource()
+            .resource_id(id.as_str())
+            .tags(aws_sdk_organizations::types::Tag::builder().key("Environment").value(env).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    let ds = |name: &str, body: &str| {
+        format!(
+            "data \"aft_accounts\" \"{name}\" {{\n{body}\n}}\noutput \"{name}\" {{\n  value = data.aft_accounts.{name}.ids\n}}\n"
+        )
+    };
+    let config = [
+        ds("all", "  include {\n    type = \"all\"\n  }"),
+        ds("core", "  include {\n    type = \"core\"\n  }"),
+        ds("workloads_nested", "  include {\n    type = \"ous\"\n    target_value = [\"Workloads\"]\n  }"),
+        ds("prod_by_id", &format!("  include {{\n    type = \"ous\"\n    target_value = [\"{}\"]\n  }}", l.ous["Prod"])),
+        ds("tagged_prod", "  include {\n    type = \"tags\"\n    target_value = [{ Environment = \"prod\" }]\n  }"),
+        ds("literal", &format!("  include {{\n    type = \"accounts\"\n    target_value = [\"{sandbox}\", \"{unmanaged}\"]\n  }}")),
+        ds("all_but_prod_ou", &format!("  include {{\n    type = \"all\"\n  }}\n  exclude {{\n    type = \"ous\"\n    target_value = [\"Prod ({})\"]\n  }}", l.ous["Prod"])),
+        ds("sandbox_ou", "  include {\n    type = \"ous\"\n    target_value = [\"Sandbox\"]\n  }"),
+    ]
+    .concat();
+    let tf = Tf::new("aft-accounts");
+    tf.write(&format!("{}{config}", l.provider(ORGS)));
+    tf.apply();
+    let out: serde_json::Value = serde_json::from_str(&tf.run(&["output", "-json"]).ok().stdout).unwrap();
+    let ids = |n: &str| {
+        let mut v: Vec<String> =
+            out[n]["value"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+        v.sort();
+        v
+    };
+    let sorted = |mut v: Vec<&String>| {
+        v.sort();
+        v.into_iter().cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(ids("all"), sorted(vec![&sandbox, &prod, &work]));
+    assert_eq!(ids("core"), vec![l.ct.clone()]);
+    assert_eq!(ids("workloads_nested"), sorted(vec![&prod, &work]), "nested OUs count");
+    assert_eq!(ids("prod_by_id"), vec![prod.clone()]);
+    assert_eq!(ids("tagged_prod"), sorted(vec![&prod, &work]));
+    assert_eq!(ids("literal"), vec![sandbox.clone()], "accounts AFT does not manage are left out");
+    assert_eq!(ids("all_but_prod_ou"), sorted(vec![&sandbox, &work]));
+    assert_eq!(ids("sandbox_ou"), vec![sandbox.clone()]);
+    let acc = tf.values("data.aft_accounts.tagged_prod")["accounts"].clone();
+    assert!(acc.as_array().unwrap().iter().all(|a| a["tags"]["Environment"] == "prod"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fleet_example_reruns_exactly_the_targeted_pipelines() {
+    let l = Landing::new().await;
+    l.create_pipeline_role().await;
+    let tf = Tf::new("fleet");
+    tf.copy_example("fleet");
+    let accounts: Vec<String> = (0..10)
+        .map(|i| {
+            let (ou, env) = if i % 2 == 0 { ("Prod", "prod") } else { ("Sandbox", "dev") };
+            format!("\"acct{i}\" = {{ ou = \"{ou}\", environment = \"{env}\" }}")
+        })
+        .collect();
+    tf.write_file(
+        "terraform.tfvars",
+        &format!(
+            "aft_admin_role_arn = \"arn:aws:iam::{}:role/AWSAFTAdmin\"\nemail_domain = \"{}.example.com\"\naccounts = {{\n{}\n}}\n",
+            l.aft,
+            common::suffix(),
+            accounts.join("\n")
+        ),
+    );
+    tf.apply();
+    assert_eq!(tf.plan_exit(), 0);
+
+    // bump the version for everyone: 10 pipeline updates, no account updates
+    tf.write_file("bump.auto.tfvars", "customizations_version = \"2\"\nstable_customizations_version = \"2\"\n");
+    let plan = tf.plan_json();
+    let changes = common::terraform::changes(&plan);
+    assert_eq!(changes.len(), 10, "{changes:?}");
+    assert!(changes.iter().all(|(a, act)| a.starts_with("aft_customization_pipeline.fleet[") && act == &["update"]));
+    tf.apply();
+
+    // narrow the rollout to production by tag: only the five prod pipelines run again
+    tf.write_file(
+        "bump.auto.tfvars",
+        "customizations_version = \"3\"\nstable_customizations_version = \"2\"\nrollout = { type = \"tags\", target_value = [{ Environment = \"prod\" }] }\n",
+    );
+    let plan = tf.plan_json();
+    let mut changed: Vec<String> = common::terraform::changes(&plan).into_iter().map(|(a, _)| a).collect();
+    changed.sort();
+    let want: Vec<String> =
+        (0..10).step_by(2).map(|i| format!("aft_customization_pipeline.fleet[\"acct{i}\"]")).collect();
+    assert_eq!(changed, want);
+    tf.apply();
+
+    // and by OU: the sandbox accounts move to 4, the prod accounts stay on 3
+    tf.write_file(
+        "bump.auto.tfvars",
+        "customizations_version = \"4\"\nstable_customizations_version = \"3\"\nrollout = { type = \"ous\", target_value = [\"Sandbox\"] }\n",
+    );
+    let plan = tf.plan_json();
+    let mut changed: Vec<String> = common::terraform::changes(&plan).into_iter().map(|(a, _)| a).collect();
+    changed.sort();
+    let want: Vec<String> =
+        (1..10).step_by(2).map(|i| format!("aft_customization_pipeline.fleet[\"acct{i}\"]")).collect();
+    assert_eq!(changed, want);
+}
