@@ -262,6 +262,7 @@ fn check_rule(path: &str, rule: &Value, top: bool, out: &mut Vec<AslProblem>) {
         return;
     };
     let mut comparisons = 0;
+    let mut unknown = 0;
     for (k, v) in obj {
         match k.as_str() {
             "Variable" | "Comment" | "Assign" | "Output" => {}
@@ -288,10 +289,13 @@ fn check_rule(path: &str, rule: &Value, top: bool, out: &mut Vec<AslProblem>) {
                     problem(out, Some(path.into()), format!("{op} needs a Variable"));
                 }
             }
-            other => problem(out, Some(path.into()), format!("has unknown operator {other:?}")),
+            other => {
+                unknown += 1;
+                problem(out, Some(path.into()), format!("has unknown operator {other:?}"));
+            }
         }
     }
-    if comparisons == 0 {
+    if comparisons == 0 && unknown == 0 {
         problem(out, Some(path.into()), "has no comparison (e.g. StringEquals, IsPresent, And)");
     } else if comparisons > 1 && !obj.contains_key("Condition") {
         problem(out, Some(path.into()), "has more than one comparison; combine them with And or Or");

@@ -26,7 +26,7 @@ async fn pipeline_has_afts_shape_runs_on_create_and_on_trigger_changes() {
     assert_eq!(v["name"], name.as_str());
     assert_eq!(v["last_execution_status"], "Succeeded");
 
-    let cp = aws_sdk_codepipeline::Client::new(&l.aft_cfg);
+    let cp = l.codepipeline();
     let got = cp.get_pipeline().name(&name).send().await.unwrap();
     let p = got.pipeline().unwrap();
     assert_eq!(p.role_arn(), role);
@@ -96,7 +96,7 @@ async fn aft_accounts_resolves_every_target_type() {
         ds("core", "  include {\n    type = \"core\"\n  }"),
         ds("workloads_nested", "  include {\n    type = \"ous\"\n    target_value = [\"Workloads\"]\n  }"),
         ds("prod_by_id", &format!("  include {{\n    type = \"ous\"\n    target_value = [\"{}\"]\n  }}", l.ous["Prod"])),
-        ds("tagged_prod", "  include {\n    type = \"tags\"\n    target_value = [{ Environment = \"prod\" }]\n  }"),
+        ds("tagged_prod", "  include {\n    type = \"tags\"\n    tags = [{ Environment = \"prod\" }]\n  }"),
         ds("literal", &format!("  include {{\n    type = \"accounts\"\n    target_value = [\"{sandbox}\", \"{unmanaged}\"]\n  }}")),
         ds("all_but_prod_ou", &format!("  include {{\n    type = \"all\"\n  }}\n  exclude {{\n    type = \"ous\"\n    target_value = [\"Prod ({})\"]\n  }}", l.ous["Prod"])),
         ds("sandbox_ou", "  include {\n    type = \"ous\"\n    target_value = [\"Sandbox\"]\n  }"),
@@ -163,7 +163,7 @@ async fn fleet_example_reruns_exactly_the_targeted_pipelines() {
     // narrow the rollout to production by tag: only the five prod pipelines run again
     tf.write_file(
         "bump.auto.tfvars",
-        "customizations_version = \"3\"\nstable_customizations_version = \"2\"\nrollout = { type = \"tags\", target_value = [{ Environment = \"prod\" }] }\n",
+        "customizations_version = \"3\"\nstable_customizations_version = \"2\"\nrollout = { type = \"tags\", tags = [{ Environment = \"prod\" }] }\n",
     );
     let plan = tf.plan_json();
     let mut changed: Vec<String> = common::terraform::changes(&plan).into_iter().map(|(a, _)| a).collect();

@@ -47,7 +47,8 @@ variable "rollout" {
   description = "Which accounts get customizations_version: an AFT target (all, core, ous, tags, accounts)."
   type = object({
     type         = string
-    target_value = optional(any)
+    target_value = optional(list(string))
+    tags         = optional(list(map(string)))
   })
   default = { type = "all" }
 }
@@ -81,6 +82,7 @@ data "aft_accounts" "rollout" {
   include {
     type         = var.rollout.type
     target_value = var.rollout.target_value
+    tags         = var.rollout.tags
   }
   depends_on = [aft_account_provisioning.fleet]
 }

@@ -30,10 +30,20 @@ impl AwsError {
         let (code, message) = match &err {
             SdkError::ServiceError(se) => {
                 let e = se.err();
-                (
-                    e.code().unwrap_or("ServiceError").to_string(),
-                    e.message().map(str::to_string).unwrap_or_else(|| e.to_string()),
-                )
+                match e.code() {
+                    Some(code) => (code.to_string(), e.message().map(str::to_string).unwrap_or_else(|| e.to_string())),
+                    // an answer the SDK could not read as an AWS error: show what came back
+                    None => {
+                        let raw = format!("{:?}", se.raw());
+                        let raw: String = raw[raw.find("status").unwrap_or(0)..]
+                            .chars()
+                            .take(60)
+                            .chain(raw[raw.find("body:").unwrap_or(0)..].chars().take(400))
+                            .collect();
+                        let cause = std::error::Error::source(e).map(|c| format!("{c:?}")).unwrap_or_default();
+                        ("ServiceError".to_string(), format!("{e} {cause}; response: {raw}"))
+                    }
+                }
             }
             SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
             SdkError::DispatchFailure(d) => ("DispatchFailure".to_string(), format!("{d:?}")),

@@ -38,9 +38,13 @@ fn target_block() -> Block {
         .attr(Attribute::required("type", Type::String, "`all`, `core`, `ous`, `tags` or `accounts` (`all` only in `include`)."))
         .attr(Attribute::optional(
             "target_value",
-            Type::Dynamic,
-            "For `ous`: OU names, `Name (ou-…)` or `ou-` ids (accounts in nested OUs count). For `tags`: a list of maps, each matched \
-             with all its pairs. For `accounts`: account ids.",
+            Type::list(Type::String),
+            "For `ous`: OU names, `Name (ou-…)` or `ou-` ids (accounts in nested OUs count). For `accounts`: account ids.",
+        ))
+        .attr(Attribute::optional(
+            "tags",
+            Type::list(Type::map(Type::String)),
+            "For `tags` (AFT's `target_value` of that type): a list of maps; an account matches when all pairs of any map match its tags.",
         ))
 }
 
@@ -79,18 +83,15 @@ fn parse_target(v: &Value, allow_all: bool) -> Result<Target, (&'static str, Str
             Ok(Target::Accounts(ids))
         }
         "tags" => {
-            let items = tv.elements();
+            let items = v.get("tags").elements();
             if items.is_empty() {
-                return Err((
-                    "target_value",
-                    "type \"tags\" needs a list of maps, e.g. [{ Environment = \"prod\" }]".into(),
-                ));
+                return Err(("tags", "type \"tags\" needs tags = [{ Key = \"value\" }, ...]".into()));
             }
             items
                 .iter()
                 .map(|m| match m {
-                    Value::Map(_) | Value::Object(_) if !m.as_string_map().is_empty() => Ok(m.as_string_map()),
-                    _ => Err(("target_value", "type \"tags\" takes a list of non-empty maps of strings".to_string())),
+                    Value::Map(_) if !m.as_string_map().is_empty() => Ok(m.as_string_map()),
+                    _ => Err(("tags", "each map in tags needs at least one pair".to_string())),
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Target::Tags)
@@ -295,12 +296,12 @@ mod tests {
     use super::*;
 
     fn block(ty: &str, tv: Value) -> Value {
-        Value::object([("type", Value::from(ty)), ("target_value", tv)])
+        Value::object([("type", Value::from(ty)), ("target_value", tv), ("tags", Value::Null)])
     }
 
     #[test]
     fn targets_parse_and_bad_ones_name_the_attribute() {
-        let strs = |v: &[&str]| Value::Tuple(v.iter().map(|s| Value::from(*s)).collect());
+        let strs = |v: &[&str]| Value::List(v.iter().map(|s| Value::from(*s)).collect());
         assert_eq!(
             parse_target(&block("ous", strs(&["Sandbox", "ou-ab12-cdefgh34"])), true).unwrap(),
             Target::Ous(vec!["Sandbox".into(), "ou-ab12-cdefgh34".into()])
@@ -309,11 +310,12 @@ mod tests {
         assert_eq!(parse_target(&block("all", Value::Null), false).unwrap_err().0, "type");
         assert_eq!(parse_target(&block("bogus", Value::Null), true).unwrap_err().0, "type");
         assert_eq!(parse_target(&block("accounts", strs(&["123"])), true).unwrap_err().0, "target_value");
-        let tags = Value::Tuple(vec![Value::object([("Environment", Value::from("prod"))])]);
+        let mut tagged = block("tags", Value::Null);
+        tagged.set("tags", Value::List(vec![Value::string_map([("Environment", "prod")])]));
         assert_eq!(
-            parse_target(&block("tags", tags), true).unwrap(),
+            parse_target(&tagged, true).unwrap(),
             Target::Tags(vec![[("Environment".to_string(), "prod".to_string())].into()])
         );
-        assert_eq!(parse_target(&block("tags", strs(&["x"])), true).unwrap_err().0, "target_value");
+        assert_eq!(parse_target(&block("tags", Value::Null), true).unwrap_err().0, "tags");
     }
 }

@@ -166,9 +166,14 @@ impl NestedBlock {
     pub fn set(name: &str, block: Block) -> Self {
         NestedBlock { name: name.to_string(), nesting: Nesting::Set, block, min_items: 0, max_items: 0 }
     }
-    /// The cty type of this block's value.
+    /// The cty type of this block's value. As in Terraform, a list or map of blocks that holds a
+    /// `dynamic` attribute is itself `dynamic` (its elements may differ in type).
     pub fn cty(&self) -> Type {
-        wrap(self.nesting, self.block.cty())
+        let obj = self.block.cty();
+        if matches!(self.nesting, Nesting::List | Nesting::Map) && obj.has_dynamic() {
+            return Type::Dynamic;
+        }
+        wrap(self.nesting, obj)
     }
 }
 

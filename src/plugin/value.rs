@@ -44,6 +44,17 @@ impl Type {
         Type::Object(fields.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
 
+    /// True when `dynamic` appears anywhere in the type.
+    pub fn has_dynamic(&self) -> bool {
+        match self {
+            Type::Dynamic => true,
+            Type::List(t) | Type::Set(t) | Type::Map(t) => t.has_dynamic(),
+            Type::Object(f) => f.values().any(Type::has_dynamic),
+            Type::Tuple(ts) => ts.iter().any(Type::has_dynamic),
+            _ => false,
+        }
+    }
+
     /// The JSON form of the type used in schemas (`"string"`, `["list","string"]`, ...).
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::json;

@@ -302,9 +302,15 @@ impl Landing {
             .to_string()
     }
 
+    /// CodePipeline in the AFT account, through the timestamp shim.
+    pub fn codepipeline(&self) -> aws_sdk_codepipeline::Client {
+        let cfg = self.aft_cfg.to_builder().endpoint_url(&Moto::get().codepipeline_endpoint).build();
+        aws_sdk_codepipeline::Client::new(&cfg)
+    }
+
     /// Executions of a pipeline in the AFT account.
     pub async fn pipeline_executions(&self, name: &str) -> Vec<String> {
-        aws_sdk_codepipeline::Client::new(&self.aft_cfg)
+        self.codepipeline()
             .list_pipeline_executions()
             .pipeline_name(name)
             .send()

@@ -16,6 +16,9 @@ pub struct Moto {
     pub port: u16,
     pub endpoint: String,
     pub pid: u32,
+    /// scripts/codepipeline_shim.py in front of moto's CodePipeline (moto sends ISO timestamps
+    /// where AWS sends epoch seconds, which the Rust SDK rejects).
+    pub codepipeline_endpoint: String,
 }
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -86,7 +89,35 @@ impl Moto {
         .unwrap();
         assert!((200..300).contains(&status), "enabling Step Functions execution: HTTP {status}");
         let pid = std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        Moto { port, endpoint: format!("http://127.0.0.1:{port}"), pid }
+        let shim_port = free_port();
+        let shim = format!(
+            "{py} {script} {shim_port} http://127.0.0.1:{port} >{log}.shim 2>&1 & s=$!; \
+             while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill $s",
+            py = venv_bin("python").display(),
+            script = super::repo().join("scripts/codepipeline_shim.py").display(),
+            log = log.display(),
+            me = std::process::id()
+        );
+        let _shim = Command::new("sh")
+            .arg("-c")
+            .arg(shim)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the CodePipeline shim");
+        std::mem::forget(_shim);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", shim_port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(30), "the CodePipeline shim did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto {
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            pid,
+            codepipeline_endpoint: format!("http://127.0.0.1:{shim_port}"),
+        }
     }
 
     /// An SDK config for the default moto account (123456789012).

@@ -78,6 +78,7 @@ impl Tf {
             ("RUST_BACKTRACE".into(), "0".into()),
             ("TF_IN_AUTOMATION".into(), "1".into()),
             ("AWS_ENDPOINT_URL".into(), moto.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_CODEPIPELINE".into(), moto.codepipeline_endpoint.clone()),
             ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
             ("AWS_REGION".into(), "us-east-1".into()),

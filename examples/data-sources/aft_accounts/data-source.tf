@@ -1,8 +1,8 @@
 # production accounts outside the Legacy OU
 data "aft_accounts" "prod" {
   include {
-    type         = "tags"
-    target_value = [{ Environment = "prod" }]
+    type = "tags"
+    tags = [{ Environment = "prod" }]
   }
   exclude {
     type         = "ous"
