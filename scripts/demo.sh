@@ -26,6 +26,11 @@ req = urllib.request.Request(sys.argv[1] + "/moto-api/config", data=json.dumps({
 urllib.request.urlopen(req)
 PY
 echo "==> moto listening on $ENDPOINT (pid $MOTO_PID)"
+# moto writes CodePipeline timestamps as ISO strings; the shim turns them into AWS's epoch numbers
+SHIM_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$VENV/bin/python" scripts/codepipeline_shim.py "$SHIM_PORT" "$ENDPOINT" >"$WORK/shim.log" 2>&1 &
+SHIM_PID=$!
+trap 'kill "$MOTO_PID" "$SHIM_PID" 2>/dev/null || true' EXIT
 
 "$VENV/bin/python" scripts/seed_baseline.py --endpoint "$ENDPOINT" >"$WORK/baseline.json"
 AFT=$("$VENV/bin/python" -c "import json; print(json.load(open('$WORK/baseline.json'))['aft_management'])")
@@ -41,6 +46,7 @@ provider_installation {
 }
 TFRC
 export TF_CLI_CONFIG_FILE=$WORK/dev.tfrc CHECKPOINT_DISABLE=1 RUST_BACKTRACE=0
+export AWS_ENDPOINT_URL_CODEPIPELINE=http://127.0.0.1:$SHIM_PORT
 export AWS_ENDPOINT_URL=$ENDPOINT AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=$WORK/aws-config AWS_SHARED_CREDENTIALS_FILE=$WORK/aws-credentials AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN

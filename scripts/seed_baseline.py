@@ -3,7 +3,8 @@
 - a Control Tower management account with an organization and OUs (Sandbox, Workloads, Prod under
   Workloads, Parking);
 - an AFT management account with the metadata and audit tables, both SNS topics (and an SQS queue
-  subscribed to them, so the demo can show what was published) and AFT's SSM account parameters.
+  subscribed to them, so the demo can show what was published), AFT's SSM account parameters and
+  the customizations pipeline role.
 
 The provisioning customizations state machine is deployed by the quickstart itself, through the
 `aft_provisioning_customizations` resource.
@@ -61,6 +62,12 @@ def main() -> None:
         arn = sns.create_topic(Name=name)["TopicArn"]
         topics[name] = arn
         sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=f"arn:aws:sqs:us-east-1:{AFT}:demo-notifications")
+
+    # the role AFT's customizations pipelines run as
+    aft.client("iam", endpoint_url=ep).create_role(
+        RoleName="aft-codepipeline-customizations-role",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
 
     ssm = aft.client("ssm", endpoint_url=ep)
     for name, value in [("aft-management", AFT), ("ct-management", CT)]:

@@ -13,10 +13,11 @@ def main() -> None:
     accounts = out["accounts"]["value"]
     ou_names = {v: k for k, v in baseline["ous"].items()}
     print("\nProvisioned accounts")
-    print(f"  {'name':<10} {'account id':<14} {'OU':<28} execution role")
+    print(f"  {'name':<10} {'account id':<14} {'OU':<28} {'execution role':<48} customizations pipeline (execution)")
     for name, a in sorted(accounts.items()):
         ou = f"{ou_names.get(a['parent_ou_id'], '?')} ({a['parent_ou_id']})"
-        print(f"  {name:<10} {a['account_id']:<14} {ou:<28} {a['execution_role_arn']}")
+        pipe = f"{a['pipeline']} ({a['pipeline_execution'][:8]})"
+        print(f"  {name:<10} {a['account_id']:<14} {ou:<28} {a['execution_role_arn']:<48} {pipe}")
 
     sts = boto3.client("sts", endpoint_url=endpoint, region_name="us-east-1",
                        aws_access_key_id="testing", aws_secret_access_key="testing")

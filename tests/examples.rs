@@ -16,6 +16,7 @@ fn apply_example(l: &Landing, example: &str) -> Tf {
 #[tokio::test(flavor = "multi_thread")]
 async fn quickstart_applies_and_a_second_plan_is_empty() {
     let l = Landing::new().await;
+    l.create_pipeline_role().await;
     let tf = apply_example(&l, "quickstart");
     let out = tf.run(&["output", "-json", "accounts"]).ok();
     let accounts: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -23,6 +24,11 @@ async fn quickstart_applies_and_a_second_plan_is_empty() {
         let id = accounts[name]["account_id"].as_str().unwrap();
         assert_eq!(l.parent(id).await, l.ous[ou], "{name}");
         assert_eq!(accounts[name]["execution_role_arn"], format!("arn:aws:iam::{id}:role/AWSAFTExecution").as_str());
+    }
+    // one pipeline per account, run once
+    for name in ["sandbox", "workloads", "prod"] {
+        let runs = l.pipeline_executions(accounts[name]["pipeline"].as_str().unwrap()).await;
+        assert_eq!(runs, vec![accounts[name]["pipeline_execution"].as_str().unwrap().to_string()]);
     }
     // the quickstart's state machine ran once per account
     let arn = tf.values("aft_provisioning_customizations.this")["arn"].as_str().unwrap().to_string();

@@ -93,6 +93,25 @@ resource "aft_account_provisioning" "prod" {
   close_account_on_delete = false
 }
 
+# Seed steps 8 and 9: one customizations pipeline per account, run on create and whenever
+# customizations_version changes.
+variable "customizations_version" {
+  type    = string
+  default = "1"
+}
+
+resource "aft_customization_pipeline" "this" {
+  for_each = {
+    sandbox   = aft_account_provisioning.sandbox.account_id
+    workloads = aft_account_provisioning.workloads.account_id
+    prod      = aft_account_provisioning.prod.account_id
+  }
+  account_id = each.value
+  triggers = {
+    customizations_version = var.customizations_version
+  }
+}
+
 output "accounts" {
   value = {
     for name, a in {
@@ -104,6 +123,8 @@ output "accounts" {
       parent_ou_id       = a.parent_ou_id
       execution_role_arn = a.execution_role_arn
       framework_run_id   = a.framework_run_id
+      pipeline           = aft_customization_pipeline.this[name].name
+      pipeline_execution = aft_customization_pipeline.this[name].last_execution_id
     }
   }
 }
