@@ -447,3 +447,25 @@ async fn out_of_band_drift_plans_an_update_and_the_apply_repairs_it() {
     assert_eq!(l.tags(&c).await.get("Owner").map(String::as_str), Some("a"));
     assert_eq!(tf.plan_exit(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_by_identity_plans_no_changes() {
+    let l = Landing::new().await;
+    let e = email("ident");
+    let body = account_block("a", &e, "Sandbox", "  account_tags = { Owner = \"x\" }");
+    let src = Tf::new("ident-src");
+    src.write(&format!("{}{}", l.provider(ORGS), body));
+    src.apply();
+    let id = src.values("aft_account_provisioning.a")["account_id"].as_str().unwrap().to_string();
+    let dst = Tf::new("ident-dst");
+    dst.write(&format!(
+        "{}{}\nimport {{\n  to = aft_account_provisioning.a\n  identity = {{\n    account_id = \"{id}\"\n  }}\n}}\n",
+        l.provider(ORGS),
+        body
+    ));
+    let plan = dst.plan_json();
+    assert!(common::terraform::changes(&plan).is_empty(), "{:?}", common::terraform::changes(&plan));
+    dst.apply();
+    assert_eq!(dst.plan_exit(), 0);
+    assert_eq!(l.notifications(&id).await.len(), 1, "importing runs no framework");
+}

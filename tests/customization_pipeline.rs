@@ -185,3 +185,31 @@ async fn fleet_example_reruns_exactly_the_targeted_pipelines() {
         (1..10).step_by(2).map(|i| format!("aft_customization_pipeline.fleet[\"acct{i}\"]")).collect();
     assert_eq!(changed, want);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_by_name_and_by_identity_plans_no_changes() {
+    let l = Landing::new().await;
+    l.create_pipeline_role().await;
+    let account = l.create_account(&format!("imp-{}@example.com", common::suffix()), "imp", Some("Sandbox")).await;
+    let body = format!("resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n}}\n");
+    let src = Tf::new("pipeline-import-src");
+    src.write(&format!("{}{body}", l.provider(ORGS)));
+    src.apply();
+    let name = format!("{account}-customizations-pipeline");
+
+    let by_name = Tf::new("pipeline-import-name");
+    by_name.write(&format!("{}{body}", l.provider(ORGS)));
+    by_name.run(&["import", "-input=false", "-no-color", "aft_customization_pipeline.p", &name]).ok();
+    assert_eq!(by_name.values("aft_customization_pipeline.p")["account_id"], account.as_str());
+    assert_eq!(by_name.plan_exit(), 0);
+
+    let by_identity = Tf::new("pipeline-import-identity");
+    by_identity.write(&format!(
+        "{}{body}\nimport {{\n  to = aft_customization_pipeline.p\n  identity = {{\n    name = \"{name}\"\n  }}\n}}\n",
+        l.provider(ORGS)
+    ));
+    let plan = by_identity.plan_json();
+    assert!(common::terraform::changes(&plan).is_empty(), "{:?}", common::terraform::changes(&plan));
+    by_identity.apply();
+    assert_eq!(l.pipeline_executions(&name).await.len(), 1, "importing runs nothing");
+}

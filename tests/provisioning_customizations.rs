@@ -243,3 +243,38 @@ async fn invalid_definitions_fail_at_plan_naming_the_state_and_create_nothing() 
     let iam = aws_sdk_iam::Client::new(&l.aft_cfg);
     assert!(iam.get_role().role_name("aft-account-provisioning-customizations-role").send().await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_by_name_and_by_identity_plans_no_changes() {
+    let l = Landing::new().await;
+    let src = Tf::new("pc-import-src");
+    src.write(&format!("{}{}", l.provider(ORGS), machine(V1, "")));
+    src.apply();
+    let arn = src.values("aft_provisioning_customizations.this")["arn"].as_str().unwrap().to_string();
+
+    let by_name = Tf::new("pc-import-name");
+    by_name.write(&format!("{}{}", l.provider(ORGS), machine(V1, "")));
+    by_name
+        .run(&[
+            "import",
+            "-input=false",
+            "-no-color",
+            "aft_provisioning_customizations.this",
+            "aft-account-provisioning-customizations",
+        ])
+        .ok();
+    assert_eq!(by_name.values("aft_provisioning_customizations.this")["arn"], arn.as_str());
+    assert_eq!(by_name.values("aft_provisioning_customizations.this")["role_created"], true);
+    assert_eq!(by_name.plan_exit(), 0);
+
+    let by_identity = Tf::new("pc-import-identity");
+    by_identity.write(&format!(
+        "{}{}\nimport {{\n  to = aft_provisioning_customizations.this\n  identity = {{\n    arn = \"{arn}\"\n  }}\n}}\n",
+        l.provider(ORGS),
+        machine(V1, "")
+    ));
+    let plan = by_identity.plan_json();
+    assert!(common::terraform::changes(&plan).is_empty(), "{:?}", common::terraform::changes(&plan));
+    by_identity.apply();
+    assert_eq!(by_identity.plan_exit(), 0);
+}
