@@ -74,6 +74,17 @@ fn normalize(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+async fn update_trust(iam: &aws_sdk_iam::Client, account: &str, name: &str, doc: &str) -> Result<(), AwsError> {
+    iam.update_assume_role_policy()
+        .role_name(name)
+        .policy_document(doc)
+        .send()
+        .await
+        .aws("iam:UpdateAssumeRolePolicy")
+        .map(|_| ())
+        .map_err(|e| e.in_account(account))
+}
+
 /// Creates or repairs one role; returns what it did.
 async fn ensure_role(
     iam: &aws_sdk_iam::Client,
@@ -88,13 +99,7 @@ async fn ensure_role(
         Ok(out) => {
             let current = out.role().and_then(|r| r.assume_role_policy_document()).unwrap_or_default();
             if !same_policy(current, policy) {
-                iam.update_assume_role_policy()
-                    .role_name(name)
-                    .policy_document(&doc)
-                    .send()
-                    .await
-                    .aws("iam:UpdateAssumeRolePolicy")
-                    .map_err(|e| e.in_account(account))?;
+                update_trust(iam, account, name, &doc).await?;
                 action = "trust policy repaired";
             }
         }
@@ -119,13 +124,7 @@ async fn ensure_role(
                 Ok(_) => action = "created",
                 // created concurrently by a previous, interrupted run: repair it like an existing role
                 Err(e) if e.code == "EntityAlreadyExists" => {
-                    iam.update_assume_role_policy()
-                        .role_name(name)
-                        .policy_document(&doc)
-                        .send()
-                        .await
-                        .aws("iam:UpdateAssumeRolePolicy")
-                        .map_err(|e| e.in_account(account))?;
+                    update_trust(iam, account, name, &doc).await?;
                     action = "trust policy repaired";
                 }
                 Err(e) => return Err(e.in_account(account)),

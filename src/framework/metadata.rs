@@ -193,17 +193,9 @@ pub async fn delete(ctx: &Context, account_id: &str) -> Result<(), AwsError> {
 pub async fn audit(ctx: &Context, request: &AccountRequest, event: &str) -> Result<(), AwsError> {
     let mut item = HashMap::new();
     item.insert("id".to_string(), s(request.email()));
-    let now = time::OffsetDateTime::now_utc();
-    let ts = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.microsecond()
-    );
+    // AFT's Lambda writes Python's "%Y-%m-%dT%H:%M:%S.%f" in UTC, without an offset
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]");
+    let ts = time::OffsetDateTime::now_utc().format(&fmt).unwrap_or_default();
     item.insert("timestamp".to_string(), s(ts));
     item.insert("ddb_event_name".to_string(), s(event));
     item.insert("control_tower_parameters".to_string(), string_map(&request.control_tower_parameters));

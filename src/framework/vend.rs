@@ -182,6 +182,19 @@ async fn product(ctx: &Context, sc: &aws_sdk_servicecatalog::Client) -> Result<(
     Err(StepError::Failed(format!("No active provisioning artifact for product {:?}", ctx.settings.product_name)))
 }
 
+async fn search_products(
+    sc: &aws_sdk_servicecatalog::Client,
+    query: &str,
+) -> Result<aws_sdk_servicecatalog::operation::search_provisioned_products::SearchProvisionedProductsOutput, StepError>
+{
+    Ok(sc
+        .search_provisioned_products()
+        .filters(aws_sdk_servicecatalog::types::ProvisionedProductViewFilterBy::SearchQuery, vec![query.to_string()])
+        .send()
+        .await
+        .aws("servicecatalog:SearchProvisionedProducts")?)
+}
+
 /// AFT's provisioned product name: the account name, trimmed, spaces as hyphens.
 pub fn provisioned_product_name(account_name: &str) -> String {
     account_name.trim().replace(' ', "-")
@@ -228,15 +241,7 @@ async fn create_with_service_catalog(
     let sc = clients::servicecatalog(&ctx.ct_session().await?);
     let name = provisioned_product_name(req.name());
     // a provisioning left running by an interrupted apply: wait for it instead of starting another
-    let existing = sc
-        .search_provisioned_products()
-        .filters(
-            aws_sdk_servicecatalog::types::ProvisionedProductViewFilterBy::SearchQuery,
-            vec![format!("name:{name}")],
-        )
-        .send()
-        .await
-        .aws("servicecatalog:SearchProvisionedProducts")?;
+    let existing = search_products(&sc, &format!("name:{name}")).await?;
     let in_flight = existing
         .provisioned_products()
         .iter()
@@ -284,15 +289,7 @@ pub async fn ensure_ou(
         VendMethod::Organizations => move_account(&org, account_id, &target).await,
         VendMethod::ControlTower => {
             let sc = clients::servicecatalog(&ctx.ct_session().await?);
-            let found = sc
-                .search_provisioned_products()
-                .filters(
-                    aws_sdk_servicecatalog::types::ProvisionedProductViewFilterBy::SearchQuery,
-                    vec![format!("physicalId:{account_id}")],
-                )
-                .send()
-                .await
-                .aws("servicecatalog:SearchProvisionedProducts")?;
+            let found = search_products(&sc, &format!("physicalId:{account_id}")).await?;
             let healthy = found.provisioned_products().iter().find(|p| {
                 matches!(p.status().map(|s| s.as_str()), Some("AVAILABLE") | Some("TAINTED"))
                     && p.last_successful_provisioning_record_id().is_some()

@@ -91,17 +91,9 @@ impl<S: Subscriber> Layer<S> for JsonLines {
             Level::ERROR => "error",
         };
         // go-plugin parses exactly this layout: 2006-01-02T15:04:05.000000Z07:00
-        let now = time::OffsetDateTime::now_utc();
-        let ts = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second(),
-            now.microsecond()
-        );
+        let fmt =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+        let ts = time::OffsetDateTime::now_utc().format(&fmt).unwrap_or_default();
         let mut line = serde_json::Map::new();
         line.insert("@level".into(), level.into());
         line.insert("@message".into(), f.message.into());

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::timeout;
 use crate::aws::{AwsError, clients, organizations};
 use crate::context::Context;
 use crate::framework::request::{AccountRequest, CT_KEYS};
@@ -79,10 +80,6 @@ fn field_path(f: &Field) -> AttrPath {
         Field::CustomizationsName => AttrPath::attr("account_customizations_name"),
         Field::ParkingOu => AttrPath::attr("parking_organizational_unit"),
     }
-}
-
-fn timeout(v: &Value, op: &str, default: Duration) -> Duration {
-    v.get("timeouts").get(op).as_str().and_then(|s| validation::duration(s).ok()).unwrap_or(default)
 }
 
 fn string_list(items: &[String]) -> Value {
@@ -197,13 +194,7 @@ impl Resource<Context> for AccountProvisioning {
         for p in validate::check(&draft(config)) {
             d.error_at(field_path(&p.field), p.summary, p.detail);
         }
-        for op in ["create", "update", "delete"] {
-            if let Some(s) = config.get("timeouts").get(op).as_str()
-                && let Err(e) = validation::duration(s)
-            {
-                d.error_at(AttrPath::attr("timeouts").then(op), "Invalid timeout", e);
-            }
-        }
+        super::check_timeouts(config, &mut d);
         d
     }
 

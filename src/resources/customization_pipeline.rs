@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::timeout;
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
 use crate::framework::invoke::{self, Execution};
@@ -32,10 +33,6 @@ const NO_RUN: [&str; 2] = ["timeouts", "wait_for_completion"];
 
 fn opt(v: &Value, name: &str, default: &str) -> String {
     v.get(name).as_str().unwrap_or(default).to_string()
-}
-
-fn timeout(v: &Value, op: &str, default: Duration) -> Duration {
-    v.get("timeouts").get(op).as_str().and_then(|s| validation::duration(s).ok()).unwrap_or(default)
 }
 
 /// The pipeline a (known) configuration describes, with AFT's defaults.
@@ -232,13 +229,7 @@ impl Resource<Context> for CustomizationPipeline {
                 );
             }
         }
-        for op in ["create", "update", "delete"] {
-            if let Some(s) = c.get("timeouts").get(op).as_str()
-                && let Err(e) = validation::duration(s)
-            {
-                d.error_at(AttrPath::attr("timeouts").then(op), "Invalid timeout", e);
-            }
-        }
+        super::check_timeouts(c, &mut d);
         d
     }
 

@@ -129,6 +129,18 @@ async fn ensure_role(ctx: &Context, policy: Option<&str>) -> Result<String, AwsE
     Ok(arn)
 }
 
+async fn update_machine(sfn: &aws_sdk_sfn::Client, arn: &str, definition: &str, role: &str) -> Result<(), Diagnostics> {
+    sfn.update_state_machine()
+        .state_machine_arn(arn)
+        .definition(definition)
+        .role_arn(role)
+        .send()
+        .await
+        .aws("states:UpdateStateMachine")
+        .map(|_| ())
+        .map_err(|e| diag("Updating the state machine failed", e))
+}
+
 /// The role to run with: the configured one, or the provider's own (created or repaired).
 async fn role_for(ctx: &Context, config: &Value) -> Result<(String, bool), Failed> {
     match config.get("role_arn").as_str() {
@@ -218,6 +230,7 @@ impl Resource<Context> for ProvisioningCustomizations {
         {
             d.error_at(AttrPath::attr("role_arn"), "Invalid role ARN", e);
         }
+        super::check_timeouts(config, &mut d);
         if let Some(p) = config.get("role_policy").as_str() {
             if !serde_json::from_str::<serde_json::Value>(p).is_ok_and(|v| v.is_object()) {
                 d.error_at(
@@ -299,14 +312,7 @@ impl Resource<Context> for ProvisioningCustomizations {
                 let lz =
                     ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?;
                 let arn = state_machine_arn(lz, &name);
-                sfn.update_state_machine()
-                    .state_machine_arn(&arn)
-                    .definition(&definition)
-                    .role_arn(&role)
-                    .send()
-                    .await
-                    .aws("states:UpdateStateMachine")
-                    .map_err(|e| diag("Updating the existing state machine failed", e))?;
+                update_machine(&sfn, &arn, &definition, &role).await?;
                 arn
             }
             Err(e) => return Err(diag("Creating the state machine failed", e).into()),
@@ -350,14 +356,7 @@ impl Resource<Context> for ProvisioningCustomizations {
         let arn = prior.get("arn").as_str().unwrap_or_default().to_string();
         let (role, created) = role_for(ctx, config).await?;
         let sfn = clients::sfn(ctx.aws.hub());
-        sfn.update_state_machine()
-            .state_machine_arn(&arn)
-            .definition(&definition)
-            .role_arn(&role)
-            .send()
-            .await
-            .aws("states:UpdateStateMachine")
-            .map_err(|e| diag("Updating the state machine failed", e))?;
+        update_machine(&sfn, &arn, &definition, &role).await?;
         let (old, new) = (prior.get("tags").as_string_map(), planned.get("tags").as_string_map());
         let removed: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
         if !removed.is_empty() {

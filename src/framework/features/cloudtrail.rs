@@ -19,12 +19,16 @@ fn field(name: &str, equals: Option<&str>, not_starts_with: Option<&str>) -> Res
     if let Some(n) = not_starts_with {
         b = b.not_starts_with(n);
     }
-    b.build().map_err(|e| AwsError {
+    b.build().map_err(invalid_selector)
+}
+
+fn invalid_selector(e: impl std::fmt::Display) -> AwsError {
+    AwsError {
         api: "cloudtrail:PutEventSelectors",
         account: None,
         code: "InvalidSelector".into(),
         message: e.to_string(),
-    })
+    }
 }
 
 /// AFT's two advanced event selectors.
@@ -36,23 +40,13 @@ pub fn selectors(log_bucket_arn: &str) -> Result<Vec<AdvancedEventSelector>, Aws
             .field_selectors(field("resources.type", Some("AWS::S3::Object"), None)?)
             .field_selectors(field("resources.ARN", None, Some(&format!("{log_bucket_arn}/")))?)
             .build()
-            .map_err(|e| AwsError {
-                api: "cloudtrail:PutEventSelectors",
-                account: None,
-                code: "InvalidSelector".into(),
-                message: e.to_string(),
-            })?,
+            .map_err(invalid_selector)?,
         AdvancedEventSelector::builder()
             .name("Lamdba Functions")
             .field_selectors(field("eventCategory", Some("Data"), None)?)
             .field_selectors(field("resources.type", Some("AWS::Lambda::Function"), None)?)
             .build()
-            .map_err(|e| AwsError {
-                api: "cloudtrail:PutEventSelectors",
-                account: None,
-                code: "InvalidSelector".into(),
-                message: e.to_string(),
-            })?,
+            .map_err(invalid_selector)?,
     ])
 }
 
