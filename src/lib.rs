@@ -8,7 +8,8 @@
 //! - [`aws`]: the one place SDK clients and role-chain sessions are built; AWS errors.
 //!
 //! [`context`] carries settings and sessions from `configure` to every operation;
-//! [`validation`] holds the pure checks shared by all of them.
+//! [`validation`] holds the pure checks shared by all of them, and [`asl`] the checks of
+//! Step Functions definitions.
 
 pub mod asl;
 pub mod aws;
