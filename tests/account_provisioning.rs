@@ -259,11 +259,9 @@ async fn a_failing_customization_fails_the_apply_and_a_fixed_request_converges_o
     let sm = l.create_customizations(CUSTOMIZATIONS_ASL).await;
     let ea = email("flaky");
     let tf = Tf::new("customization-fails");
-    tf.write(&format!(
-        "{}{}",
-        l.provider(ORGS),
-        account_block("flaky", &ea, "Sandbox", "  account_customizations_name = \"fail\"")
-    ));
+    // close_account_on_delete: the replacement of the failed (tainted) create must still never close it
+    let extra = |name: &str| format!("  account_customizations_name = \"{name}\"\n  close_account_on_delete = true");
+    tf.write(&format!("{}{}", l.provider(ORGS), account_block("flaky", &ea, "Sandbox", &extra("fail"))));
     let out = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("provisioning_customizations"), "{}", out.stderr);
@@ -281,12 +279,13 @@ async fn a_failing_customization_fails_the_apply_and_a_fixed_request_converges_o
     assert_eq!(n[0].1["error"]["step"], "provisioning_customizations");
 
     // fix the input and apply again: the same account, no second one
-    tf.write(&format!(
-        "{}{}",
-        l.provider(ORGS),
-        account_block("flaky", &ea, "Sandbox", "  account_customizations_name = \"ok\"")
-    ));
+    tf.write(&format!("{}{}", l.provider(ORGS), account_block("flaky", &ea, "Sandbox", &extra("ok"))));
+    let plan = tf.plan_json();
+    let c = change_of(&plan, "aft_account_provisioning.flaky");
+    assert_eq!(c["change"]["actions"], serde_json::json!(["delete", "create"]), "a failed create is tainted");
     tf.apply();
+    let status = l.org().describe_account().account_id(&ids[0]).send().await.unwrap();
+    assert_eq!(status.account().unwrap().status().unwrap().as_str(), "ACTIVE", "never closed by the replacement");
     assert_eq!(l.accounts_with_email(&ea).await, ids);
     assert_eq!(tf.values("aft_account_provisioning.flaky")["account_id"], ids[0].as_str());
     let execs = l.executions(&sm).await;

@@ -372,7 +372,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let (planned, requires_replace) = default_plan(&e.schema, &prior, &proposed);
         let mut plan = Plan { planned, requires_replace, private: prior_private.clone() };
         let ctx = self.ctx.read().await.clone();
-        let req = PlanRequest { prior: &prior, proposed: &proposed, config: &config, prior_private: &prior_private };
+        let req = PlanRequest {
+            schema: &e.schema,
+            prior: &prior,
+            proposed: &proposed,
+            config: &config,
+            prior_private: &prior_private,
+        };
         diags.extend(e.imp.modify_plan(ctx.as_deref(), &req, &mut plan).await);
         if diags.has_errors() {
             return Ok(Response::new(bail!()));
@@ -415,7 +421,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let config = tri!(decode(r.config.as_ref(), &e.ty), diags, bail!());
         let private = decode_private(&r.planned_private);
         let ctx = tri!(self.context().await, diags, bail!());
-        let mut new_private = private.clone();
+        let new_private = private.clone();
         let new_state = if planned.is_null() {
             match e.imp.delete(&ctx, &prior, &private).await {
                 Ok(()) => Value::Null,
@@ -431,21 +437,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 e.imp.update(&ctx, &prior, &planned, &config).await
             };
             match result {
-                Ok(v) => {
-                    new_private.remove("create_failed");
-                    v
-                }
+                Ok(v) => v,
                 Err(f) => {
                     diags.extend(f.diags);
                     match f.partial {
-                        // a create that made something: keep it in state (Terraform taints it),
-                        // and remember that it failed so the replacement never closes it
-                        Some(p) => {
-                            if prior.is_null() {
-                                new_private.insert("create_failed".into(), true.into());
-                            }
-                            p
-                        }
+                        // a create that made something: keep it in state (Terraform taints it)
+                        Some(p) => p,
                         None => return Ok(Response::new(bail!())),
                     }
                 }

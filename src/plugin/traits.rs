@@ -36,6 +36,8 @@ pub trait Provider: Send + Sync + 'static {
 
 /// What a resource sees when Terraform plans a change.
 pub struct PlanRequest<'a> {
+    /// The resource's schema (built once per provider process).
+    pub schema: &'a Schema,
     /// Prior state; `Null` on create.
     pub prior: &'a Value,
     /// Terraform's proposed new state; `Null` on destroy.

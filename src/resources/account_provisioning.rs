@@ -250,7 +250,7 @@ impl Resource<Context> for AccountProvisioning {
             // the run puts the account back where the request says
             plan.planned.set("parent_ou_id", Value::Unknown);
         }
-        if drifted || config_changed(&self.schema(), req.prior, &plan.planned, &NO_RERUN) {
+        if drifted || config_changed(req.schema, req.prior, &plan.planned, &NO_RERUN) {
             plan.planned.set("framework_run_id", Value::Unknown);
             plan.planned.set("framework_completed_at", Value::Unknown);
             plan.planned.set("drift", Value::List(Vec::new()));
@@ -342,14 +342,20 @@ impl Resource<Context> for AccountProvisioning {
         Ok(with_run(planned, &account, &rec))
     }
 
-    async fn delete(&self, ctx: &Context, prior: &Value, private: &Private) -> Result<(), Diagnostics> {
+    async fn delete(&self, ctx: &Context, prior: &Value, _private: &Private) -> Result<(), Diagnostics> {
         let id = prior.get("account_id").as_str().unwrap_or_default().to_string();
         let deadline = Instant::now() + timeout(prior, "delete", DEFAULT_DELETE);
         let req = request_of(prior);
         let work = async {
             metadata::delete(ctx, &id).await.map_err(|e| aws_diag("Removing the metadata item failed", e))?;
             metadata::audit(ctx, &req, "REMOVE").await.map_err(|e| aws_diag("Writing the audit record failed", e))?;
-            if private.get("create_failed").and_then(|v| v.as_bool()) == Some(true) {
+            // A create that started a run and never completed it left this (tainted) state; the
+            // replacement adopts the account, so it is never closed or moved here. Terraform does
+            // not hand the failed create's private data to the destroy half of a replacement, so
+            // this is read from the state itself.
+            let create_failed =
+                !prior.get("framework_run_id").is_null() && prior.get("framework_completed_at").is_null();
+            if create_failed {
                 tracing::warn!(account = %id, "create had failed: the account is kept for the replacement to adopt");
                 return Ok(());
             }

@@ -260,7 +260,7 @@ impl Resource<Context> for CustomizationPipeline {
                 }
             }
         }
-        if !req.prior.is_null() && config_changed(&self.schema(), req.prior, &plan.planned, &NO_RUN) {
+        if !req.prior.is_null() && config_changed(req.schema, req.prior, &plan.planned, &NO_RUN) {
             plan.planned.set("last_execution_id", Value::Unknown);
             plan.planned.set("last_execution_status", Value::Unknown);
         }
