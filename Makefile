@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.toolchain-installed
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: build release toolchain test lint demo bench clean
+.PHONY: build release toolchain test lint demo clean
 
 build:
 	cargo build
@@ -33,9 +33,6 @@ test: toolchain lint
 
 demo: toolchain build
 	scripts/demo.sh
-
-bench: toolchain release
-	scripts/bench.sh
 
 clean:
 	rm -rf target/test-work target/test-logs .tmp
