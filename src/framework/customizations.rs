@@ -86,6 +86,8 @@ pub async fn run(
         if Instant::now() >= deadline {
             return Err(StepError::Timeout(format!("waiting for execution {exec}")));
         }
-        backoff.wait().await;
+        if !backoff.wait().await {
+            return Err(StepError::Stopped(format!("waiting for execution {exec}")));
+        }
     }
 }

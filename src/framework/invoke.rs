@@ -136,7 +136,9 @@ pub async fn wait(
         if Instant::now() >= deadline {
             return Err(StepError::Timeout(format!("waiting for pipeline {pipeline} execution {exec}")));
         }
-        backoff.wait().await;
+        if !backoff.wait().await {
+            return Err(StepError::Stopped(format!("waiting for pipeline {pipeline} execution {exec}")));
+        }
     }
 }
 

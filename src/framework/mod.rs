@@ -43,6 +43,9 @@ pub enum StepError {
     /// The operation's timeout passed.
     #[error("timed out after {0}")]
     Timeout(String),
+    /// Terraform asked the provider to stop (Ctrl-C) during a wait.
+    #[error("stopped by Terraform while {0}")]
+    Stopped(String),
 }
 
 /// A failed step, naming the step and the account.

@@ -19,12 +19,16 @@ impl Backoff {
         }
     }
 
-    /// Waits for the next interval.
-    pub async fn wait(&mut self) {
-        tokio::time::sleep(self.next).await;
+    /// Waits for the next interval; returns false when Terraform asked the provider to stop.
+    pub async fn wait(&mut self) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(self.next) => {}
+            _ = crate::plugin::stop::global().wait() => return false,
+        }
         if !self.fixed {
             self.next = (self.next.mul_f64(1.5)).min(self.max);
         }
+        true
     }
 }
 
@@ -37,12 +41,12 @@ mod tests {
         let mut b = Backoff::new(None, Duration::from_secs(1));
         let start = tokio::time::Instant::now();
         for _ in 0..10 {
-            b.wait().await;
+            assert!(b.wait().await);
         }
         assert_eq!(b.next, Duration::from_secs(1));
         assert!(start.elapsed() < Duration::from_secs(8));
         let mut f = Backoff::new(Some(Duration::from_secs(2)), Duration::from_secs(30));
-        f.wait().await;
+        assert!(f.wait().await);
         assert_eq!(f.next, Duration::from_secs(2));
     }
 }

@@ -129,7 +129,9 @@ async fn create_with_organizations(
             _ => {}
         }
         check_deadline(deadline, "waiting for organizations:CreateAccount")?;
-        backoff.wait().await;
+        if !backoff.wait().await {
+            return Err(StepError::Stopped("waiting for organizations:CreateAccount".into()));
+        }
     };
     move_account(org, &id, ou).await?;
     Ok(id)
@@ -224,7 +226,9 @@ async fn wait_record(
             _ => {}
         }
         check_deadline(deadline, &format!("waiting for {what} (record {record_id})"))?;
-        backoff.wait().await;
+        if !backoff.wait().await {
+            return Err(StepError::Stopped(format!("waiting for {what} (record {record_id})")));
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod logging;
 pub mod plan;
 pub mod schema;
 pub mod server;
+pub mod stop;
 pub mod tls;
 pub mod traits;
 pub mod value;

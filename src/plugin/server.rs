@@ -527,7 +527,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         &self,
         _r: Request<pb::stop_provider::Request>,
     ) -> Result<Response<pb::stop_provider::Response>, Status> {
-        tracing::info!("StopProvider received");
+        tracing::info!("StopProvider received: ending long waits");
+        super::stop::global().request();
         Ok(Response::new(pb::stop_provider::Response::default()))
     }
 }
