@@ -112,11 +112,6 @@ impl Aws {
         sessions.insert(key, cfg.clone());
         cfg
     }
-
-    /// Forgets cached sessions for an account (after its roles were re-created).
-    pub async fn forget(&self, account_id: &str) {
-        self.sessions.lock().await.retain(|k, _| !k.contains(&format!("::{account_id}:")));
-    }
 }
 
 async fn assumed(from: &SdkConfig, role_arn: &str, session_name: &str, external_id: Option<&str>) -> SdkConfig {

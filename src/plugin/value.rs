@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine;
 use thiserror::Error;
 
 /// A cty type, as carried by a schema.
@@ -262,13 +261,6 @@ impl Value {
     /// Builds an object from (name, value) pairs.
     pub fn object<I: IntoIterator<Item = (K, Value)>, K: Into<String>>(it: I) -> Value {
         Value::Object(it.into_iter().map(|(k, v)| (k.into(), v)).collect())
-    }
-    /// A value of `ty` with every leaf null: the shape of an empty object.
-    pub fn null_object(ty: &Type) -> Value {
-        match ty {
-            Type::Object(f) => Value::Object(f.keys().map(|k| (k.clone(), Value::Null)).collect()),
-            _ => Value::Null,
-        }
     }
 }
 
@@ -587,11 +579,6 @@ pub fn to_json_value(v: &Value) -> serde_json::Value {
         Value::List(x) | Value::Set(x) | Value::Tuple(x) => J::Array(x.iter().map(to_json_value).collect()),
         Value::Map(m) | Value::Object(m) => J::Object(m.iter().map(|(k, x)| (k.clone(), to_json_value(x))).collect()),
     }
-}
-
-/// Base64 of msgpack bytes, for debug logs of raw wire values.
-pub fn debug_bytes(b: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(b)
 }
 
 #[cfg(test)]

