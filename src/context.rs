@@ -116,6 +116,8 @@ pub struct Context {
     pub customization_slots: Semaphore,
     /// Emails planned by this provider process (one plan walk), to catch duplicates.
     planned_emails: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// The bulk read of the organization and metadata table shared by refreshes (see [`crate::inventory`]).
+    pub snapshot: tokio::sync::Mutex<Option<std::sync::Arc<crate::inventory::Snapshot>>>,
 }
 
 impl Context {
@@ -128,6 +130,7 @@ impl Context {
             settings,
             landing_zone: OnceCell::new(),
             planned_emails: Default::default(),
+            snapshot: Default::default(),
         }
     }
 

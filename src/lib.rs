@@ -11,11 +11,14 @@
 //! [`validation`] holds the pure checks shared by all of them, and [`asl`] the checks of
 //! Step Functions definitions.
 
+pub mod actions;
 pub mod asl;
 pub mod aws;
 pub mod context;
 pub mod data_sources;
 pub mod framework;
+pub mod inventory;
+pub mod list_resources;
 pub mod plugin;
 pub mod provider;
 pub mod resources;

@@ -6,7 +6,10 @@ use async_trait::async_trait;
 
 use crate::aws::{AssumeRole, Aws, AwsSettings};
 use crate::context::{Context, FeatureOptions, RoleNames, Settings, VendMethod};
-use crate::plugin::{AttrPath, Attribute, Block, DataSource, Diagnostics, NestedBlock, Resource, Schema, Type, Value};
+use crate::plugin::{
+    Action, AttrPath, Attribute, Block, DataSource, Diagnostics, ListResource, NestedBlock, Resource, Schema, Type,
+    Value,
+};
 use crate::validation;
 
 /// The AFT provider.
@@ -233,5 +236,13 @@ impl crate::plugin::Provider for AftProvider {
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<Context>>> {
         crate::data_sources::all()
+    }
+
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource<Context>>> {
+        crate::list_resources::all()
+    }
+
+    fn actions(&self) -> Vec<Arc<dyn Action<Context>>> {
+        crate::actions::all()
     }
 }

@@ -33,7 +33,8 @@ pub enum Target {
     Accounts(Vec<String>),
 }
 
-fn target_block() -> Block {
+/// The schema of one `include` or `exclude` block (shared with the `aft_invoke_customizations` action).
+pub fn target_block() -> Block {
     Block::new("One target, as in AFT's invoke-customizations input.")
         .attr(Attribute::required("type", Type::String, "`all`, `core`, `ous`, `tags` or `accounts` (`all` only in `include`)."))
         .attr(Attribute::optional(
@@ -100,7 +101,8 @@ fn parse_target(v: &Value, allow_all: bool) -> Result<Target, (&'static str, Str
     }
 }
 
-fn parse_all(config: &Value, block: &str) -> (Vec<Target>, Diagnostics) {
+/// Parses the `include` or `exclude` blocks of a configuration; errors name the block and attribute.
+pub fn parse_all(config: &Value, block: &str) -> (Vec<Target>, Diagnostics) {
     let mut d = Diagnostics::new();
     let mut out = Vec::new();
     for (i, v) in config.get(block).elements().iter().enumerate() {
@@ -130,6 +132,57 @@ async fn managed_ids(ctx: &Context) -> Result<BTreeSet<String>, AwsError> {
         }
     }
     Ok(ids)
+}
+
+/// Checks `include` and `exclude` blocks: each valid, 1 to 4 of each, at least one include.
+pub fn validate_targets(config: &Value) -> Diagnostics {
+    let mut d = parse_all(config, "include").1;
+    d.extend(parse_all(config, "exclude").1);
+    let n_inc = config.get("include").elements().len();
+    if !config.get("include").is_unknown() && n_inc == 0 {
+        d.push(Diagnostic::error(
+            "No include block",
+            "Add at least one include block, e.g. include { type = \"all\" }.",
+        ));
+    }
+    for (block, n) in [("include", n_inc), ("exclude", config.get("exclude").elements().len())] {
+        if n > 4 {
+            d.error_at(AttrPath::attr(block).index(4), format!("Too many {block} blocks"), "AFT accepts 1 to 4.");
+        }
+    }
+    d
+}
+
+/// Targets resolved to accounts.
+pub struct Resolved {
+    /// The account ids, sorted: included AFT-managed or core accounts minus the excluded ones.
+    pub ids: Vec<String>,
+    /// Tags already read while resolving `tags` targets.
+    pub tags_of: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Resolves the `include` and `exclude` blocks of a configuration as AFT's identify-targets does.
+pub async fn resolve_targets(ctx: &Context, config: &Value) -> Result<Resolved, Diagnostics> {
+    let (include, mut d) = parse_all(config, "include");
+    let (exclude, de) = parse_all(config, "exclude");
+    d.extend(de);
+    if d.has_errors() {
+        return Err(d);
+    }
+    let fail = |e: AwsError| Diagnostics::from(Diagnostic::error("Resolving targets failed", e.to_string()));
+    let lz = ctx.landing_zone().await.map_err(fail)?.clone();
+    let org = clients::organizations(&ctx.ct_session().await.map_err(fail)?);
+    let managed = managed_ids(ctx).await.map_err(fail)?;
+    let core: BTreeSet<String> =
+        [Some(lz.ct_management.clone()), lz.log_archive.clone(), lz.audit.clone()].into_iter().flatten().collect();
+    let mut tags_of = BTreeMap::new();
+    let included = resolve(ctx, &org, &include, &managed, &core, &mut tags_of).await?;
+    let excluded = resolve(ctx, &org, &exclude, &managed, &core, &mut tags_of).await?;
+    let ids = included
+        .into_iter()
+        .filter(|id| (managed.contains(id) || core.contains(id)) && !excluded.contains(id))
+        .collect();
+    Ok(Resolved { ids, tags_of })
 }
 
 /// Resolves targets to account ids; `managed` are the AFT accounts, `core` the shared ones.
@@ -224,46 +277,13 @@ impl DataSource<Context> for AccountsDataSource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = Diagnostics::new();
-        let (inc, di) = parse_all(config, "include");
-        d.extend(di);
-        d.extend(parse_all(config, "exclude").1);
-        let n_inc = config.get("include").elements().len();
-        if !config.get("include").is_unknown() && n_inc == 0 {
-            d.push(Diagnostic::error(
-                "No include block",
-                "Add at least one include block, e.g. include { type = \"all\" }.",
-            ));
-        }
-        for (block, n) in [("include", n_inc), ("exclude", config.get("exclude").elements().len())] {
-            if n > 4 {
-                d.error_at(AttrPath::attr(block).index(4), format!("Too many {block} blocks"), "AFT accepts 1 to 4.");
-            }
-        }
-        let _ = inc;
-        d
+        validate_targets(config)
     }
 
     async fn read(&self, ctx: &Context, config: &Value) -> Result<Value, Diagnostics> {
-        let (include, mut d) = parse_all(config, "include");
-        let (exclude, de) = parse_all(config, "exclude");
-        d.extend(de);
-        if d.has_errors() {
-            return Err(d);
-        }
         let fail = |e: AwsError| Diagnostics::from(Diagnostic::error("Reading AFT accounts failed", e.to_string()));
-        let lz = ctx.landing_zone().await.map_err(fail)?.clone();
+        let Resolved { ids, mut tags_of } = resolve_targets(ctx, config).await?;
         let org = clients::organizations(&ctx.ct_session().await.map_err(fail)?);
-        let managed = managed_ids(ctx).await.map_err(fail)?;
-        let core: BTreeSet<String> =
-            [Some(lz.ct_management.clone()), lz.log_archive.clone(), lz.audit.clone()].into_iter().flatten().collect();
-        let mut tags_of = BTreeMap::new();
-        let included = resolve(ctx, &org, &include, &managed, &core, &mut tags_of).await?;
-        let excluded = resolve(ctx, &org, &exclude, &managed, &core, &mut tags_of).await?;
-        let ids: Vec<String> = included
-            .into_iter()
-            .filter(|id| (managed.contains(id) || core.contains(id)) && !excluded.contains(id))
-            .collect();
         let mut accounts = Vec::new();
         let mut kept = Vec::new();
         for id in &ids {

@@ -215,9 +215,12 @@ pub async fn audit(ctx: &Context, request: &AccountRequest, event: &str) -> Resu
     Ok(())
 }
 
+/// AFT's own request table (read when taking over an existing AFT deployment).
+pub const AFT_REQUEST_TABLE: &str = "aft-request";
+
 /// The request AFT's own `aft-request` table holds for an email, when that table exists.
 pub async fn aft_request(ctx: &Context, email: &str) -> Result<Option<AccountRequest>, AwsError> {
-    match clients::dynamodb(ctx.aws.hub()).get_item().table_name("aft-request").key("id", s(email)).send().await {
+    match clients::dynamodb(ctx.aws.hub()).get_item().table_name(AFT_REQUEST_TABLE).key("id", s(email)).send().await {
         Ok(out) => Ok(out.item().map(request_from_item)),
         Err(e) => {
             let e = AwsError::from_sdk("dynamodb:GetItem", e);

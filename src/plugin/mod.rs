@@ -31,5 +31,7 @@ pub mod proto {
 
 pub use diagnostics::{AttrPath, Diagnostic, Diagnostics};
 pub use schema::{Attribute, Block, IdentitySchema, NestedBlock, Nesting, Schema};
-pub use traits::{DataSource, Failed, Plan, PlanRequest, Private, Provider, Resource};
+pub use traits::{
+    Action, DataSource, Failed, ListResource, Listed, Plan, PlanRequest, Private, Progress, Provider, Resource,
+};
 pub use value::{Number, Type, Value};

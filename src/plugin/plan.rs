@@ -41,6 +41,20 @@ pub fn config_changed(schema: &Schema, prior: &Value, planned: &Value, ignore: &
     attrs.chain(blocks).filter(|n| !ignore.contains(n)).any(|n| prior.get(n) != planned.get(n))
 }
 
+/// The configuration that reproduces a state (for `-generate-config-out`): computed-only
+/// attributes are left out (null); what the user may set, nested blocks included, is kept.
+pub fn config_of_state(schema: &Schema, state: &Value) -> Value {
+    let mut out = state.clone();
+    if let Some(fields) = out.fields_mut() {
+        for a in &schema.block.attributes {
+            if a.computed && !a.optional && !a.required {
+                fields.insert(a.name.clone(), Value::Null);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use super::proto::plugin as gp;
 use super::proto::tfplugin6 as pb;
 use super::schema::Schema;
 use super::tls;
-use super::traits::{DataSource, Plan, PlanRequest, Private, Provider, Resource};
+use super::traits::{Action, DataSource, ListResource, Plan, PlanRequest, Private, Progress, Provider, Resource};
 use super::value::{self, Type, Value};
 
 struct ResourceEntry<C> {
@@ -32,6 +32,21 @@ struct DataEntry<C> {
     ty: Type,
 }
 
+/// A server stream as tonic's generated service expects it.
+type BoxStream<T> = Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+struct ListEntry<C> {
+    imp: Arc<dyn ListResource<C>>,
+    schema: Schema,
+    ty: Type,
+}
+
+struct ActionEntry<C> {
+    imp: Arc<dyn Action<C>>,
+    schema: Schema,
+    ty: Type,
+}
+
 /// The protocol server for one provider process.
 pub struct ProviderService<P: Provider> {
     provider: Arc<P>,
@@ -39,6 +54,8 @@ pub struct ProviderService<P: Provider> {
     ctx: RwLock<Option<Arc<P::Context>>>,
     resources: HashMap<&'static str, ResourceEntry<P::Context>>,
     data_sources: HashMap<&'static str, DataEntry<P::Context>>,
+    lists: HashMap<&'static str, ListEntry<P::Context>>,
+    actions: HashMap<&'static str, ActionEntry<P::Context>>,
 }
 
 impl<P: Provider> ProviderService<P> {
@@ -62,8 +79,28 @@ impl<P: Provider> ProviderService<P> {
                 (imp.type_name(), DataEntry { imp, schema, ty })
             })
             .collect();
+        let lists = provider
+            .list_resources()
+            .into_iter()
+            .map(|imp| {
+                let schema = imp.schema();
+                let ty = schema.cty();
+                (imp.type_name(), ListEntry { imp, schema, ty })
+            })
+            .collect();
+        let actions = provider
+            .actions()
+            .into_iter()
+            .map(|imp| {
+                let schema = imp.schema();
+                let ty = schema.cty();
+                (imp.type_name(), ActionEntry { imp, schema, ty })
+            })
+            .collect();
         ProviderService {
             schema: provider.schema(),
+            lists,
+            actions,
             provider: Arc::new(provider),
             ctx: RwLock::new(None),
             resources,
@@ -80,6 +117,19 @@ impl<P: Provider> ProviderService<P> {
     fn data_source(&self, name: &str) -> Result<&DataEntry<P::Context>, Diagnostics> {
         self.data_sources.get(name).ok_or_else(|| {
             Diagnostic::error("Unknown data source type", format!("This provider has no data source {name:?}.")).into()
+        })
+    }
+
+    fn list(&self, name: &str) -> Result<&ListEntry<P::Context>, Diagnostics> {
+        self.lists.get(name).ok_or_else(|| {
+            Diagnostic::error("Unknown list resource type", format!("This provider has no list resource {name:?}."))
+                .into()
+        })
+    }
+
+    fn action(&self, name: &str) -> Result<&ActionEntry<P::Context>, Diagnostics> {
+        self.actions.get(name).ok_or_else(|| {
+            Diagnostic::error("Unknown action type", format!("This provider has no action {name:?}.")).into()
         })
     }
 
@@ -159,6 +209,16 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .keys()
                 .map(|k| pb::get_metadata::DataSourceMetadata { type_name: (*k).to_string() })
                 .collect(),
+            list_resources: self
+                .lists
+                .keys()
+                .map(|k| pb::get_metadata::ListResourceMetadata { type_name: (*k).to_string() })
+                .collect(),
+            actions: self
+                .actions
+                .keys()
+                .map(|k| pb::get_metadata::ActionMetadata { type_name: (*k).to_string() })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -174,6 +234,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .data_sources
                 .iter()
                 .map(|(k, e)| ((*k).to_string(), e.schema.to_proto()))
+                .collect(),
+            list_resource_schemas: self.lists.iter().map(|(k, e)| ((*k).to_string(), e.schema.to_proto())).collect(),
+            action_schemas: self
+                .actions
+                .iter()
+                .map(|(k, e)| ((*k).to_string(), pb::ActionSchema { schema: Some(e.schema.to_proto()) }))
                 .collect(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
@@ -523,6 +589,159 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         }))
     }
 
+    async fn generate_resource_config(
+        &self,
+        r: Request<pb::generate_resource_config::Request>,
+    ) -> Result<Response<pb::generate_resource_config::Response>, Status> {
+        let r = r.into_inner();
+        let mut diags = Diagnostics::new();
+        macro_rules! bail {
+            () => {
+                pb::generate_resource_config::Response { diagnostics: diags.to_proto(), ..Default::default() }
+            };
+        }
+        let e = tri!(self.resource(&r.type_name), diags, bail!());
+        let state = tri!(decode(r.state.as_ref(), &e.ty), diags, bail!());
+        let config = super::plan::config_of_state(&e.schema, &state);
+        let dv = tri!(encode(&config, &e.ty), diags, bail!());
+        Ok(Response::new(pb::generate_resource_config::Response { config: Some(dv), diagnostics: diags.to_proto() }))
+    }
+
+    async fn validate_list_resource_config(
+        &self,
+        r: Request<pb::validate_list_resource_config::Request>,
+    ) -> Result<Response<pb::validate_list_resource_config::Response>, Status> {
+        let r = r.into_inner();
+        let diags = match self.list(&r.type_name) {
+            Ok(e) => match decode(r.config.as_ref(), &list_request_type(&e.ty)) {
+                Ok(cfg) => e.imp.validate(list_config(&cfg)),
+                Err(d) => d,
+            },
+            Err(d) => d,
+        };
+        Ok(Response::new(pb::validate_list_resource_config::Response { diagnostics: diags.to_proto() }))
+    }
+
+    async fn list_resource(
+        &self,
+        r: Request<pb::list_resource::Request>,
+    ) -> Result<Response<BoxStream<pb::list_resource::Event>>, Status> {
+        let r = r.into_inner();
+        let failed = |d: Diagnostics| {
+            let ev = pb::list_resource::Event { diagnostic: d.to_proto(), ..Default::default() };
+            Response::new(Box::pin(futures::stream::iter([Ok(ev)])) as BoxStream<_>)
+        };
+        let (list, res) = match (self.list(&r.type_name), self.resource(&r.type_name)) {
+            (Ok(l), Ok(e)) => (l, e),
+            (Err(d), _) | (_, Err(d)) => return Ok(failed(d)),
+        };
+        let Some(id_ty) = res.imp.identity_schema().map(|s| s.cty()) else {
+            return Ok(failed(Diagnostic::error("Identity not supported", r.type_name).into()));
+        };
+        let cfg = match decode(r.config.as_ref(), &list_request_type(&list.ty)) {
+            Ok(c) => c,
+            Err(d) => return Ok(failed(d)),
+        };
+        let ctx = match self.context().await {
+            Ok(c) => c,
+            Err(d) => return Ok(failed(d)),
+        };
+        let limit = usize::try_from(r.limit).ok().filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let found = match list.imp.list(&ctx, list_config(&cfg), limit).await {
+            Ok(f) => f,
+            Err(d) => return Ok(failed(d)),
+        };
+        let mut events = Vec::with_capacity(found.len());
+        for item in found.into_iter().take(limit) {
+            let mut ev = pb::list_resource::Event {
+                identity: identity_data(Some(item.identity), &id_ty),
+                display_name: item.display_name,
+                ..Default::default()
+            };
+            if r.include_resource_object {
+                match encode(&item.object, &res.ty) {
+                    Ok(dv) => ev.resource_object = Some(dv),
+                    Err(d) => ev.diagnostic = d.to_proto(),
+                }
+            }
+            events.push(Ok(ev));
+        }
+        Ok(Response::new(Box::pin(futures::stream::iter(events))))
+    }
+
+    async fn validate_action_config(
+        &self,
+        r: Request<pb::validate_action_config::Request>,
+    ) -> Result<Response<pb::validate_action_config::Response>, Status> {
+        let r = r.into_inner();
+        let diags = match self.action(&r.type_name) {
+            Ok(e) => match decode(r.config.as_ref(), &e.ty) {
+                Ok(cfg) => e.imp.validate(&cfg),
+                Err(d) => d,
+            },
+            Err(d) => d,
+        };
+        Ok(Response::new(pb::validate_action_config::Response { diagnostics: diags.to_proto() }))
+    }
+
+    async fn plan_action(
+        &self,
+        r: Request<pb::plan_action::Request>,
+    ) -> Result<Response<pb::plan_action::Response>, Status> {
+        let r = r.into_inner();
+        let mut diags = Diagnostics::new();
+        let e = tri!(
+            self.action(&r.action_type),
+            diags,
+            pb::plan_action::Response { diagnostics: diags.to_proto(), ..Default::default() }
+        );
+        let cfg = tri!(
+            decode(r.config.as_ref(), &e.ty),
+            diags,
+            pb::plan_action::Response { diagnostics: diags.to_proto(), ..Default::default() }
+        );
+        let ctx = self.ctx.read().await.clone();
+        diags.extend(e.imp.plan(ctx.as_deref(), &cfg).await);
+        Ok(Response::new(pb::plan_action::Response { diagnostics: diags.to_proto(), ..Default::default() }))
+    }
+
+    async fn invoke_action(
+        &self,
+        r: Request<pb::invoke_action::Request>,
+    ) -> Result<Response<BoxStream<pb::invoke_action::Event>>, Status> {
+        use pb::invoke_action::event;
+        let r = r.into_inner();
+        let completed = |d: Diagnostics| pb::invoke_action::Event {
+            r#type: Some(event::Type::Completed(event::Completed { diagnostics: d.to_proto() })),
+        };
+        let prepared = async {
+            let e = self.action(&r.action_type)?;
+            let cfg = decode(r.config.as_ref(), &e.ty)?;
+            let ctx = self.context().await?;
+            Ok::<_, Diagnostics>((e.imp.clone(), cfg, ctx))
+        };
+        let (imp, cfg, ctx) = match prepared.await {
+            Ok(p) => p,
+            Err(d) => return Ok(Response::new(Box::pin(futures::stream::iter([Ok(completed(d))])))),
+        };
+        // Progress lines stream to Terraform while the action runs; the outcome closes the stream.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
+        let progress_out = out_tx.clone();
+        let forward = tokio::spawn(async move {
+            while let Some(message) = rx.recv().await {
+                let ev = pb::invoke_action::Event { r#type: Some(event::Type::Progress(event::Progress { message })) };
+                let _ = progress_out.send(Ok(ev));
+            }
+        });
+        tokio::spawn(async move {
+            let diags = imp.invoke(&ctx, &cfg, Progress(tx)).await;
+            let _ = forward.await;
+            let _ = out_tx.send(Ok(completed(diags)));
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::UnboundedReceiverStream::new(out_rx))))
+    }
+
     async fn stop_provider(
         &self,
         _r: Request<pb::stop_provider::Request>,
@@ -533,8 +752,23 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
     }
 }
 
+/// The object type Terraform sends for a `list` block, given the type of its `config` block.
+fn list_request_type(config_ty: &Type) -> Type {
+    config_ty.clone()
+}
+
+/// The `config` block's value within what Terraform sent for a `list` block.
+fn list_config(v: &Value) -> &Value {
+    v
+}
+
 fn capabilities() -> pb::ServerCapabilities {
-    pb::ServerCapabilities { plan_destroy: true, get_provider_schema_optional: false, ..Default::default() }
+    pb::ServerCapabilities {
+        plan_destroy: true,
+        get_provider_schema_optional: false,
+        generate_resource_config: true,
+        ..Default::default()
+    }
 }
 
 struct Controller {

@@ -32,6 +32,14 @@ pub trait Provider: Send + Sync + 'static {
     fn resources(&self) -> Vec<Arc<dyn Resource<Self::Context>>>;
     /// The data sources, each with a unique type name.
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<Self::Context>>>;
+    /// The list resources (`terraform query`), each named like the managed resource it finds.
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource<Self::Context>>> {
+        Vec::new()
+    }
+    /// The actions (`terraform apply -invoke=action.<type>.<name>`).
+    fn actions(&self) -> Vec<Arc<dyn Action<Self::Context>>> {
+        Vec::new()
+    }
 }
 
 /// What a resource sees when Terraform plans a change.
@@ -138,4 +146,66 @@ pub trait DataSource<C: Send + Sync>: Send + Sync {
     }
     /// Reads the data.
     async fn read(&self, ctx: &C, config: &Value) -> Result<Value, Diagnostics>;
+}
+
+/// One object a list resource found.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    /// The identity, in the managed resource's identity schema.
+    pub identity: Value,
+    /// What `terraform query` shows for it.
+    pub display_name: String,
+    /// The object in the managed resource's schema (sent when Terraform asks for it).
+    pub object: Value,
+}
+
+/// A list resource: finds existing objects of a managed resource type for `terraform query`.
+#[async_trait]
+pub trait ListResource<C: Send + Sync>: Send + Sync {
+    /// The managed resource type it lists (the names must match).
+    fn type_name(&self) -> &'static str;
+    /// The schema of the `config` block of a `list` block.
+    fn schema(&self) -> Schema;
+    /// Checks the configuration without network access.
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// Finds at most `limit` objects.
+    async fn list(&self, ctx: &C, config: &Value, limit: usize) -> Result<Vec<Listed>, Diagnostics>;
+}
+
+/// Where an action reports progress while it runs (each message reaches the CLI as it happens).
+#[derive(Clone)]
+pub struct Progress(pub(crate) tokio::sync::mpsc::UnboundedSender<String>);
+
+impl Progress {
+    /// Reports one line of progress.
+    pub fn say(&self, message: impl Into<String>) {
+        let _ = self.0.send(message.into());
+    }
+
+    /// A sink that prints nowhere (for tests of action logic).
+    pub fn discard() -> Self {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        Progress(tx)
+    }
+}
+
+/// An action: an operation `terraform apply -invoke` runs without changing state.
+#[async_trait]
+pub trait Action<C: Send + Sync>: Send + Sync {
+    /// The action type, e.g. `aft_invoke_customizations`.
+    fn type_name(&self) -> &'static str;
+    /// The schema of the action's `config` block.
+    fn schema(&self) -> Schema;
+    /// Checks the configuration without network access.
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// Checks what can be checked at plan time (the provider may not be configured yet).
+    async fn plan(&self, _ctx: Option<&C>, _config: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
+    /// Runs the action, reporting progress; the diagnostics are its outcome.
+    async fn invoke(&self, ctx: &C, config: &Value, progress: Progress) -> Diagnostics;
 }

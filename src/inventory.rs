@@ -1,0 +1,167 @@
+//! The organization and AFT's tables read in bulk, once per provider process and shared by every
+//! resource that needs them: refresh of many `aft_account_provisioning` instances, the list
+//! resource for `terraform query`, and target resolution of the action.
+//!
+//! One snapshot costs `ListAccounts` pages (20 accounts each), one `ListChildren` page walk per OU
+//! and the root, and `Scan` pages of the metadata table, so a fleet of N accounts is read with
+//! about N/20 + OUs + N/400 calls instead of 4 calls per account. A snapshot answers only what
+//! it saw: an account it does not know is looked up directly by the caller.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_organizations::types::ChildType;
+
+use crate::aws::organizations::{self, AccountInfo};
+use crate::aws::{AwsError, AwsResultExt, clients};
+use crate::context::Context;
+use crate::framework::metadata::{self, MetadataItem};
+use crate::framework::request::AccountRequest;
+
+/// How long a snapshot is trusted. Terraform starts a fresh provider process for each plan and
+/// apply, so in practice a snapshot lives for one refresh walk.
+pub const MAX_AGE: Duration = Duration::from_secs(120);
+
+/// The organization's accounts, their parents and AFT's metadata items at one moment.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Every account by id.
+    pub accounts: HashMap<String, AccountInfo>,
+    /// The parent (root or OU id) of every account.
+    pub parents: HashMap<String, String>,
+    /// Every OU as (id, name, parent id).
+    pub ous: Vec<(String, String, String)>,
+    /// The root id.
+    pub root: String,
+    /// AFT's metadata items by account id.
+    pub metadata: HashMap<String, MetadataItem>,
+    /// When it was read.
+    pub taken: Option<Instant>,
+}
+
+impl Snapshot {
+    /// Reads the organization (through the CT management session) and the metadata table.
+    pub async fn load(ctx: &Context) -> Result<Snapshot, AwsError> {
+        let org = clients::organizations(&ctx.ct_session().await?);
+        let (accounts, ous, metadata) =
+            tokio::try_join!(organizations::list_accounts(&org), organizations::all_ous(&org), scan_metadata(ctx))?;
+        let root = organizations::root_id(&org).await?;
+        // ListChildren for the root and every OU gives every account's parent in a few calls.
+        let mut parents = HashMap::new();
+        let parent_ids: Vec<String> = std::iter::once(root.clone()).chain(ous.iter().map(|o| o.0.clone())).collect();
+        let pages = futures::future::try_join_all(parent_ids.iter().map(|p| children(&org, p))).await?;
+        for (p, kids) in parent_ids.iter().zip(pages) {
+            for k in kids {
+                parents.insert(k, p.clone());
+            }
+        }
+        Ok(Snapshot {
+            accounts: accounts.into_iter().map(|a| (a.id.clone(), a)).collect(),
+            parents,
+            ous,
+            root,
+            metadata,
+            taken: Some(Instant::now()),
+        })
+    }
+
+    /// True while the snapshot may be used.
+    pub fn fresh(&self) -> bool {
+        self.taken.is_some_and(|t| t.elapsed() < MAX_AGE)
+    }
+
+    /// The OU `id` and every OU below it.
+    pub fn subtree(&self, id: &str) -> Vec<String> {
+        let mut out = vec![id.to_string()];
+        let mut i = 0;
+        while i < out.len() {
+            let p = out[i].clone();
+            out.extend(self.ous.iter().filter(|(_, _, parent)| *parent == p).map(|(c, _, _)| c.clone()));
+            i += 1;
+        }
+        out
+    }
+
+    /// The name of an OU (`Root` for the root).
+    pub fn ou_name(&self, id: &str) -> Option<&str> {
+        if id == self.root {
+            return Some("Root");
+        }
+        self.ous.iter().find(|(i, _, _)| i == id).map(|(_, n, _)| n.as_str())
+    }
+}
+
+async fn children(org: &aws_sdk_organizations::Client, parent: &str) -> Result<Vec<String>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = org.list_children().parent_id(parent).child_type(ChildType::Account).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("organizations:ListChildren")?;
+        out.extend(page.children().iter().filter_map(|c| c.id().map(str::to_string)));
+    }
+    Ok(out)
+}
+
+async fn scan_metadata(ctx: &Context) -> Result<HashMap<String, MetadataItem>, AwsError> {
+    let mut out = HashMap::new();
+    for item in scan(ctx, &ctx.settings.metadata_table).await? {
+        let m = MetadataItem::from_item(&item);
+        if !m.id.is_empty() {
+            out.insert(m.id.clone(), m);
+        }
+    }
+    Ok(out)
+}
+
+/// Every item of a table (paged `Scan`).
+async fn scan(ctx: &Context, table: &str) -> Result<Vec<HashMap<String, AttributeValue>>, AwsError> {
+    let ddb = clients::dynamodb(ctx.aws.hub());
+    let mut out = Vec::new();
+    let mut pages = ddb.scan().table_name(table).consistent_read(true).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        out.extend(page.aws("dynamodb:Scan")?.items().iter().cloned());
+    }
+    Ok(out)
+}
+
+/// The rows of AFT's `aft-request` table by lower-cased email; empty when the table does not exist.
+pub async fn aft_requests(ctx: &Context) -> Result<BTreeMap<String, AccountRequest>, AwsError> {
+    match scan(ctx, metadata::AFT_REQUEST_TABLE).await {
+        Ok(items) => Ok(items
+            .iter()
+            .map(metadata::request_from_item)
+            .filter(|r| !r.email().is_empty())
+            .map(|r| (r.email().to_ascii_lowercase(), r))
+            .collect()),
+        Err(e) if e.is_not_found() => Ok(BTreeMap::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The snapshot of this provider process, read on first use and again once it is older than
+/// [`MAX_AGE`]; concurrent callers share one read.
+pub async fn shared(ctx: &Context) -> Result<Arc<Snapshot>, AwsError> {
+    let mut slot = ctx.snapshot.lock().await;
+    if let Some(s) = slot.as_ref()
+        && s.fresh()
+    {
+        return Ok(s.clone());
+    }
+    let started = Instant::now();
+    let s = Arc::new(Snapshot::load(ctx).await?);
+    tracing::info!(
+        accounts = s.accounts.len(),
+        ous = s.ous.len(),
+        metadata_items = s.metadata.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "read the organization and the metadata table"
+    );
+    *slot = Some(s.clone());
+    Ok(s)
+}
+
+/// Forgets the snapshot (after this process changed what it describes).
+pub async fn invalidate(ctx: &Context) {
+    *ctx.snapshot.lock().await = None;
+}

@@ -1,0 +1,13 @@
+//! List resources for `terraform query`, one file each.
+
+pub mod account_provisioning;
+
+use std::sync::Arc;
+
+use crate::context::Context;
+use crate::plugin::ListResource;
+
+/// Every list resource the provider serves.
+pub fn all() -> Vec<Arc<dyn ListResource<Context>>> {
+    vec![Arc::new(account_provisioning::AccountProvisioningList)]
+}
