@@ -6,7 +6,10 @@ STAMP   := $(VENV)/.toolchain-installed
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: build release toolchain test lint demo clean
+.PHONY: build release toolchain test lint demo bench clean
+
+BENCH_N    ?= 1000
+BENCH_ARGS ?=
 
 build:
 	cargo build
@@ -33,6 +36,11 @@ test: toolchain lint
 
 demo: toolchain build
 	scripts/demo.sh
+
+# Fleet-scale benchmark against moto (not part of `make test`): writes docs/benchmarks.md and
+# target/bench/results.json. BENCH_N=100 make bench, or make bench BENCH_ARGS="--repeat 5 --keep".
+bench: toolchain release
+	$(VENV)/bin/python scripts/bench.py --provider-dir target/release --accounts $(BENCH_N) $(BENCH_ARGS)
 
 clean:
 	rm -rf target/test-work target/test-logs .tmp

@@ -10,7 +10,8 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-MOTO_IAM_LOAD_MANAGED_POLICIES=true "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
+# moto with only the AWS managed policy the provider attaches (see scripts/moto_launcher.py)
+"$VENV/bin/python" scripts/moto_launcher.py -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
 MOTO_PID=$!
 trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
 ENDPOINT=http://127.0.0.1:$PORT

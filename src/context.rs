@@ -47,6 +47,16 @@ pub enum VendMethod {
     Organizations,
 }
 
+/// What a refresh of `aft_account_provisioning` compares with AWS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DriftDetection {
+    /// Existence and status, OU and metadata item, from one bulk read shared by all accounts.
+    #[default]
+    Standard,
+    /// Also the Organizations tags: one more call per account.
+    Full,
+}
+
 /// Everything the provider block sets, with defaults applied.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -68,6 +78,7 @@ pub struct Settings {
     pub poll_interval: Option<Duration>,
     pub max_concurrent_customizations: usize,
     pub iam_propagation_timeout: Duration,
+    pub drift_detection: DriftDetection,
 }
 
 impl Default for Settings {
@@ -90,6 +101,7 @@ impl Default for Settings {
             poll_interval: None,
             max_concurrent_customizations: 5,
             iam_propagation_timeout: Duration::from_secs(120),
+            drift_detection: DriftDetection::Standard,
         }
     }
 }
@@ -118,7 +130,12 @@ pub struct Context {
     planned_emails: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// The bulk read of the organization and metadata table shared by refreshes (see [`crate::inventory`]).
     pub snapshot: tokio::sync::Mutex<Option<std::sync::Arc<crate::inventory::Snapshot>>>,
+    /// The pipeline names read by [`crate::inventory::pipeline_names`], with when they were read.
+    pub pipelines: tokio::sync::Mutex<Option<PipelineNames>>,
 }
+
+/// Pipeline names read at one moment.
+pub type PipelineNames = (std::time::Instant, std::sync::Arc<std::collections::HashSet<String>>);
 
 impl Context {
     /// A context over an AWS session and settings.
@@ -131,6 +148,7 @@ impl Context {
             landing_zone: OnceCell::new(),
             planned_emails: Default::default(),
             snapshot: Default::default(),
+            pipelines: Default::default(),
         }
     }
 

@@ -7,7 +7,7 @@
 //! about N/20 + OUs + N/400 calls instead of 4 calls per account. A snapshot answers only what
 //! it saw: an account it does not know is looked up directly by the caller.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -159,6 +159,28 @@ pub async fn shared(ctx: &Context) -> Result<Arc<Snapshot>, AwsError> {
     );
     *slot = Some(s.clone());
     Ok(s)
+}
+
+/// The names of every CodePipeline pipeline in the AFT management account (paged
+/// `ListPipelines`), read once per provider process like the snapshot.
+pub async fn pipeline_names(ctx: &Context) -> Result<Arc<HashSet<String>>, AwsError> {
+    let mut slot = ctx.pipelines.lock().await;
+    if let Some((taken, names)) = slot.as_ref()
+        && taken.elapsed() < MAX_AGE
+    {
+        return Ok(names.clone());
+    }
+    let cp = clients::codepipeline(ctx.aws.hub());
+    let mut names = HashSet::new();
+    let mut pages = cp.list_pipelines().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        names.extend(
+            page.aws("codepipeline:ListPipelines")?.pipelines().iter().filter_map(|p| p.name().map(str::to_string)),
+        );
+    }
+    let names = Arc::new(names);
+    *slot = Some((Instant::now(), names.clone()));
+    Ok(names)
 }
 
 /// Forgets the snapshot (after this process changed what it describes).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::aws::{AssumeRole, Aws, AwsSettings};
-use crate::context::{Context, FeatureOptions, RoleNames, Settings, VendMethod};
+use crate::context::{Context, DriftDetection, FeatureOptions, RoleNames, Settings, VendMethod};
 use crate::plugin::{
     Action, AttrPath, Attribute, Block, DataSource, Diagnostics, ListResource, NestedBlock, Resource, Schema, Type,
     Value,
@@ -46,6 +46,7 @@ impl crate::plugin::Provider for AftProvider {
             .attr(s("provisioning_customizations_state_machine", "Name or ARN of the provisioning customizations state machine (step 7). Default: `aft-account-provisioning-customizations`; if it does not exist, step 7 is a no-op."))
             .attr(Attribute::optional("max_concurrent_customizations", Type::Number, "Cap on customization executions running at once. Default: `5`."))
             .attr(s("iam_propagation_timeout", "How long to keep proving that new roles can be assumed, e.g. `2m`. Default: `2m`."))
+            .attr(s("drift_detection", "What a refresh compares with AWS: `standard` (the account exists and is active, its OU, its metadata item; one bulk read shared by all accounts, about 0.1 API calls per account) or `full` (also its Organizations tags: one more call per account). Default: `standard`."))
             .block(NestedBlock::single(
                 "assume_role",
                 Block::new("Role to assume to reach the AFT management account (in AFT: `AWSAFTAdmin`).")
@@ -127,6 +128,10 @@ impl crate::plugin::Provider for AftProvider {
                 }
             },
         );
+        check(AttrPath::attr("drift_detection"), c.get("drift_detection"), &|s| match s {
+            "standard" | "full" => Ok(()),
+            _ => Err(format!("{s:?} is not a drift detection level; use \"standard\" or \"full\".")),
+        });
         check(AttrPath::attr("iam_propagation_timeout"), c.get("iam_propagation_timeout"), &|s| {
             validation::duration(s).map(|_| ())
         });
@@ -211,6 +216,10 @@ impl crate::plugin::Provider for AftProvider {
                 .as_str()
                 .and_then(|s| validation::duration(s).ok())
                 .unwrap_or(base.iam_propagation_timeout),
+            drift_detection: match c.get("drift_detection").as_str() {
+                Some("full") => DriftDetection::Full,
+                _ => DriftDetection::Standard,
+            },
             roles,
         };
         let ar = c.get("assume_role");

@@ -429,6 +429,23 @@ async fn out_of_band_drift_plans_an_update_and_the_apply_repairs_it() {
         .await
         .unwrap();
 
+    // standard detection (the default) sees the metadata item and the OU, from one bulk read
+    let plan = tf.plan_json();
+    let mut changes = common::terraform::changes(&plan);
+    changes.sort();
+    assert_eq!(
+        changes,
+        ["meta", "moved"].map(|n| (format!("aft_account_provisioning.{n}"), vec!["update".to_string()])).to_vec()
+    );
+    // full detection also reads every account's tags
+    let full = "  account_factory {\n    method = \"organizations\"\n  }\n  drift_detection = \"full\"";
+    tf.write(&format!(
+        "{}{}{}{}",
+        l.provider(full),
+        account_block("meta", &ea, "Sandbox", ""),
+        account_block("moved", &eb, "Sandbox", ""),
+        account_block("tagged", &ec, "Sandbox", "  account_tags = { Owner = \"a\" }")
+    ));
     let plan = tf.plan_json();
     let mut changes = common::terraform::changes(&plan);
     changes.sort();

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use super::timeout;
 use crate::aws::{AwsError, clients, organizations};
-use crate::context::Context;
+use crate::context::{Context, DriftDetection};
 use crate::framework::request::{AccountRequest, CT_KEYS};
 use crate::framework::validate::{self, Draft, Field};
 use crate::framework::{self, RunRecord, metadata, vend};
@@ -288,32 +288,46 @@ impl Resource<Context> for AccountProvisioning {
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
         let Some(id) = state.get("account_id").as_str() else { return Ok(None) };
-        let fail = |e: AwsError| aws_diag("Refreshing the account failed", e);
+        let fail = |e: AwsError| aws_diag("Refreshing the account failed", format!("account {id}: {e}"));
+        // One bulk read of the organization and the metadata table serves every account of this
+        // refresh; only what it did not see is asked for one account at a time.
+        let snap = crate::inventory::shared(ctx).await.map_err(fail)?;
         let org = clients::organizations(&ctx.ct_session().await.map_err(fail)?);
-        let Some(account) = organizations::describe_account(&org, id).await.map_err(fail)? else {
-            tracing::warn!(account = id, "account no longer exists; removing it from the state");
-            return Ok(None);
+        let account = match snap.accounts.get(id) {
+            Some(a) => a.clone(),
+            None => match organizations::describe_account(&org, id).await.map_err(fail)? {
+                Some(a) => a,
+                None => {
+                    tracing::warn!(account = id, "account no longer exists; removing it from the state");
+                    return Ok(None);
+                }
+            },
         };
         let mut drift = Vec::new();
         if account.status != "ACTIVE" {
             drift.push(format!("account is {}", account.status));
         }
-        if metadata::get(ctx, id).await.map_err(fail)?.is_none() {
+        if !snap.metadata.contains_key(id) && metadata::get(ctx, id).await.map_err(fail)?.is_none() {
             drift.push(format!("metadata item missing from {}", ctx.settings.metadata_table));
         }
-        let (parent, _) = organizations::parent(&org, id).await.map_err(fail)?;
+        let parent = match snap.parents.get(id) {
+            Some(p) => p.clone(),
+            None => organizations::parent(&org, id).await.map_err(fail)?.0,
+        };
         let wanted_ou = state.get("control_tower_parameters").get("ManagedOrganizationalUnit");
         if let Some(ou) = wanted_ou.as_str()
-            && !ou_matches(&org, &parent, ou).await.map_err(fail)?
+            && !ou_matches(&org, &snap, &parent, ou).await.map_err(fail)?
         {
             drift.push(format!("account is in {parent}, not in {ou}"));
         }
-        let tags = organizations::tags(&org, id).await.map_err(fail)?;
-        let wanted = state.get("account_tags").as_string_map();
-        let (set, remove) = framework::tags::diff(&tags, &wanted);
-        if !set.is_empty() || !remove.is_empty() {
-            let keys: Vec<String> = set.into_iter().map(|(k, _)| k).chain(remove).collect();
-            drift.push(format!("tags differ: {}", keys.join(", ")));
+        if ctx.settings.drift_detection == DriftDetection::Full {
+            let tags = organizations::tags(&org, id).await.map_err(fail)?;
+            let wanted = state.get("account_tags").as_string_map();
+            let (set, remove) = framework::tags::diff(&tags, &wanted);
+            if !set.is_empty() || !remove.is_empty() {
+                let keys: Vec<String> = set.into_iter().map(|(k, _)| k).chain(remove).collect();
+                drift.push(format!("tags differ: {}", keys.join(", ")));
+            }
         }
         if !drift.is_empty() {
             tracing::info!(account = id, drift = %drift.join("; "), "drift found");
@@ -452,14 +466,23 @@ pub fn imported_state(
     ])
 }
 
-/// True when `parent` is the OU an `ManagedOrganizationalUnit` string names (one call at most).
-async fn ou_matches(org: &aws_sdk_organizations::Client, parent: &str, ou: &str) -> Result<bool, AwsError> {
+/// True when `parent` is the OU a `ManagedOrganizationalUnit` string names (no call when the
+/// snapshot knows the OU, one otherwise).
+async fn ou_matches(
+    org: &aws_sdk_organizations::Client,
+    snap: &crate::inventory::Snapshot,
+    parent: &str,
+    ou: &str,
+) -> Result<bool, AwsError> {
     use crate::aws::AwsResultExt;
     match organizations::OuRef::parse(ou) {
         Ok(organizations::OuRef::Id(id)) | Ok(organizations::OuRef::NameAndId(_, id)) => Ok(id == parent),
         Ok(organizations::OuRef::Name(name)) => {
             if parent.starts_with("r-") {
                 return Ok(name == "Root");
+            }
+            if let Some(known) = snap.ou_name(parent) {
+                return Ok(known == name);
             }
             let d = org
                 .describe_organizational_unit()

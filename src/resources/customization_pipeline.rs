@@ -302,13 +302,18 @@ impl Resource<Context> for CustomizationPipeline {
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
         let Some(name) = state.get("name").as_str() else { return Ok(None) };
         let cp = clients::codepipeline(ctx.aws.hub());
-        match cp.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(diag("Reading the pipeline failed", e)),
+        // one ListPipelines for the whole refresh; a pipeline it did not see is asked for directly
+        let known = crate::inventory::pipeline_names(ctx).await.map_err(|e| diag("Listing the pipelines failed", e))?;
+        if !known.contains(name) {
+            match cp.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(diag("Reading the pipeline failed", e)),
+            }
         }
         let mut s = state.clone();
-        if let Some(exec) = state.get("last_execution_id").as_str().filter(|e| !e.is_empty()) {
+        let full = ctx.settings.drift_detection == crate::context::DriftDetection::Full;
+        if let Some(exec) = state.get("last_execution_id").as_str().filter(|e| full && !e.is_empty()) {
             match cp
                 .get_pipeline_execution()
                 .pipeline_name(name)

@@ -1,0 +1,627 @@
+"""`make bench`: the provider at fleet scale against moto, next to Terraform's own floor.
+
+Owned by the benchmarks; it is not part of the provider. On 127.0.0.1 it starts moto (through
+scripts/moto_launcher.py, so new accounts do not load ~1,580 AWS managed policies each), the
+CodePipeline shim and the counting proxy (scripts/aws_proxy.py; the provider and the shim both
+go through it, so every AWS call the provider makes is counted), seeds the AFT baseline
+(scripts/seed_baseline.py, straight to moto), then measures with the given provider binary:
+
+  1. `terraform apply` creating N `aft_account_provisioning` + N `aft_customization_pipeline`;
+  2. a no-change `terraform plan -detailed-exitcode` (must exit 0), with the AWS calls it makes;
+  3. the same no-change plan over N `terraform_data` resources: the floor;
+  4. a one-account change (one account's `account_tags`): its plan and its apply;
+  5. the provider's peak RSS (VmHWM of every process running the binary, sampled every 50 ms).
+
+The no-change plans (2 and 3) run --repeat times, interleaved; medians are reported. Results go
+to --out (Markdown, overwritten), stdout, and target/bench/results.json (raw).
+
+usage: .venv/bin/python scripts/bench.py --provider-dir target/release --accounts 1000
+"""
+import argparse
+import atexit
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = sys.executable
+AFT = "111111111111"  # scripts/seed_baseline.py's AFT management account
+OUS = ["Sandbox", "Workloads", "Prod"]  # created by seed_baseline (Parking is for parked accounts)
+TARGET_RATIO, TARGET_CALLS, TARGET_RSS_MB = 1.5, 0.2, 100
+
+# Every process this script started (services and the running terraform), stopped by pid at exit.
+CHILDREN: list[subprocess.Popen] = []
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- processes
+
+def stop_children() -> None:
+    """Stop every child this script started: its process group (it leads one), TERM then KILL."""
+    while CHILDREN:
+        p = CHILDREN.pop()
+        if p.poll() is not None:
+            continue
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                p.kill()
+            p.wait(5)
+
+
+def on_signal(signum, _frame):
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks, which stop the children
+
+
+def spawn(cmd, log, env=None, stdout=None) -> subprocess.Popen:
+    """Start a child in its own process group (so it can be stopped with everything it forks)."""
+    p = subprocess.Popen(cmd, env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                         stdout=stdout or open(log, "w"), stderr=open(log + ".err" if stdout else log, "a"),
+                         start_new_session=True)
+    CHILDREN.append(p)
+    return p
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(url, body=None, timeout=30):
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"},
+                                 method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read() or b"null")
+
+
+def wait_until(what, check, proc, log, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"{what} exited with {proc.returncode}:\n{tail(log)}")
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise BenchError(f"{what} not ready after {timeout}s:\n{tail(log)}")
+
+
+def tail(path, lines=40) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:]).rstrip() or "(empty)"
+    except OSError:
+        return "(no log)"
+
+
+def start_services(work, policies):
+    """moto (launcher), the counting proxy in front of it, the CodePipeline shim in front of the proxy."""
+    logs = os.path.join(work, "logs")
+    port = free_port()
+    moto_env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", AFT_MOTO_MANAGED_POLICIES=policies)
+    moto_env.pop("MOTO_ACCOUNT_ID", None)
+    moto_log = os.path.join(logs, "moto.log")
+    moto = spawn([PY, "scripts/moto_launcher.py", "-H", "127.0.0.1", "-p", str(port)], moto_log, env=moto_env)
+    moto_url = f"http://127.0.0.1:{port}"
+    wait_until("moto", lambda: urllib.request.urlopen(moto_url + "/moto-api/", timeout=5).close() or True,
+               moto, moto_log)
+    # Step Functions really run the state machines, as in `make demo` and the tests
+    http(moto_url + "/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+
+    proxy_log = os.path.join(logs, "proxy.log")
+    proxy = spawn([PY, "scripts/aws_proxy.py", "--upstream", moto_url, "--port", "0"], proxy_log,
+                  stdout=subprocess.PIPE)
+    line = read_line(proxy, 30)
+    if not line.startswith("PORT="):
+        raise BenchError(f"aws_proxy did not print PORT=: {line!r}\n{tail(proxy_log + '.err')}")
+    proxy_url = f"http://127.0.0.1:{int(line[5:])}"
+
+    shim_port = free_port()
+    shim_log = os.path.join(logs, "shim.log")
+    shim = spawn([PY, "scripts/codepipeline_shim.py", str(shim_port), proxy_url], shim_log)
+    wait_until("codepipeline_shim", lambda: socket.create_connection(("127.0.0.1", shim_port), 1).close() or True,
+               shim, shim_log, 30)
+    return {"moto": moto_url, "proxy": proxy_url, "shim": f"http://127.0.0.1:{shim_port}",
+            "pids": {"moto": moto.pid, "proxy": proxy.pid, "shim": shim.pid}}
+
+
+def read_line(proc, timeout) -> str:
+    out = []
+    t = threading.Thread(target=lambda: out.append(proc.stdout.readline().decode().strip()), daemon=True)
+    t.start()
+    t.join(timeout)
+    return out[0] if out else ""
+
+
+# ---------------------------------------------------------------- RSS sampling
+
+class RssSampler(threading.Thread):
+    """Every 50 ms: the peak RSS (VmHWM, kB) of the processes running `binary` that this
+    terraform (`tf_pid`, a session leader) started, and of terraform itself. Other processes
+    running the same binary (a concurrent `cargo test`, say) are not counted."""
+
+    def __init__(self, binary, tf_pid):
+        super().__init__(daemon=True)
+        self.binary, self.tf_pid = binary, tf_pid
+        self.peak_kb, self.tf_peak_kb, self.pids = 0, 0, set()
+        self.halt = threading.Event()
+
+    def ours(self, pid) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return self.tf_pid in (int(fields[1]), int(fields[3]))  # ppid, session id
+        except (OSError, IndexError, ValueError):
+            return False
+
+    def is_provider(self, pid) -> bool:
+        try:  # a rebuilt binary shows as "<path> (deleted)" in the processes still running the old one
+            return os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)") == self.binary
+        except OSError:
+            pass
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return f.read().split(b"\0")[0].decode(errors="replace") == self.binary
+        except OSError:
+            return False
+
+    @staticmethod
+    def hwm_kb(pid) -> int:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                vals = [int(l.split()[1]) for l in f if l.startswith(("VmHWM:", "VmRSS:"))]
+            return max(vals, default=0)
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def sample(self):
+        self.tf_peak_kb = max(self.tf_peak_kb, self.hwm_kb(self.tf_pid))
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) != self.tf_pid and self.ours(name) and self.is_provider(name):
+                self.pids.add(int(name))
+                self.peak_kb = max(self.peak_kb, self.hwm_kb(name))
+
+    def run(self):
+        while not self.halt.is_set():
+            self.sample()
+            self.halt.wait(0.05)
+
+    def stop(self):
+        self.halt.set()
+        self.join()
+
+
+# ---------------------------------------------------------------- terraform
+
+class Terraform:
+    def __init__(self, args, work, services):
+        self.bin, self.binary, self.work = args.terraform, args.binary, work
+        self.log_dir = os.path.join(work, "logs")
+        tfrc = os.path.join(work, "dev.tfrc")
+        with open(tfrc, "w") as f:
+            f.write('provider_installation {\n  dev_overrides {\n'
+                    f'    "aft-rs/aft" = "{args.provider_dir}"\n  }}\n  direct {{}}\n}}\n')
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("TF_LOG", "TF_CLI_ARGS", "AWS_", "RUST_LOG"))}
+        env.update({
+            "TF_CLI_CONFIG_FILE": tfrc, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1",
+            "RUST_BACKTRACE": "0",
+            "AWS_ENDPOINT_URL": services["proxy"], "AWS_ENDPOINT_URL_CODEPIPELINE": services["shim"],
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.path.join(work, "aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(work, "aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        })
+        self.env = env
+
+    def run(self, name, chdir, args, timeout, ok=(0,)):
+        """Run one terraform command; -> {wall_s, exit, provider_peak_rss_mb, ...}. Raises on a bad exit."""
+        out, err = (os.path.join(self.log_dir, f"{name}.{s}") for s in ("out", "err"))
+        cmd = [self.bin, f"-chdir={chdir}", *args, "-no-color"]
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, env=self.env, cwd=self.work, stdin=subprocess.DEVNULL,
+                             stdout=open(out, "w"), stderr=open(err, "w"), start_new_session=True)
+        CHILDREN.append(p)
+        sampler = RssSampler(self.binary, p.pid)
+        sampler.start()
+        try:
+            code = p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
+            sampler.stop()
+            wall = time.monotonic() - t0
+            stop_child(p)
+        if code is None:
+            raise BenchError(f"`terraform {' '.join(args)}` ({name}) timed out after {timeout}s\n"
+                             f"--- stderr (tail) ---\n{tail(err)}\n--- stdout (tail) ---\n{tail(out, 20)}")
+        if code not in ok:
+            raise BenchError(f"`terraform {' '.join(args)}` ({name}) exited {code}, expected {ok}\n"
+                             f"--- stderr (tail) ---\n{tail(err)}\n--- stdout (tail) ---\n{tail(out, 30)}")
+        summary = ""
+        with open(out, errors="replace") as f:
+            for line in f:
+                if re.match(r"(Plan|Apply complete!|No changes\.)", line):
+                    summary = line.strip()
+        r = {"name": name, "wall_s": round(wall, 3), "exit": code, "summary": summary,
+             "provider_peak_rss_mb": round(sampler.peak_kb / 1024, 1),
+             "provider_processes": len(sampler.pids),
+             "terraform_peak_rss_mb": round(sampler.tf_peak_kb / 1024, 1)}
+        print(f"    {name}: {wall:.2f}s exit {code}, provider peak RSS {r['provider_peak_rss_mb']} MB"
+              f" ({len(sampler.pids)} processes); {summary}", flush=True)
+        return r
+
+
+def stop_child(p):
+    """A finished or timed-out terraform: stop its process group (providers included), forget it."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(5)
+    if p in CHILDREN:
+        CHILDREN.remove(p)
+
+
+# ---------------------------------------------------------------- configurations
+
+def accounts_local(n) -> str:
+    """A local map of n accounts (key => OU) built in HCL; range() stops at 1024, hence the product."""
+    return f"""locals {{
+  n   = {n}
+  ous = {json.dumps(OUS)}
+  accounts = {{
+    for p in setproduct(range(ceil(local.n / 1000)), range(1000)) :
+    format("bench-%05d", p[0] * 1000 + p[1]) => local.ous[(p[0] * 1000 + p[1]) % length(local.ous)]
+    if p[0] * 1000 + p[1] < local.n
+  }}
+}}
+
+# the one-account change of the benchmark: `-var changed_account=bench-00000`
+variable "changed_account" {{
+  type    = string
+  default = ""
+}}
+"""
+
+
+def provider_config(n) -> str:
+    return f"""terraform {{
+  required_providers {{
+    aft = {{
+      source = "aft-rs/aft"
+    }}
+  }}
+}}
+
+provider "aft" {{
+  assume_role {{
+    role_arn = "arn:aws:iam::{AFT}:role/AWSAFTAdmin"
+  }}
+  account_factory {{
+    method = "organizations"
+  }}
+}}
+
+{accounts_local(n)}
+resource "aft_account_provisioning" "fleet" {{
+  for_each = local.accounts
+
+  control_tower_parameters = {{
+    AccountEmail              = "${{each.key}}@example.com"
+    AccountName               = each.key
+    ManagedOrganizationalUnit = each.value
+    SSOUserEmail              = "platform@example.com"
+    SSOUserFirstName          = "Platform"
+    SSOUserLastName           = "Team"
+  }}
+  account_tags = {{
+    Owner    = "bench"
+    Revision = each.key == var.changed_account ? "2" : "1"
+  }}
+}}
+
+resource "aft_customization_pipeline" "fleet" {{
+  for_each = aft_account_provisioning.fleet
+
+  account_id = each.value.account_id
+  triggers = {{
+    customizations_version = "1"
+  }}
+}}
+"""
+
+
+def floor_config(n) -> str:
+    return f"""{accounts_local(n)}
+resource "terraform_data" "fleet" {{
+  for_each = local.accounts
+
+  input = {{
+    email   = "${{each.key}}@example.com"
+    ou      = each.value
+    owner   = "bench"
+    version = each.key == var.changed_account ? "2" : "1"
+  }}
+}}
+"""
+
+
+# ---------------------------------------------------------------- report
+
+def machine() -> dict:
+    mem_kb = cpu = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem_kb = next(int(l.split()[1]) for l in f if l.startswith("MemTotal:"))
+        with open("/proc/cpuinfo") as f:
+            cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), None)
+    except (OSError, StopIteration):
+        pass
+    return {"nproc": len(os.sched_getaffinity(0)), "cpu": cpu or platform.processor(),
+            "memory_gb": round(mem_kb / 1024 / 1024, 1) if mem_kb else None,
+            "kernel": platform.release()}
+
+
+def terraform_version(tf) -> str:
+    try:
+        out = subprocess.run([tf, "version", "-json"], capture_output=True, timeout=120,
+                             env=dict(os.environ, CHECKPOINT_DISABLE="1")).stdout
+        return json.loads(out)["terraform_version"]
+    except (OSError, ValueError, KeyError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def ok(met: bool) -> str:
+    return "✅" if met else "❌"
+
+
+def table(res) -> str:
+    n, m = res["accounts"], res["measurements"]
+    rows = [("Metric", "Measured", "Target", "Met")]
+    a = m["apply_create"]
+    rows.append((f"`apply`: create {n} accounts + {n} pipelines",
+                 f"{a['wall_s']:.1f} s ({a['wall_s'] / n:.2f} s/account), {a['aws_calls']} AWS calls", "", ""))
+    pp, fp = m["plan_nochange"], m["floor_plan_nochange"]
+    rows.append((f"No-change `plan`, provider (median of {len(pp['runs'])})", f"{pp['median_s']:.2f} s", "", ""))
+    rows.append((f"No-change `plan`, {n} `terraform_data` (floor, median of {len(fp['runs'])})",
+                 f"{fp['median_s']:.2f} s", "", ""))
+    ratio = m["ratio_plan_vs_floor"]
+    rows.append(("Provider plan / floor plan", f"{ratio:.2f}×", f"≤ {TARGET_RATIO}×", ok(ratio <= TARGET_RATIO)))
+    calls = m["aws_calls_nochange_plan"]
+    rows.append(("AWS calls, no-change plan", f"{calls['total']} ({calls['per_account']:.2f}/account)",
+                 f"≤ {TARGET_CALLS}/account", ok(calls["per_account"] <= TARGET_CALLS)))
+    by = sorted(calls["by_action"].items(), key=lambda kv: (-kv[1], kv[0]))
+    rows.append(("↳ by action (`service:Action` count)", ", ".join(f"`{k}` {v}" for k, v in by) or "none", "", ""))
+    if "change" in m:
+        c = m["change"]
+        rows.append(("One-account change (`account_tags`): `plan`",
+                     f"{c['plan']['wall_s']:.2f} s, {c['plan']['aws_calls']} AWS calls", "", ""))
+        rows.append(("One-account change: `apply`",
+                     f"{c['apply']['wall_s']:.2f} s, {c['apply']['aws_calls']} AWS calls", "", ""))
+    for label, key in [("no-change plan", "rss_plan_mb"), ("create apply", "rss_apply_mb"),
+                       ("change plan", "rss_change_plan_mb"), ("change apply", "rss_change_apply_mb")]:
+        if key in m:
+            rows.append((f"Provider peak RSS, {label}", f"{m[key]:.1f} MB", f"< {TARGET_RSS_MB} MB",
+                         ok(m[key] < TARGET_RSS_MB)))
+    return "\n".join("| " + " | ".join(r) + " |" + ("\n|---|---|---|---|" if i == 0 else "")
+                     for i, r in enumerate(rows))
+
+
+def markdown(res) -> str:
+    mc, env = res["machine"], res["environment"]
+    return f"""# Benchmarks
+
+Measured by `make bench` (`scripts/bench.py`) on {res['date']}; the numbers below are overwritten
+by each run.
+
+Method: a local moto server (the AWS emulator), the provider binary through Terraform's
+`dev_overrides`, and a counting proxy between the provider and moto (`scripts/aws_proxy.py`),
+all on one machine. The configuration has {res['accounts']} `aft_account_provisioning` resources
+(method `organizations`, spread over the OUs {', '.join(OUS)}) and one `aft_customization_pipeline`
+each, written with `for_each` over a local map. Wall times are `time.monotonic()` around each
+`terraform` command at default parallelism; the provider's peak RSS is the largest VmHWM of
+the provider processes that command started, sampled every 50 ms. The no-change plans run
+{res['repeat']} time(s), interleaved with the floor (the same plan over {res['accounts']}
+`terraform_data` resources, i.e. Terraform alone), and the medians are compared. AWS calls are
+counted by the proxy for the whole command; "per account" divides by N and includes the
+pipelines' calls.
+
+- Machine: {mc['nproc']} CPUs ({mc['cpu']}), {mc['memory_gb']} GB memory, Linux {mc['kernel']}
+- Terraform {env['terraform']}, moto {env['moto']}, provider binary `{env['binary']}` ({env['profile']} profile)
+- N = {res['accounts']} accounts, {res['repeat']} run(s) of each no-change plan
+
+Caveat: moto runs through `scripts/moto_launcher.py`, which gives every account only the AWS
+managed policies the provider uses ({env['managed_policies']}) instead of all ~1,580: stock moto
+spends over a second and tens of MB per new account loading them, which would dominate the
+apply and moto's memory. moto is one Python process on the same CPUs, so absolute times
+include emulator time; the call counts do not depend on it.
+
+{table(res)}
+"""
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--accounts", type=int, default=1000, help="N (default 1000)")
+    ap.add_argument("--repeat", type=int, default=3, help="repetitions of the no-change plans (default 3)")
+    ap.add_argument("--provider-dir", default="target/release", help="directory of terraform-provider-aft")
+    ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown report (overwritten)")
+    ap.add_argument("--results", default="target/bench/results.json", help="raw results (JSON)")
+    ap.add_argument("--keep", action="store_true", help="keep the work dir (it is always kept on failure)")
+    ap.add_argument("--skip-apply-change", action="store_true", help="skip the one-account change")
+    ap.add_argument("--terraform", default=os.path.join(ROOT, ".venv/bin/terraform"))
+    ap.add_argument("--timeout", type=float, default=None,
+                    help="seconds per terraform command (default: 600 + 10 s per account for applies, "
+                         "300 + 1 s per account for plans)")
+    ap.add_argument("--managed-policies", default="AdministratorAccess",
+                    help="AWS managed policies moto loads per account (AFT_MOTO_MANAGED_POLICIES)")
+    a = ap.parse_args()
+    if a.accounts < 1 or a.repeat < 1:
+        ap.error("--accounts and --repeat must be at least 1")
+    a.provider_dir = os.path.realpath(a.provider_dir)
+    a.binary = os.path.join(a.provider_dir, "terraform-provider-aft")
+    if not os.access(a.binary, os.X_OK):
+        ap.error(f"{a.binary} is missing (build it: `cargo build --release`)")
+    if not os.access(a.terraform, os.X_OK):
+        ap.error(f"{a.terraform} is missing (run `make toolchain`)")
+    a.out, a.results = (os.path.join(ROOT, p) if not os.path.isabs(p) else p for p in (a.out, a.results))
+    return a
+
+
+def main() -> int:
+    a = parse_args()
+    n = a.accounts
+    t_apply = a.timeout or 600 + 10 * n
+    t_plan = a.timeout or 300 + n
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    atexit.register(stop_children)
+    bench_dir = os.path.join(ROOT, "target/bench")
+    os.makedirs(bench_dir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="work-", dir=bench_dir)
+    os.makedirs(os.path.join(work, "logs"))
+    failed = True
+    try:
+        print(f"==> work dir {work}", flush=True)
+        services = start_services(work, a.managed_policies)
+        print(f"==> moto {services['moto']}, proxy {services['proxy']}, shim {services['shim']}", flush=True)
+        seed = subprocess.run([PY, "scripts/seed_baseline.py", "--endpoint", services["moto"]], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        if seed.returncode != 0:
+            raise BenchError(f"seed_baseline.py exited {seed.returncode}:\n{seed.stderr[-3000:]}")
+        with open(os.path.join(work, "baseline.json"), "w") as f:
+            f.write(seed.stdout)
+
+        fleet, floor = os.path.join(work, "fleet"), os.path.join(work, "floor")
+        for d, text in [(fleet, provider_config(n)), (floor, floor_config(n))]:
+            os.makedirs(d)
+            with open(os.path.join(d, "main.tf"), "w") as f:
+                f.write(text)
+        tf = Terraform(a, work, services)
+        stats = lambda: http(services["proxy"] + "/__proxy/stats")
+        reset = lambda: http(services["proxy"] + "/__proxy/reset", {})
+
+        m = {}
+        print(f"==> 1. apply: create {n} accounts + pipelines", flush=True)
+        reset()
+        m["apply_create"] = tf.run("apply-create", fleet, ["apply", "-auto-approve", "-input=false"], t_apply)
+        m["apply_create"]["aws_calls"] = stats()["total"]
+        m["apply_create"]["per_account_s"] = round(m["apply_create"]["wall_s"] / n, 4)
+        print("==> 3. floor: apply", flush=True)
+        m["floor_apply"] = tf.run("floor-apply", floor, ["apply", "-auto-approve", "-input=false"], t_apply)
+
+        print(f"==> 2./3. no-change plans, {a.repeat}x each, interleaved", flush=True)
+        plans, floors, call_runs = [], [], []
+        plan_args = ["plan", "-input=false", "-detailed-exitcode"]
+        for i in range(a.repeat):
+            reset()
+            r = tf.run(f"plan-nochange-{i + 1}", fleet, plan_args, t_plan)
+            s = stats()
+            r["aws_calls"] = s["total"]
+            plans.append(r)
+            call_runs.append(s)
+            floors.append(tf.run(f"floor-plan-nochange-{i + 1}", floor, plan_args, t_plan))
+        med = lambda rs: round(statistics.median(r["wall_s"] for r in rs), 3)
+        m["plan_nochange"] = {"median_s": med(plans), "runs": plans}
+        m["floor_plan_nochange"] = {"median_s": med(floors), "runs": floors}
+        m["ratio_plan_vs_floor"] = round(m["plan_nochange"]["median_s"] / m["floor_plan_nochange"]["median_s"], 3)
+        worst = max(call_runs, key=lambda s: s["total"])
+        m["aws_calls_nochange_plan"] = {"total": worst["total"], "per_account": round(worst["total"] / n, 3),
+                                        "by_action": worst["by_action"],
+                                        "totals_per_run": [s["total"] for s in call_runs]}
+        m["rss_plan_mb"] = max(r["provider_peak_rss_mb"] for r in plans)
+        m["rss_apply_mb"] = m["apply_create"]["provider_peak_rss_mb"]
+
+        if not a.skip_apply_change:
+            key = "bench-00000"
+            print(f"==> 4. one-account change ({key}'s account_tags)", flush=True)
+            var = ["-var", f"changed_account={key}"]
+            reset()
+            cp = tf.run("change-plan", fleet, plan_args + var, t_plan, ok=(2,))
+            cp["aws_calls"] = stats()["total"]
+            reset()
+            ca = tf.run("change-apply", fleet, ["apply", "-auto-approve", "-input=false", *var], t_apply)
+            s = stats()
+            ca["aws_calls"], ca["by_action"] = s["total"], s["by_action"]
+            m["change"] = {"account": key, "plan": cp, "apply": ca}
+            m["rss_change_plan_mb"] = cp["provider_peak_rss_mb"]
+            m["rss_change_apply_mb"] = ca["provider_peak_rss_mb"]
+
+        profile = os.path.basename(a.provider_dir) if os.path.basename(a.provider_dir) in ("debug", "release") \
+            else "unknown"
+        res = {
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "accounts": n, "repeat": a.repeat, "machine": machine(),
+            "environment": {"terraform": terraform_version(a.terraform),
+                            "moto": importlib.metadata.version("moto"),
+                            "binary": os.path.relpath(a.binary, ROOT), "profile": profile,
+                            "binary_mtime": datetime.datetime.fromtimestamp(
+                                os.path.getmtime(a.binary), datetime.timezone.utc).isoformat(),
+                            "managed_policies": a.managed_policies},
+            "targets": {"plan_ratio_max": TARGET_RATIO, "aws_calls_per_account_max": TARGET_CALLS,
+                        "provider_rss_mb_max": TARGET_RSS_MB},
+            "measurements": m,
+        }
+        os.makedirs(os.path.dirname(a.results), exist_ok=True)
+        with open(a.results, "w") as f:
+            json.dump(res, f, indent=2)
+        report = markdown(res)
+        os.makedirs(os.path.dirname(a.out), exist_ok=True)
+        with open(a.out, "w") as f:
+            f.write(report)
+        print()
+        print(table(res))
+        print(f"\n==> wrote {os.path.relpath(a.out, ROOT)} and {os.path.relpath(a.results, ROOT)}")
+        failed = False
+        return 0
+    except BenchError as e:
+        print(f"\nbench: FAILED: {e}", file=sys.stderr)
+        return 1
+    except SystemExit as e:
+        print(f"\nbench: interrupted (exit {e.code}); stopping everything it started", file=sys.stderr)
+        raise
+    finally:
+        stop_children()
+        if failed or a.keep:
+            print(f"==> work dir kept: {work}", file=sys.stderr if failed else sys.stdout)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
