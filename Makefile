@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.toolchain-installed
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: build release toolchain test lint demo bench clean
+.PHONY: build release toolchain test lint demo bench fuzz clean
 
 BENCH_N    ?= 1000
 BENCH_ARGS ?=
@@ -41,6 +41,11 @@ demo: toolchain build
 # target/bench/results.json. BENCH_N=100 make bench, or make bench BENCH_ARGS="--repeat 5 --keep".
 bench: toolchain release
 	$(VENV)/bin/python scripts/bench.py --provider-dir target/release --accounts $(BENCH_N) $(BENCH_ARGS)
+
+# The codec fuzz test for longer than `make test` runs it (AFT_FUZZ_CASES=... to change).
+FUZZ_CASES ?= 2000000
+fuzz:
+	AFT_FUZZ_CASES=$(FUZZ_CASES) cargo test --lib plugin::fuzz -- --nocapture
 
 clean:
 	rm -rf target/test-work target/test-logs .tmp

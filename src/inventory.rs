@@ -1,6 +1,6 @@
 //! The organization and AFT's tables read in bulk, once per provider process and shared by every
-//! resource that needs them: refresh of many `aft_account_provisioning` instances, the list
-//! resource for `terraform query`, and target resolution of the action.
+//! resource that needs them: refresh of many `aft_account_provisioning` and
+//! `aft_customization_pipeline` instances, and the list resource for `terraform query`.
 //!
 //! One snapshot costs `ListAccounts` pages (20 accounts each), one `ListChildren` page walk per OU
 //! and the root, and `Scan` pages of the metadata table, so a fleet of N accounts is read with
@@ -45,9 +45,12 @@ impl Snapshot {
     /// Reads the organization (through the CT management session) and the metadata table.
     pub async fn load(ctx: &Context) -> Result<Snapshot, AwsError> {
         let org = clients::organizations(&ctx.ct_session().await?);
-        let (accounts, ous, metadata) =
-            tokio::try_join!(organizations::list_accounts(&org), organizations::all_ous(&org), scan_metadata(ctx))?;
         let root = organizations::root_id(&org).await?;
+        let (accounts, ous, metadata) = tokio::try_join!(
+            organizations::list_accounts(&org),
+            organizations::all_ous_under(&org, &root),
+            scan_metadata(ctx)
+        )?;
         // ListChildren for the root and every OU gives every account's parent in a few calls.
         let mut parents = HashMap::new();
         let parent_ids: Vec<String> = std::iter::once(root.clone()).chain(ous.iter().map(|o| o.0.clone())).collect();
@@ -181,9 +184,4 @@ pub async fn pipeline_names(ctx: &Context) -> Result<Arc<HashSet<String>>, AwsEr
     let names = Arc::new(names);
     *slot = Some((Instant::now(), names.clone()));
     Ok(names)
-}
-
-/// Forgets the snapshot (after this process changed what it describes).
-pub async fn invalidate(ctx: &Context) {
-    *ctx.snapshot.lock().await = None;
 }

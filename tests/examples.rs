@@ -44,3 +44,101 @@ async fn provisioning_customizations_example_applies() {
     assert_eq!(execs.len(), 1);
     assert_eq!(execs[0].0, "SUCCEEDED");
 }
+
+/// A snippet of examples/ with its placeholders replaced by this landing zone's values.
+fn snippet(path: &str, subs: &[(&str, String)]) -> String {
+    let mut s = std::fs::read_to_string(common::repo().join("examples").join(path)).unwrap();
+    for (from, to) in subs {
+        s = s.replace(from, to);
+    }
+    s
+}
+
+/// The registry snippets (examples/resources, data-sources, list-resources, actions) together:
+/// applied, imported back by id and by identity, queried and invoked.
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_snippets_apply_import_query_and_invoke() {
+    let l = Landing::new().await;
+    l.create_customizations(common::fixtures::CUSTOMIZATIONS_ASL).await;
+    l.create_pipeline_role().await;
+    let email = format!("sandbox-{}@example.com", common::suffix());
+    let mut subs = vec![
+        ("ou-ab12-cdefgh34", l.ous["Sandbox"].clone()),
+        ("sandbox@example.com", email.clone()),
+        ("111111111111", l.aft.clone()),
+    ];
+    let tf = Tf::new("snippets");
+    let orgs = "  account_factory {\n    method = \"organizations\"\n  }";
+    tf.write(&l.provider(orgs));
+    for r in ["aft_account_provisioning", "aft_customization_pipeline", "aft_provisioning_customizations"] {
+        tf.write_file(&format!("{r}.tf"), &snippet(&format!("resources/{r}/resource.tf"), &subs));
+    }
+    std::fs::copy(
+        common::repo().join("examples/resources/aft_provisioning_customizations/customizations.asl.json"),
+        tf.path("customizations.asl.json"),
+    )
+    .unwrap();
+    tf.apply();
+    assert_eq!(tf.plan_exit(), 0, "second plan is empty");
+    let id = tf.values("aft_account_provisioning.sandbox")["account_id"].as_str().unwrap().to_string();
+    assert_eq!(l.parent(&id).await, l.ous["Sandbox"]);
+    subs.push(("123456789012", id.clone()));
+
+    // data sources and the action next to the resources
+    tf.write_file("aft_account.tf", &snippet("data-sources/aft_account/data-source.tf", &subs));
+    tf.write_file("aft_accounts.tf", &snippet("data-sources/aft_accounts/data-source.tf", &subs));
+    tf.write_file("action.tf", &snippet("actions/aft_invoke_customizations/action.tf", &subs));
+    tf.apply();
+    let out = tf.run(&["output", "-json"]).ok();
+    let outputs: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(outputs["sandbox_account_id"]["value"], id.as_str());
+    assert_eq!(outputs["platform_account_ids"]["value"], serde_json::json!([id]));
+    let runs = l.notifications(&id).await.len();
+    let pipeline = format!("{id}-customizations-pipeline");
+    let execs = l.pipeline_executions(&pipeline).await.len();
+    let invoked = tf
+        .run(&[
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            "-invoke=action.aft_invoke_customizations.platform",
+        ])
+        .ok();
+    assert!(invoked.stdout.contains("1 account(s) done, 0 failed"), "{}", invoked.stdout);
+    assert_eq!(l.notifications(&id).await.len(), runs + 1);
+    assert_eq!(l.pipeline_executions(&pipeline).await.len(), execs + 1);
+
+    // import.sh, line by line, after forgetting each resource
+    for r in ["aft_account_provisioning", "aft_customization_pipeline", "aft_provisioning_customizations"] {
+        for line in snippet(&format!("resources/{r}/import.sh"), &subs).lines().filter(|l| l.starts_with("terraform "))
+        {
+            let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+            tf.run(&["state", "rm", args[1]]).ok();
+            tf.run(&[&["import", "-input=false", "-no-color"][..], &args[1..]].concat()).ok();
+        }
+    }
+    assert_eq!(tf.plan_exit(), 0, "imports by id reproduce the state");
+
+    // import blocks by identity
+    for r in ["aft_account_provisioning", "aft_customization_pipeline"] {
+        tf.run(&["state", "rm", &format!("{r}.sandbox")]).ok();
+        tf.write_file(&format!("{r}-import.tf"), &snippet(&format!("resources/{r}/import-by-identity.tf"), &subs));
+    }
+    let plan = tf.plan_json();
+    assert!(common::terraform::changes(&plan).is_empty(), "{:?}", common::terraform::changes(&plan));
+    let imports =
+        plan["resource_changes"].as_array().unwrap().iter().filter(|c| c["change"]["importing"].is_object()).count();
+    assert_eq!(imports, 2);
+    tf.apply();
+    assert_eq!(tf.plan_exit(), 0);
+
+    // the list resource finds the account
+    tf.write_file(
+        "accounts.tfquery.hcl",
+        &snippet("list-resources/aft_account_provisioning/accounts.tfquery.hcl", &subs),
+    );
+    let q = tf.run(&["query", "-no-color", "-json"]).ok();
+    assert!(q.stdout.lines().any(|line| line.contains("list_resource_found") && line.contains(&id)), "{}", q.stdout);
+    assert_eq!(l.accounts_with_email(&email).await.len(), 1);
+}

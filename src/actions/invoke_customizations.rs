@@ -175,10 +175,20 @@ impl Action<Context> for InvokeCustomizations {
         let limit =
             config.get("timeout").as_str().and_then(|s| validation::duration(s).ok()).unwrap_or(DEFAULT_TIMEOUT);
         let deadline = Instant::now() + limit;
-        let ids = match resolve_targets(ctx, config).await {
-            Ok(r) => r.ids,
+        let (ids, unmanaged) = match resolve_targets(ctx, config).await {
+            Ok(r) => (r.ids, r.unmanaged),
             Err(d) => return d,
         };
+        let mut d = Diagnostics::new();
+        if !unmanaged.is_empty() {
+            let msg = format!(
+                "not managed by AFT (no item in {}), left out: {}",
+                ctx.settings.metadata_table,
+                unmanaged.join(", ")
+            );
+            progress.say(msg.clone());
+            d.push(Diagnostic::warning("Targets left out", msg));
+        }
         progress.say(format!(
             "{} account(s) targeted: {}",
             ids.len(),
@@ -194,7 +204,6 @@ impl Action<Context> for InvokeCustomizations {
             })
             .collect();
         let mut runs = futures::stream::iter(runs).buffer_unordered(width);
-        let mut d = Diagnostics::new();
         let (mut ok, mut failed) = (0, 0);
         while let Some(o) = runs.next().await {
             match &o.error {

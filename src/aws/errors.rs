@@ -59,6 +59,30 @@ impl AwsError {
         self
     }
 
+    /// True when the call may succeed if made again: throttling, a server-side failure, or a
+    /// request whose answer never arrived (so it may also have been applied).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "Throttling"
+                | "ThrottlingException"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+                | "ConcurrentModificationException"
+                | "InternalFailure"
+                | "InternalError"
+                | "InternalServerError"
+                | "ServiceException"
+                | "ServiceUnavailable"
+                | "ServiceUnavailableException"
+                | "Unavailable"
+                | "Timeout"
+                | "DispatchFailure"
+                | "ResponseError"
+                | "ServiceError"
+        )
+    }
+
     /// True for AWS error codes that mean "not found".
     pub fn is_not_found(&self) -> bool {
         matches!(

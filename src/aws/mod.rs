@@ -57,9 +57,10 @@ impl Aws {
     /// Loads the credential chain (env, profile, SSO, web identity, IMDS) and applies the settings.
     pub async fn load(settings: &AwsSettings) -> Aws {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // credential loads include AssumeRole round trips; 5s (the default) is too tight under load
-            .identity_cache(IdentityCache::lazy().load_timeout(Duration::from_secs(30)).build())
-            .retry_config(RetryConfig::adaptive().with_max_attempts(8).with_max_backoff(Duration::from_secs(20)))
+            // credential loads include AssumeRole round trips, themselves retried; 5s (the default)
+            // is too tight under load or faults
+            .identity_cache(IdentityCache::lazy().load_timeout(IDENTITY_LOAD_TIMEOUT).build())
+            .retry_config(retry_config(std::env::var("AWS_RETRY_MODE").ok().as_deref()))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(10))
@@ -125,9 +126,20 @@ async fn assumed(from: &SdkConfig, role_arn: &str, session_name: &str, external_
     let provider = b.build().await;
     from.to_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
-        .identity_cache(IdentityCache::lazy().load_timeout(Duration::from_secs(30)).build())
+        .identity_cache(IdentityCache::lazy().load_timeout(IDENTITY_LOAD_TIMEOUT).build())
         .build()
 }
+
+/// The SDK's retry mode, bounded: 8 attempts, exponential backoff with jitter from 100 ms up to
+/// 5 s. `standard` by default; `AWS_RETRY_MODE=adaptive` adds the SDK's client-side rate limiter,
+/// which helps against sustained throttling but slows everything after a few random throttles.
+fn retry_config(mode: Option<&str>) -> RetryConfig {
+    let base = if mode == Some("adaptive") { RetryConfig::adaptive() } else { RetryConfig::standard() };
+    base.with_max_attempts(8).with_initial_backoff(Duration::from_millis(100)).with_max_backoff(Duration::from_secs(5))
+}
+
+/// How long resolving credentials (an AssumeRole hop with its own retries) may take.
+const IDENTITY_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The ARN of a role in an account.
 pub fn role_arn(partition: &str, account_id: &str, role_name: &str) -> String {

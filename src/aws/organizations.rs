@@ -112,7 +112,12 @@ pub async fn root_id(c: &Client) -> Result<String, AwsError> {
 
 /// Every OU of the organization as (id, name, parent id), walking down from the root.
 pub async fn all_ous(c: &Client) -> Result<Vec<(String, String, String)>, AwsError> {
-    let root = root_id(c).await?;
+    all_ous_under(c, &root_id(c).await?).await
+}
+
+/// Every OU below `root` as (id, name, parent id).
+pub async fn all_ous_under(c: &Client, root: &str) -> Result<Vec<(String, String, String)>, AwsError> {
+    let root = root.to_string();
     let mut out = Vec::new();
     let mut queue = vec![root];
     while let Some(parent) = queue.pop() {

@@ -159,6 +159,8 @@ pub struct Resolved {
     pub ids: Vec<String>,
     /// Tags already read while resolving `tags` targets.
     pub tags_of: BTreeMap<String, BTreeMap<String, String>>,
+    /// Accounts an `accounts` target names that AFT does not manage (left out, as AFT does).
+    pub unmanaged: Vec<String>,
 }
 
 /// Resolves the `include` and `exclude` blocks of a configuration as AFT's identify-targets does.
@@ -178,11 +180,17 @@ pub async fn resolve_targets(ctx: &Context, config: &Value) -> Result<Resolved, 
     let mut tags_of = BTreeMap::new();
     let included = resolve(ctx, &org, &include, &managed, &core, &mut tags_of).await?;
     let excluded = resolve(ctx, &org, &exclude, &managed, &core, &mut tags_of).await?;
-    let ids = included
-        .into_iter()
-        .filter(|id| (managed.contains(id) || core.contains(id)) && !excluded.contains(id))
+    let known = |id: &String| managed.contains(id) || core.contains(id);
+    let unmanaged = include
+        .iter()
+        .filter_map(|t| match t {
+            Target::Accounts(ids) => Some(ids.iter().filter(|id| !known(id)).cloned().collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
         .collect();
-    Ok(Resolved { ids, tags_of })
+    let ids = included.into_iter().filter(|id| known(id) && !excluded.contains(id)).collect();
+    Ok(Resolved { ids, tags_of, unmanaged })
 }
 
 /// Resolves targets to account ids; `managed` are the AFT accounts, `core` the shared ones.
@@ -282,7 +290,7 @@ impl DataSource<Context> for AccountsDataSource {
 
     async fn read(&self, ctx: &Context, config: &Value) -> Result<Value, Diagnostics> {
         let fail = |e: AwsError| Diagnostics::from(Diagnostic::error("Reading AFT accounts failed", e.to_string()));
-        let Resolved { ids, mut tags_of } = resolve_targets(ctx, config).await?;
+        let Resolved { ids, mut tags_of, .. } = resolve_targets(ctx, config).await?;
         let org = clients::organizations(&ctx.ct_session().await.map_err(fail)?);
         let mut accounts = Vec::new();
         let mut kept = Vec::new();

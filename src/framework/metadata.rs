@@ -221,7 +221,12 @@ pub const AFT_REQUEST_TABLE: &str = "aft-request";
 /// The request AFT's own `aft-request` table holds for an email, when that table exists.
 pub async fn aft_request(ctx: &Context, email: &str) -> Result<Option<AccountRequest>, AwsError> {
     match clients::dynamodb(ctx.aws.hub()).get_item().table_name(AFT_REQUEST_TABLE).key("id", s(email)).send().await {
-        Ok(out) => Ok(out.item().map(request_from_item)),
+        Ok(out) => match out.item() {
+            Some(item) => Ok(Some(request_from_item(item))),
+            // the table's key is the email as the request wrote it; Organizations may spell it
+            // in another case, so look through the rows before saying there is none
+            None => Ok(crate::inventory::aft_requests(ctx).await?.remove(&email.to_ascii_lowercase())),
+        },
         Err(e) => {
             let e = AwsError::from_sdk("dynamodb:GetItem", e);
             if e.is_not_found() { Ok(None) } else { Err(e) }

@@ -14,7 +14,7 @@ use super::StepError;
 use super::poll::Backoff;
 use super::request::AccountRequest;
 use crate::aws::organizations::{self, AccountInfo, OuRef};
-use crate::aws::{AwsResultExt, clients};
+use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::{Context, VendMethod};
 
 /// The account a request resolved to.
@@ -94,17 +94,13 @@ async fn create_with_organizations(
         .aws("organizations:ListCreateAccountStatus")?;
     let request_id = match pending.create_account_statuses().iter().find(|s| s.account_name() == Some(req.name())) {
         Some(s) => s.id().unwrap_or_default().to_string(),
-        None => {
-            let out = org
-                .create_account()
-                .email(req.email())
-                .account_name(req.name())
-                .role_name(&ctx.settings.roles.control_tower_execution)
-                .send()
-                .await
-                .aws("organizations:CreateAccount")?;
-            out.create_account_status().and_then(|s| s.id()).unwrap_or_default().to_string()
-        }
+        None => match start_create_account(ctx, org, req, deadline).await? {
+            Started::Request(id) => id,
+            Started::Account(id) => {
+                move_account(org, &id, ou).await?;
+                return Ok(id);
+            }
+        },
     };
     let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(15));
     let id = loop {
@@ -135,6 +131,81 @@ async fn create_with_organizations(
     };
     move_account(org, &id, ou).await?;
     Ok(id)
+}
+
+/// What an attempt to create an account found.
+enum Started {
+    /// A CreateAccount request to wait for.
+    Request(String),
+    /// The account already exists (an earlier attempt whose answer was lost created it).
+    Account(String),
+}
+
+/// Sends CreateAccount once at a time. CreateAccount is not idempotent, so the SDK must not
+/// resend it on its own: when an answer is lost (dropped connection, 5xx, throttling) the
+/// request may have been applied, so the organization is asked first whether the account or
+/// its creation exists, and only then is the call made again.
+async fn start_create_account(
+    ctx: &Context,
+    org: &aws_sdk_organizations::Client,
+    req: &AccountRequest,
+    deadline: Instant,
+) -> Result<Started, StepError> {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        let sent = org
+            .create_account()
+            .email(req.email())
+            .account_name(req.name())
+            .role_name(&ctx.settings.roles.control_tower_execution)
+            .customize()
+            .config_override(
+                aws_sdk_organizations::config::Builder::default()
+                    .retry_config(aws_smithy_types::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await;
+        let err = match sent {
+            Ok(out) => {
+                return Ok(Started::Request(
+                    out.create_account_status().and_then(|s| s.id()).unwrap_or_default().to_string(),
+                ));
+            }
+            Err(e) => AwsError::from_sdk("organizations:CreateAccount", e),
+        };
+        if !err.is_transient() {
+            return Err(err.into());
+        }
+        tracing::warn!(email = req.email(), error = %err, "CreateAccount answer lost or refused; checking before trying again");
+        if let Some(a) = adoptable(org, req.email()).await? {
+            return Ok(Started::Account(a.id));
+        }
+        let pending = org
+            .list_create_account_status()
+            .states(CreateAccountState::InProgress)
+            .send()
+            .await
+            .aws("organizations:ListCreateAccountStatus")?;
+        if let Some(s) = pending.create_account_statuses().iter().find(|s| s.account_name() == Some(req.name())) {
+            return Ok(Started::Request(s.id().unwrap_or_default().to_string()));
+        }
+        if Instant::now() + wait >= deadline {
+            return Err(err.into());
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// An idempotency token for a Service Catalog request: the same request gets the same token,
+/// so a call repeated after an interruption cannot start a second provisioning.
+pub fn request_token(parts: &[&str]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts.join("\u{1f}").bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("aft-{h:016x}")
 }
 
 /// Moves an account under `ou` if it is elsewhere; returns true when it moved.
@@ -261,7 +332,7 @@ async fn create_with_service_catalog(
                 .provisioning_artifact_id(artifact_id)
                 .provisioned_product_name(&name)
                 .set_provisioning_parameters(Some(sc_params(req)))
-                .provision_token(uuid::Uuid::new_v4().to_string())
+                .provision_token(request_token(&[&req.email().to_ascii_lowercase(), req.name(), &name]))
                 .send()
                 .await
                 .aws("servicecatalog:ProvisionProduct")?;
@@ -315,7 +386,7 @@ pub async fn ensure_ou(
                 .product_id(pp.product_id().unwrap_or(&product_id))
                 .provisioning_artifact_id(pp.provisioning_artifact_id().unwrap_or(&artifact_id))
                 .set_provisioning_parameters(Some(params))
-                .update_token(uuid::Uuid::new_v4().to_string())
+                .update_token(request_token(&[account_id, &target, &format!("{:?}", req.control_tower_parameters)]))
                 .send()
                 .await
                 .aws("servicecatalog:UpdateProvisionedProduct")?;

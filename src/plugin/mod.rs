@@ -6,6 +6,7 @@
 //! JSON lines go-plugin forwards to `TF_LOG`.
 
 pub mod diagnostics;
+mod fuzz;
 pub mod handshake;
 pub mod logging;
 pub mod plan;

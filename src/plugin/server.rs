@@ -821,14 +821,18 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), ServeError> {
         .add_service(service)
         .add_service(gp::grpc_controller_server::GrpcControllerServer::new(Controller { shutdown: shutdown.clone() }))
         .add_service(gp::grpc_stdio_server::GrpcStdioServer::new(Stdio));
+    // A terminal's Ctrl-C reaches the whole process group, providers included. Like go-plugin's
+    // plugins we keep serving (Terraform still needs us to finish the RPCs in flight and save
+    // state), but end long waits at once, as StopProvider does.
+    tokio::spawn(async {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("interrupt received: ending long waits");
+            super::stop::global().request();
+        }
+    });
     let stop = {
         let s = shutdown.clone();
-        async move {
-            tokio::select! {
-                _ = s.notified() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
+        async move { s.notified().await }
     };
 
     let client_cert = std::env::var("PLUGIN_CLIENT_CERT").ok().filter(|s| !s.trim().is_empty());

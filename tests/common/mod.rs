@@ -5,6 +5,7 @@
 pub mod fixtures;
 pub mod http;
 pub mod moto;
+pub mod proxy;
 pub mod service_catalog;
 pub mod terraform;
 

@@ -105,8 +105,8 @@ impl Tf {
         std::fs::write(self.dir.join(name), content).unwrap();
     }
 
-    /// Runs `terraform <args>` in the directory.
-    pub fn run(&self, args: &[&str]) -> Out {
+    /// The command `terraform <args>` in the directory, with this directory's environment.
+    fn command(&self, args: &[&str]) -> Command {
         let tf = std::env::var("TERRAFORM").map(PathBuf::from).unwrap_or_else(|_| venv_bin("terraform"));
         let mut cmd = Command::new(&tf);
         cmd.current_dir(&self.dir).args(args);
@@ -127,12 +127,32 @@ impl Tf {
         if let Ok(level) = std::env::var("AFT_TEST_TF_LOG") {
             cmd.env("TF_LOG_PROVIDER", level).env("TF_LOG_PATH", self.dir.join("terraform.log"));
         }
-        let o = cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", tf.display()));
+        cmd
+    }
+
+    /// Runs `terraform <args>` in the directory.
+    pub fn run(&self, args: &[&str]) -> Out {
+        let o = self.command(args).output().unwrap_or_else(|e| panic!("running terraform {args:?}: {e}"));
         Out {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).to_string(),
             stderr: String::from_utf8_lossy(&o.stderr).to_string(),
         }
+    }
+
+    /// Starts `terraform <args>` in its own process group, so a test can signal it together with
+    /// the provider processes it starts; output goes to `<name>.out` / `<name>.err` in the directory.
+    pub fn spawn(&self, name: &str, args: &[&str]) -> std::process::Child {
+        use std::os::unix::process::CommandExt;
+        let out = std::fs::File::create(self.dir.join(format!("{name}.out"))).unwrap();
+        let err = std::fs::File::create(self.dir.join(format!("{name}.err"))).unwrap();
+        self.command(args)
+            .process_group(0)
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting terraform {args:?}: {e}"))
     }
 
     /// `terraform apply -auto-approve`, which must succeed.

@@ -1,11 +1,15 @@
-# production accounts outside the Legacy OU
-data "aft_accounts" "prod" {
+# accounts the platform team owns, outside the Parking OU
+data "aft_accounts" "platform" {
   include {
     type = "tags"
-    tags = [{ Environment = "prod" }]
+    tags = [{ Owner = "platform" }]
   }
   exclude {
     type         = "ous"
-    target_value = ["Legacy"]
+    target_value = ["Parking"]
   }
+}
+
+output "platform_account_ids" {
+  value = data.aft_accounts.platform.ids
 }

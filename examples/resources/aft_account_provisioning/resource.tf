@@ -26,7 +26,7 @@ resource "aft_account_provisioning" "sandbox" {
   }
 
   # on destroy: keep the account, but park it
-  parking_organizational_unit = "Suspended"
+  parking_organizational_unit = "Parking"
 
   timeouts {
     create = "1h"

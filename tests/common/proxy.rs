@@ -1,0 +1,78 @@
+//! scripts/aws_proxy.py in front of moto, owned by the tests: counts every AWS call by
+//! `service:Action` and, when asked, answers a seeded fraction of them with faults (throttling,
+//! 500, 503, dropped connections). A watchdog stops it by pid when the test process exits.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::http;
+use super::moto::{Moto, venv_bin};
+
+/// A running proxy.
+pub struct Proxy {
+    pub port: u16,
+    pub endpoint: String,
+    pub pid: u32,
+}
+
+impl Proxy {
+    /// Starts a proxy in front of the shared moto (extra CLI arguments, e.g. `--fault-kinds`).
+    pub fn start(args: &[&str]) -> Proxy {
+        let moto = Moto::get();
+        let mut child = Command::new(venv_bin("python"))
+            .arg(super::repo().join("scripts/aws_proxy.py"))
+            .args(["--upstream", &moto.endpoint, "--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start scripts/aws_proxy.py");
+        let pid = child.id();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port: u16 = line.trim().strip_prefix("PORT=").and_then(|p| p.parse().ok()).expect("PORT= line");
+        // the proxy dies with this test process
+        let me = std::process::id();
+        // the watchdog outlives this handle on purpose; it ends by itself
+        let watchdog = Command::new("sh")
+            .arg("-c")
+            .arg(format!("while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill {pid} 2>/dev/null"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::mem::forget(watchdog);
+        std::mem::forget(child);
+        let start = Instant::now();
+        while http::get(port, "/__proxy/stats").is_err() {
+            assert!(start.elapsed() < Duration::from_secs(30), "the proxy did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Proxy { port, endpoint: format!("http://127.0.0.1:{port}"), pid }
+    }
+
+    /// The counters: `total`, `faults`, `by_action`, `faults_by_kind`.
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::from_str(&http::get(self.port, "/__proxy/stats").unwrap()).unwrap()
+    }
+
+    /// Zeroes the counters.
+    pub fn reset(&self) {
+        http::request(self.port, "POST", "/__proxy/reset", "application/json", "{}").unwrap();
+    }
+
+    /// Changes the fault rate and seed.
+    pub fn faults(&self, rate: f64, seed: u64) {
+        let body = format!("{{\"fault_rate\": {rate}, \"seed\": {seed}}}");
+        let (status, out) = http::request(self.port, "POST", "/__proxy/config", "application/json", &body).unwrap();
+        assert_eq!(status, 200, "{out}");
+    }
+
+    /// Stops the proxy.
+    pub fn stop(&self) {
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+    }
+}

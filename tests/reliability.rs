@@ -1,0 +1,302 @@
+//! Reliability (issue #5): an apply killed at random moments converges with no duplicate and
+//! nothing orphaned; an apply through a proxy that fails 20% of the AWS calls converges; secrets
+//! never reach state, plans, logs or notifications; timeouts and Ctrl-C end long waits with the
+//! state saved so far.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
+use common::proxy::Proxy;
+use common::{Landing, Moto, Tf};
+
+const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
+
+/// A small seeded generator (xorshift64*), so a failing round can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Six accounts, each with tags, a custom field and a pipeline; `round` re-runs everything.
+fn fleet(l: &Landing, emails: &[String], round: u64) -> String {
+    let mut hcl = l.provider(ORGS);
+    for (i, e) in emails.iter().enumerate() {
+        hcl.push_str(&account_block(
+            &format!("a{i}"),
+            e,
+            if i % 2 == 0 { "Sandbox" } else { "Prod" },
+            &format!(
+                "  account_tags = {{ Owner = \"team-{i}\" }}\n  custom_fields = {{ tier = \"t{i}\" }}\n  rerun_triggers = {{ round = \"{round}\" }}"
+            ),
+        ));
+        hcl.push_str(&format!(
+            "resource \"aft_customization_pipeline\" \"a{i}\" {{\n  account_id = aft_account_provisioning.a{i}.account_id\n  triggers   = {{ round = \"{round}\" }}\n}}\n"
+        ));
+    }
+    hcl
+}
+
+fn emails(tag: &str, n: usize) -> Vec<String> {
+    let s = common::suffix();
+    (0..n).map(|i| format!("{tag}{i}-{s}@example.com")).collect()
+}
+
+/// Everything the fleet asks for exists exactly once, the state names it, and nothing else exists.
+async fn assert_converged(l: &Landing, tf: &Tf, emails: &[String]) {
+    let moto = Moto::get();
+    let state = tf.state();
+    let resources = state["values"]["root_module"]["resources"].as_array().cloned().unwrap_or_default();
+    let cp = l.codepipeline();
+    for (i, e) in emails.iter().enumerate() {
+        let ids = l.accounts_with_email(e).await;
+        assert_eq!(ids.len(), 1, "exactly one account for {e}: {ids:?}");
+        let id = &ids[0];
+        let r = resources
+            .iter()
+            .find(|r| r["address"] == format!("aft_account_provisioning.a{i}").as_str())
+            .unwrap_or_else(|| panic!("a{i} in state"));
+        assert_eq!(r["values"]["account_id"], id.as_str(), "state matches AWS for a{i}");
+        assert!(r["values"]["framework_completed_at"].is_string(), "a{i} completed a run");
+        assert!(l.metadata(id).await.is_some(), "metadata item of {id}");
+        let cfg = moto.account(id).await;
+        aws_sdk_iam::Client::new(&cfg).get_role().role_name("AWSAFTExecution").send().await.expect("AWSAFTExecution");
+        aws_sdk_iam::Client::new(&cfg).get_role().role_name("AWSAFTService").send().await.expect("AWSAFTService");
+        assert_eq!(l.tags(id).await.get("Owner").cloned(), Some(format!("team-{i}")));
+        let p = aws_sdk_ssm::Client::new(&cfg)
+            .get_parameter()
+            .name("/aft/account-request/custom-fields/tier")
+            .send()
+            .await
+            .expect("custom field");
+        assert_eq!(p.parameter().and_then(|p| p.value()), Some(format!("t{i}").as_str()));
+        let name = format!("{id}-customizations-pipeline");
+        let pr = resources
+            .iter()
+            .find(|r| r["address"] == format!("aft_customization_pipeline.a{i}").as_str())
+            .unwrap_or_else(|| panic!("pipeline a{i} in state"));
+        assert_eq!(pr["values"]["name"], name.as_str());
+        cp.get_pipeline().name(&name).send().await.expect("pipeline exists");
+    }
+    // nothing that no resource owns: only the management account besides the fleet, one
+    // metadata item and one pipeline per account
+    let mut all = Vec::new();
+    let mut pages = l.org().list_accounts().into_paginator().send();
+    while let Some(p) = pages.next().await {
+        all.extend(p.unwrap().accounts().iter().map(|a| a.id().unwrap().to_string()));
+    }
+    assert_eq!(all.len(), emails.len() + 1, "no orphaned account: {all:?}");
+    let items =
+        aws_sdk_dynamodb::Client::new(&l.aft_cfg).scan().table_name("aft-request-metadata").send().await.unwrap();
+    assert_eq!(items.count() as usize, emails.len(), "no orphaned metadata item");
+    let pipelines = cp.list_pipelines().send().await.unwrap();
+    assert_eq!(pipelines.pipelines().len(), emails.len(), "no orphaned pipeline");
+}
+
+/// Applies until it succeeds and a plan is empty (at most `tries` applies).
+fn converge(tf: &Tf, tries: usize) -> usize {
+    for n in 1..=tries {
+        let out = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        if out.code == 0 && tf.plan_exit() == 0 {
+            return n;
+        }
+        eprintln!("converge attempt {n} did not finish:\n{}\n{}", out.stdout, out.stderr);
+    }
+    panic!("no convergence after {tries} applies");
+}
+
+fn kill_group(pid: u32, signal: &str) {
+    let _ = std::process::Command::new("kill").args([signal, "--", &format!("-{pid}")]).status();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_killed_at_random_moments_converges_without_duplicates_or_orphans() {
+    let l = Landing::new().await;
+    l.create_customizations(CUSTOMIZATIONS_ASL).await;
+    l.create_pipeline_role().await;
+    let seed = env_or("AFT_CRASH_SEED", 20_261_125);
+    let rounds = env_or("AFT_CRASH_ROUNDS", 20);
+    let mut rng = Rng(seed | 1);
+    let emails = emails("crash", 6);
+    let tf = Tf::new("crash");
+    let (mut killed, mut finished) = (0, 0);
+    // rounds continue until `rounds` applies were really killed mid-way (an apply of this fleet
+    // takes a few seconds; the kill lands anywhere from its first moment to its last)
+    let mut round = 0;
+    while killed < rounds {
+        round += 1;
+        assert!(round <= rounds * 3, "too few rounds were interrupted ({killed} of {round})");
+        tf.write(&fleet(&l, &emails, round));
+        let delay = Duration::from_millis(100 + rng.next() % 3_000);
+        let mut child = tf.spawn(&format!("round{round}"), &["apply", "-auto-approve", "-input=false", "-no-color"]);
+        let start = Instant::now();
+        let mut exited = None;
+        while start.elapsed() < delay {
+            if let Some(st) = child.try_wait().unwrap() {
+                exited = Some(st);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        match exited {
+            Some(_) => finished += 1,
+            None => {
+                // terraform, the Python host around it and every provider process it started
+                kill_group(child.id(), "-KILL");
+                child.wait().unwrap();
+                killed += 1;
+            }
+        }
+        eprintln!("round {round}: delay {delay:?}, {}", if exited.is_some() { "finished first" } else { "killed" });
+    }
+    let applies = converge(&tf, 3);
+    eprintln!(
+        "crash test: seed {seed}, {round} rounds, {killed} killed mid-apply, {finished} finished first, converged in {applies} apply(s)"
+    );
+    assert_converged(&l, &tf, &emails).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_percent_aws_faults_converge_without_duplicates() {
+    let l = Landing::new().await;
+    l.create_customizations(CUSTOMIZATIONS_ASL).await;
+    l.create_pipeline_role().await;
+    let proxy = Proxy::start(&["--fault-kinds", "throttle,error500,error503,drop_before"]);
+    let seed = env_or("AFT_FAULT_SEED", 7);
+    proxy.faults(0.2, seed);
+    let emails = emails("fault", 6);
+    let mut tf = Tf::new("faults");
+    tf.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+    tf.write(&fleet(&l, &emails, 1));
+    let first = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    if first.code != 0 {
+        // giving up is allowed once, with a clear error: step, account and API call
+        let errs = first.stderr.clone();
+        assert!(
+            errs.contains("failed") && errs.contains(':') && (errs.contains("account") || errs.contains("step")),
+            "{errs}"
+        );
+        eprintln!("first apply gave up:\n{errs}");
+        tf.apply();
+    }
+    assert_eq!(tf.plan_exit(), 0);
+    let stats = proxy.stats();
+    let (total, faults) = (stats["total"].as_u64().unwrap(), stats["faults"].as_u64().unwrap());
+    eprintln!("fault test: seed {seed}, {total} AWS requests, {faults} faults injected: {}", stats["faults_by_kind"]);
+    assert!(faults >= 20, "faults were really injected: {stats}");
+    proxy.faults(0.0, seed);
+    assert_converged(&l, &tf, &emails).await;
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_secret_key_never_reaches_state_plan_logs_or_notifications() {
+    const CANARY: &str = "aftCanarySecret0123456789+abcdefGHIJKLmnopQRST";
+    let l = Landing::new().await;
+    l.create_customizations(CUSTOMIZATIONS_ASL).await;
+    l.create_pipeline_role().await;
+    let e = emails("secret", 1);
+    let mut tf = Tf::new("secrets");
+    tf.env("AWS_SECRET_ACCESS_KEY", CANARY);
+    tf.env("TF_LOG", "TRACE");
+    tf.env("TF_LOG_PATH", &tf.path("trace.log").display().to_string());
+    tf.write(&format!(
+        "{}{}resource \"aft_customization_pipeline\" \"a\" {{\n  account_id = aft_account_provisioning.a.account_id\n}}\n",
+        l.provider(ORGS),
+        account_block("a", &e[0], "Sandbox", "  custom_fields = { tier = \"gold\" }")
+    ));
+    let plan = tf.plan_json().to_string();
+    tf.apply();
+    let id = tf.values("aft_account_provisioning.a")["account_id"].as_str().unwrap().to_string();
+    let state = std::fs::read_to_string(tf.path("terraform.tfstate")).unwrap();
+    let log = std::fs::read_to_string(tf.path("trace.log")).unwrap();
+    let notes = serde_json::to_string(&l.notifications(&id).await).unwrap();
+    assert!(log.contains("step finished"), "the provider's own lines are in the TRACE log");
+    assert!(!notes.is_empty() && notes != "[]");
+    for (what, text) in [("plan JSON", &plan), ("state", &state), ("TRACE log", &log), ("notifications", &notes)] {
+        assert!(!text.contains(CANARY), "the secret key is in the {what}");
+        // nor the temporary keys of the role chain
+        assert!(!text.contains("SecretAccessKey>"), "an assumed role's secret key is in the {what}");
+        assert!(!text.contains("\"SecretAccessKey\""), "an assumed role's secret key is in the {what}");
+    }
+}
+
+/// A provisioning customizations state machine that waits `seconds` (moto runs Wait states).
+fn slow_asl(seconds: u64) -> String {
+    format!(
+        r#"{{"StartAt":"Slow","States":{{"Slow":{{"Type":"Wait","Seconds":{seconds},"Next":"Done"}},"Done":{{"Type":"Succeed"}}}}}}"#
+    )
+}
+
+async fn running_executions(l: &Landing, arn: &str) -> usize {
+    l.executions(arn).await.iter().filter(|(s, _)| s == "RUNNING").count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_timeout_ends_the_wait_and_keeps_the_account_in_state() {
+    let l = Landing::new().await;
+    let arn = l.create_customizations(&slow_asl(120)).await;
+    let e = emails("timeout", 1);
+    let tf = Tf::new("timeout");
+    tf.write(&format!(
+        "{}{}",
+        l.provider(ORGS),
+        account_block("a", &e[0], "Sandbox", "  timeouts {\n    create = \"8s\"\n  }")
+    ));
+    let out = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(out.code, 0);
+    let words = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("failed at step provisioning_customizations"), "the step is named: {}", out.stderr);
+    assert!(words.contains("time limit"), "{}", out.stderr);
+    // the timeout, not the state machine, ended the apply
+    assert_eq!(running_executions(&l, &arn).await, 1);
+    let st = tf.state();
+    let r = &st["values"]["root_module"]["resources"][0];
+    assert_eq!(r["address"], "aft_account_provisioning.a");
+    assert_eq!(r["tainted"], true);
+    let ids = l.accounts_with_email(&e[0]).await;
+    assert_eq!(r["values"]["account_id"], ids[0].as_str());
+    assert_eq!(ids.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_a_long_wait_ends_the_apply_with_the_state_saved_so_far() {
+    let l = Landing::new().await;
+    let arn = l.create_customizations(&slow_asl(300)).await;
+    let e = emails("ctrlc", 1);
+    let tf = Tf::new("ctrl-c");
+    tf.write(&format!("{}{}", l.provider(ORGS), account_block("a", &e[0], "Sandbox", "")));
+    let mut child = tf.spawn("apply", &["apply", "-auto-approve", "-input=false", "-no-color"]);
+    // wait until the framework is inside its longest wait: the state machine is running
+    let start = Instant::now();
+    while running_executions(&l, &arn).await == 0 {
+        assert!(child.try_wait().unwrap().is_none(), "apply ended before the wait");
+        assert!(start.elapsed() < Duration::from_secs(120), "the state machine never started");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // what a terminal's Ctrl-C does: SIGINT to the whole foreground process group
+    kill_group(child.id(), "-INT");
+    let status = child.wait().unwrap();
+    // the apply ended while the state machine still had minutes to go
+    assert_eq!(running_executions(&l, &arn).await, 1, "Ctrl-C, not the state machine, ended the apply");
+    assert!(!status.success());
+    let err = std::fs::read_to_string(tf.path("apply.err")).unwrap();
+    let words = err.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("stopped by Terraform while waiting for execution"), "{err}");
+    let st = tf.state();
+    let r = &st["values"]["root_module"]["resources"][0];
+    let ids = l.accounts_with_email(&e[0]).await;
+    assert_eq!(ids.len(), 1);
+    assert_eq!(r["values"]["account_id"], ids[0].as_str(), "the vended account is in the state");
+}
