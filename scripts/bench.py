@@ -171,6 +171,7 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.binary, self.tf_pid = binary, tf_pid
         self.peak_kb, self.tf_peak_kb, self.pids = 0, 0, set()
+        self.cpu = {}  # pid -> last seen user+system CPU seconds
         self.halt = threading.Event()
 
     def ours(self, pid) -> bool:
@@ -201,12 +202,23 @@ class RssSampler(threading.Thread):
         except (OSError, ValueError, IndexError):
             return 0
 
+    @staticmethod
+    def cpu_s(pid) -> float:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
     def sample(self):
         self.tf_peak_kb = max(self.tf_peak_kb, self.hwm_kb(self.tf_pid))
+        self.cpu[self.tf_pid] = max(self.cpu.get(self.tf_pid, 0.0), self.cpu_s(self.tf_pid))
         for name in os.listdir("/proc"):
             if name.isdigit() and int(name) != self.tf_pid and self.ours(name) and self.is_provider(name):
                 self.pids.add(int(name))
                 self.peak_kb = max(self.peak_kb, self.hwm_kb(name))
+                self.cpu[int(name)] = max(self.cpu.get(int(name), 0.0), self.cpu_s(name))
 
     def run(self):
         while not self.halt.is_set():
@@ -273,9 +285,13 @@ class Terraform:
         r = {"name": name, "wall_s": round(wall, 3), "exit": code, "summary": summary,
              "provider_peak_rss_mb": round(sampler.peak_kb / 1024, 1),
              "provider_processes": len(sampler.pids),
-             "terraform_peak_rss_mb": round(sampler.tf_peak_kb / 1024, 1)}
+             "terraform_peak_rss_mb": round(sampler.tf_peak_kb / 1024, 1),
+             # CPU seconds (sampled every 50 ms, so the last 50 ms of a process may be missed)
+             "provider_cpu_s": round(sum(v for k, v in sampler.cpu.items() if k in sampler.pids), 2),
+             "terraform_cpu_s": round(sampler.cpu.get(p.pid, 0.0), 2)}
         print(f"    {name}: {wall:.2f}s exit {code}, provider peak RSS {r['provider_peak_rss_mb']} MB"
-              f" ({len(sampler.pids)} processes); {summary}", flush=True)
+              f" ({len(sampler.pids)} processes), CPU provider {r['provider_cpu_s']} s,"
+              f" terraform {r['terraform_cpu_s']} s; {summary}", flush=True)
         return r
 
 

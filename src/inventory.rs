@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_organizations::types::ChildType;
 
 use crate::aws::organizations::{self, AccountInfo};
 use crate::aws::{AwsError, AwsResultExt, clients};
@@ -54,7 +53,9 @@ impl Snapshot {
         // ListChildren for the root and every OU gives every account's parent in a few calls.
         let mut parents = HashMap::new();
         let parent_ids: Vec<String> = std::iter::once(root.clone()).chain(ous.iter().map(|o| o.0.clone())).collect();
-        let pages = futures::future::try_join_all(parent_ids.iter().map(|p| children(&org, p))).await?;
+        let pages =
+            futures::future::try_join_all(parent_ids.iter().map(|p| organizations::accounts_for_parent(&org, p)))
+                .await?;
         for (p, kids) in parent_ids.iter().zip(pages) {
             for k in kids {
                 parents.insert(k, p.clone());
@@ -94,16 +95,6 @@ impl Snapshot {
         }
         self.ous.iter().find(|(i, _, _)| i == id).map(|(_, n, _)| n.as_str())
     }
-}
-
-async fn children(org: &aws_sdk_organizations::Client, parent: &str) -> Result<Vec<String>, AwsError> {
-    let mut out = Vec::new();
-    let mut pages = org.list_children().parent_id(parent).child_type(ChildType::Account).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.aws("organizations:ListChildren")?;
-        out.extend(page.children().iter().filter_map(|c| c.id().map(str::to_string)));
-    }
-    Ok(out)
 }
 
 async fn scan_metadata(ctx: &Context) -> Result<HashMap<String, MetadataItem>, AwsError> {

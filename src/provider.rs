@@ -32,7 +32,7 @@ impl crate::plugin::Provider for AftProvider {
                 "Runs the AWS Control Tower Account Factory for Terraform (AFT) provisioning pipeline. \
                  Every argument is optional: credentials and region come from the standard AWS configuration chain.",
             )
-            .attr(s("region", "Home region of the AFT management account. Default: from the AWS configuration chain (`AWS_REGION`, profile)."))
+            .attr(s("region", "Home region of the AFT management account. Default: from the AWS configuration chain (`AWS_REGION`, profile), else `us-east-1`."))
             .attr(s("profile", "Shared-config profile to use. Default: `AWS_PROFILE` or `default`."))
             .attr(s("endpoint_url", "One endpoint for every AWS service, e.g. a local emulator. Default: `AWS_ENDPOINT_URL`."))
             .attr(s("aft_management_account_id", "AFT management account. Default: SSM `/aft/account/aft-management/account-id`, else the caller's account."))

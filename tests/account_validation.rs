@@ -108,11 +108,8 @@ async fn invalid_requests_fail_at_plan_on_the_attribute_and_create_nothing() {
         let tf = Tf::new("invalid");
         tf.write(&format!("{provider}\n{}", c.hcl));
         let out = tf.run(&["plan", "-input=false", "-json"]);
-        let errs = out.errors();
-        let pointed =
-            errs.iter().any(|d| d["snippet"]["code"].as_str().is_some_and(|code| code.contains(&c.points_at)));
-        if out.code == 0 || !pointed {
-            failures.push(format!("{}: exit {}, errors {errs:#?}", c.what, out.code));
+        if !out.failed_at(&c.points_at) {
+            failures.push(format!("{}: exit {}, errors {:#?}", c.what, out.code, out.errors()));
         }
     }
     assert!(

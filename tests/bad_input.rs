@@ -166,10 +166,8 @@ async fn invalid_configurations_fail_on_the_attribute_before_any_aws_call() {
         tf.env("AWS_ENDPOINT_URL_CODEPIPELINE", &proxy.endpoint);
         tf.write(&c.hcl);
         let out = tf.run(&["plan", "-input=false", "-json"]);
-        let errs = out.errors();
-        let pointed = errs.iter().any(|d| d["snippet"]["code"].as_str().is_some_and(|code| code.contains(c.points_at)));
-        if out.code == 0 || !pointed {
-            failures.push(format!("{}: exit {}, errors {errs:#?}\n{}", c.what, out.code, out.stderr));
+        if !out.failed_at(c.points_at) {
+            failures.push(format!("{}: exit {}, errors {:#?}\n{}", c.what, out.code, out.errors(), out.stderr));
         }
     }
     assert!(

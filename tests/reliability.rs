@@ -48,6 +48,14 @@ fn fleet(l: &Landing, emails: &[String], round: u64) -> String {
     hcl
 }
 
+/// A landing zone with the customization state machine and the pipeline role.
+async fn landing() -> Landing {
+    let l = Landing::new().await;
+    l.create_customizations(CUSTOMIZATIONS_ASL).await;
+    l.create_pipeline_role().await;
+    l
+}
+
 fn emails(tag: &str, n: usize) -> Vec<String> {
     let s = common::suffix();
     (0..n).map(|i| format!("{tag}{i}-{s}@example.com")).collect()
@@ -122,9 +130,7 @@ fn kill_group(pid: u32, signal: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_apply_killed_at_random_moments_converges_without_duplicates_or_orphans() {
-    let l = Landing::new().await;
-    l.create_customizations(CUSTOMIZATIONS_ASL).await;
-    l.create_pipeline_role().await;
+    let l = landing().await;
     let seed = env_or("AFT_CRASH_SEED", 20_261_125);
     let rounds = env_or("AFT_CRASH_ROUNDS", 20);
     let mut rng = Rng(seed | 1);
@@ -172,9 +178,7 @@ async fn an_apply_killed_at_random_moments_converges_without_duplicates_or_orpha
 
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_percent_aws_faults_converge_without_duplicates() {
-    let l = Landing::new().await;
-    l.create_customizations(CUSTOMIZATIONS_ASL).await;
-    l.create_pipeline_role().await;
+    let l = landing().await;
     let proxy = Proxy::start(&["--fault-kinds", "throttle,error500,error503,drop_before"]);
     let seed = env_or("AFT_FAULT_SEED", 7);
     proxy.faults(0.2, seed);
@@ -203,12 +207,35 @@ async fn twenty_percent_aws_faults_converge_without_duplicates() {
     proxy.stop();
 }
 
+/// The nastiest fault: Organizations applies a call but its answer is lost. CreateAccount is not
+/// idempotent, so a blind resend would make a second account with the same email.
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_answers_of_organizations_calls_never_duplicate_an_account() {
+    let l = landing().await;
+    let proxy = Proxy::start(&["--fault-kinds", "drop_after", "--fault-services", "organizations"]);
+    let seed = env_or("AFT_FAULT_SEED", 11);
+    proxy.faults(0.3, seed);
+    let emails = emails("lost", 6);
+    let mut tf = Tf::new("lost-answers");
+    tf.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+    tf.write(&fleet(&l, &emails, 1));
+    let applies = converge(&tf, 3);
+    let stats = proxy.stats();
+    let lost_creates = stats["faults_by_action"]["organizations:CreateAccount"].as_u64().unwrap_or(0);
+    eprintln!(
+        "lost answers: seed {seed}, {} organizations answers dropped after being applied ({lost_creates} of them CreateAccount), converged in {applies} apply(s)",
+        stats["faults"]
+    );
+    assert!(stats["faults"].as_u64().unwrap() >= 5, "answers were really lost: {stats}");
+    proxy.faults(0.0, seed);
+    assert_converged(&l, &tf, &emails).await;
+    proxy.stop();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_secret_key_never_reaches_state_plan_logs_or_notifications() {
     const CANARY: &str = "aftCanarySecret0123456789+abcdefGHIJKLmnopQRST";
-    let l = Landing::new().await;
-    l.create_customizations(CUSTOMIZATIONS_ASL).await;
-    l.create_pipeline_role().await;
+    let l = landing().await;
     let e = emails("secret", 1);
     let mut tf = Tf::new("secrets");
     tf.env("AWS_SECRET_ACCESS_KEY", CANARY);

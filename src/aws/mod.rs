@@ -50,7 +50,9 @@ pub struct AwsSettings {
 pub struct Aws {
     base: SdkConfig,
     session_name: String,
-    sessions: Mutex<HashMap<String, SdkConfig>>,
+    /// Assumed sessions by role chain, with when each was last used (bounded, see [`MAX_SESSIONS`]).
+    sessions: Mutex<HashMap<String, (SdkConfig, u64)>>,
+    uses: std::sync::atomic::AtomicU64,
 }
 
 impl Aws {
@@ -84,7 +86,12 @@ impl Aws {
             let name = ar.session_name.clone().unwrap_or_else(|| settings.session_name.clone());
             base = assumed(&base, &ar.role_arn, &name, ar.external_id.as_deref()).await;
         }
-        Aws { base, session_name: settings.session_name.clone(), sessions: Mutex::new(HashMap::new()) }
+        Aws {
+            base,
+            session_name: settings.session_name.clone(),
+            sessions: Mutex::new(HashMap::new()),
+            uses: Default::default(),
+        }
     }
 
     /// The hub session in the AFT management account.
@@ -106,11 +113,21 @@ impl Aws {
     pub async fn assume(&self, chain_key: &str, from: &SdkConfig, role_arn: &str) -> SdkConfig {
         let key = format!("{chain_key}>{role_arn}");
         let mut sessions = self.sessions.lock().await;
-        if let Some(c) = sessions.get(&key) {
+        let now = self.uses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some((c, used)) = sessions.get_mut(&key) {
+            *used = now;
             return c.clone();
         }
         let cfg = assumed(from, role_arn, &self.session_name, None).await;
-        sessions.insert(key, cfg.clone());
+        // Each session holds its own STS client and credentials; a fleet of N accounts would keep
+        // 2N of them for the whole apply. The least recently used one goes once the cap is reached
+        // (it is assumed again if needed: one AssumeRole call).
+        if sessions.len() >= MAX_SESSIONS
+            && let Some(oldest) = sessions.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
+        {
+            sessions.remove(&oldest);
+        }
+        sessions.insert(key, (cfg.clone(), now));
         cfg
     }
 }
@@ -137,6 +154,10 @@ fn retry_config(mode: Option<&str>) -> RetryConfig {
     let base = if mode == Some("adaptive") { RetryConfig::adaptive() } else { RetryConfig::standard() };
     base.with_max_attempts(8).with_initial_backoff(Duration::from_millis(100)).with_max_backoff(Duration::from_secs(5))
 }
+
+/// At most this many assumed sessions are cached (twice the default vending and customization caps
+/// many times over, so the sessions of the accounts being worked on stay).
+const MAX_SESSIONS: usize = 64;
 
 /// How long resolving credentials (an AssumeRole hop with its own retries) may take.
 const IDENTITY_LOAD_TIMEOUT: Duration = Duration::from_secs(120);

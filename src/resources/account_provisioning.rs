@@ -250,7 +250,11 @@ impl Resource<Context> for AccountProvisioning {
             // the run puts the account back where the request says
             plan.planned.set("parent_ou_id", Value::Unknown);
         }
-        if drifted || config_changed(req.schema, req.prior, &plan.planned, &NO_RERUN) {
+        // An imported account (no run by this provider yet) whose configuration adds
+        // `rerun_triggers` records them without a run: only a later change of them re-runs.
+        let imported = req.prior.get("framework_run_id").is_null() && req.prior.get("rerun_triggers").is_null();
+        let ignore: &[&str] = if imported { &[NO_RERUN.as_slice(), &["rerun_triggers"]].concat() } else { &NO_RERUN };
+        if drifted || config_changed(req.schema, req.prior, &plan.planned, ignore) {
             plan.planned.set("framework_run_id", Value::Unknown);
             plan.planned.set("framework_completed_at", Value::Unknown);
             plan.planned.set("drift", Value::List(Vec::new()));
@@ -341,6 +345,11 @@ impl Resource<Context> for AccountProvisioning {
     }
 
     async fn update(&self, ctx: &Context, prior: &Value, planned: &Value, _config: &Value) -> Result<Value, Failed> {
+        if !planned.get("framework_run_id").is_unknown() {
+            // only arguments that shape destroy (or triggers recorded on import) changed: the plan
+            // promised no run, so none happens
+            return Ok(planned.clone());
+        }
         let req = request_of(planned);
         let id = prior.get("account_id").as_str().unwrap_or_default().to_string();
         let deadline = Instant::now() + timeout(planned, "update", DEFAULT_UPDATE);

@@ -306,7 +306,22 @@ impl Resource<Context> for ProvisioningCustomizations {
             .await
             .aws("states:CreateStateMachine")
         {
-            Ok(o) => o.state_machine_arn().to_string(),
+            Ok(o) => {
+                let arn = o.state_machine_arn().to_string();
+                // A create that finds a machine of that name may answer with it unchanged (moto
+                // does; AWS does when only tags differ): make sure ours is the definition.
+                let d = sfn
+                    .describe_state_machine()
+                    .state_machine_arn(&arn)
+                    .send()
+                    .await
+                    .aws("states:DescribeStateMachine")
+                    .map_err(|e| diag("Reading the new state machine failed", e))?;
+                if d.definition() != definition || d.role_arn() != role {
+                    update_machine(&sfn, &arn, &definition, &role).await?;
+                }
+                arn
+            }
             // already there (an interrupted apply, or AFT's own pipeline deployed it): take it over
             Err(e) if e.code == "StateMachineAlreadyExists" => {
                 let lz =

@@ -43,6 +43,10 @@ impl Out {
     pub fn errors(&self) -> Vec<serde_json::Value> {
         self.diagnostics().into_iter().filter(|d| d["severity"] == "error").collect()
     }
+    /// True when the command failed with an error whose source snippet contains `code`.
+    pub fn failed_at(&self, code: &str) -> bool {
+        self.code != 0 && self.errors().iter().any(|d| d["snippet"]["code"].as_str().is_some_and(|c| c.contains(code)))
+    }
 }
 
 /// A Terraform working directory bound to the moto server.
