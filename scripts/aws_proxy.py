@@ -106,7 +106,8 @@ class State:
         with self.lock:
             self.total += 1
             self.by_action[key] += 1
-            if self.fault_rate <= 0 or (self.services and service not in self.services) \
+            if self.fault_rate <= 0 or (self.services and service not in self.services
+                                        and key not in self.services) \
                     or self.rng.random() >= self.fault_rate:
                 return None
             kind = self.rng.choices(list(self.kinds), weights=list(self.kinds.values()))[0]
@@ -351,7 +352,8 @@ def main():
     p.add_argument("--fault-rate", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fault-kinds", default=DEFAULT_KINDS, help="kind[:weight],... among " + ",".join(KINDS))
-    p.add_argument("--fault-services", default="", help="only fault these services (default: all)")
+    p.add_argument("--fault-services", default="",
+                   help="only fault these services or service:Action keys (default: all)")
     p.add_argument("--upstream-timeout", type=float, default=300.0)
     p.add_argument("--log", help="append `service:Action status fault` per request to this file")
     a = p.parse_args()

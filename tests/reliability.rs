@@ -212,9 +212,14 @@ async fn twenty_percent_aws_faults_converge_without_duplicates() {
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_answers_of_organizations_calls_never_duplicate_an_account() {
     let l = landing().await;
-    let proxy = Proxy::start(&["--fault-kinds", "drop_after", "--fault-services", "organizations"]);
+    let proxy = Proxy::start(&[
+        "--fault-kinds",
+        "drop_after",
+        "--fault-services",
+        "organizations:CreateAccount,organizations:MoveAccount,organizations:TagResource",
+    ]);
     let seed = env_or("AFT_FAULT_SEED", 11);
-    proxy.faults(0.3, seed);
+    proxy.faults(0.7, seed);
     let emails = emails("lost", 6);
     let mut tf = Tf::new("lost-answers");
     tf.env("AWS_ENDPOINT_URL", &proxy.endpoint);
@@ -226,7 +231,7 @@ async fn lost_answers_of_organizations_calls_never_duplicate_an_account() {
         "lost answers: seed {seed}, {} organizations answers dropped after being applied ({lost_creates} of them CreateAccount), converged in {applies} apply(s)",
         stats["faults"]
     );
-    assert!(stats["faults"].as_u64().unwrap() >= 5, "answers were really lost: {stats}");
+    assert!(lost_creates >= 1, "CreateAccount answers were really lost: {stats}");
     proxy.faults(0.0, seed);
     assert_converged(&l, &tf, &emails).await;
     proxy.stop();

@@ -214,15 +214,23 @@ pub async fn move_account(org: &aws_sdk_organizations::Client, account: &str, ou
     if parent == ou {
         return Ok(false);
     }
-    org.move_account()
+    let moved = org
+        .move_account()
         .account_id(account)
         .source_parent_id(&parent)
         .destination_parent_id(ou)
         .send()
         .await
-        .aws("organizations:MoveAccount")
-        .map_err(|e| e.in_account(account))?;
-    Ok(true)
+        .aws("organizations:MoveAccount");
+    match moved {
+        Ok(_) => Ok(true),
+        // the answer (or a retry's) may be lost after the move happened: look before failing
+        Err(e) if organizations::parent(org, account).await.is_ok_and(|(now, _)| now == ou) => {
+            tracing::warn!(account, error = %e, "MoveAccount reported an error, but the account is where it should be");
+            Ok(true)
+        }
+        Err(e) => Err(e.in_account(account).into()),
+    }
 }
 
 /// The Account Factory product id and its active provisioning artifact.
