@@ -26,6 +26,7 @@ import os
 import platform
 import re
 import shutil
+import shlex
 import signal
 import socket
 import statistics
@@ -295,6 +296,19 @@ class Terraform:
         return r
 
 
+def hold(tf, work, services):
+    """--hold: leave the services up for experiments until a signal arrives."""
+    env_sh = os.path.join(work, "env.sh")
+    with open(env_sh, "w") as f:
+        for k in sorted(tf.env):
+            if k.startswith(("TF_", "AWS_", "CHECKPOINT")):
+                f.write(f"export {k}={shlex.quote(tf.env[k])}\n")
+        f.write(f"export PROXY={shlex.quote(services['proxy'])}\n")
+    print(f"==> holding: . {env_sh}; terraform -chdir={work}/fleet plan; Ctrl-C to stop", flush=True)
+    while True:
+        signal.pause()
+
+
 def stop_child(p):
     """A finished or timed-out terraform: stop its process group (providers included), forget it."""
     if p.poll() is None:
@@ -510,6 +524,9 @@ def parse_args():
     ap.add_argument("--out", default="docs/benchmarks.md", help="Markdown report (overwritten)")
     ap.add_argument("--results", default="target/bench/results.json", help="raw results (JSON)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (it is always kept on failure)")
+    ap.add_argument("--hold", action="store_true",
+                    help="after the run, keep moto and the proxies running and write <work>/env.sh for manual"
+                         " terraform runs against the fleet; stop with Ctrl-C")
     ap.add_argument("--skip-apply-change", action="store_true", help="skip the one-account change")
     ap.add_argument("--terraform", default=os.path.join(ROOT, ".venv/bin/terraform"))
     ap.add_argument("--timeout", type=float, default=None,
@@ -635,6 +652,8 @@ def main() -> int:
         print(table(res))
         print(f"\n==> wrote {os.path.relpath(a.out, ROOT)} and {os.path.relpath(a.results, ROOT)}")
         failed = False
+        if a.hold:
+            hold(tf, work, services)
         return 0
     except BenchError as e:
         print(f"\nbench: FAILED: {e}", file=sys.stderr)

@@ -117,19 +117,38 @@ pub async fn all_ous(c: &Client) -> Result<Vec<(String, String, String)>, AwsErr
 
 /// Every OU below `root` as (id, name, parent id).
 pub async fn all_ous_under(c: &Client, root: &str) -> Result<Vec<(String, String, String)>, AwsError> {
-    let root = root.to_string();
     let mut out = Vec::new();
-    let mut queue = vec![root];
+    let mut queue = vec![root.to_string()];
     while let Some(parent) = queue.pop() {
-        let mut pages = c.list_organizational_units_for_parent().parent_id(&parent).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.aws("organizations:ListOrganizationalUnitsForParent")?;
-            for ou in page.organizational_units() {
-                let id = ou.id().unwrap_or_default().to_string();
-                out.push((id.clone(), ou.name().unwrap_or_default().to_string(), parent.clone()));
-                queue.push(id);
-            }
+        for (id, name) in ous_for_parent(c, &parent).await? {
+            queue.push(id.clone());
+            out.push((id, name, parent.clone()));
         }
+    }
+    Ok(out)
+}
+
+/// The OUs directly below `parent` as (id, name) (paged `ListOrganizationalUnitsForParent`).
+pub async fn ous_for_parent(c: &Client, parent: &str) -> Result<Vec<(String, String)>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = c.list_organizational_units_for_parent().parent_id(parent).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("organizations:ListOrganizationalUnitsForParent")?;
+        out.extend(
+            page.organizational_units()
+                .iter()
+                .map(|ou| (ou.id().unwrap_or_default().to_string(), ou.name().unwrap_or_default().to_string())),
+        );
+    }
+    Ok(out)
+}
+
+/// The accounts directly below `parent` (paged `ListAccountsForParent`).
+pub async fn accounts_in_parent(c: &Client, parent: &str) -> Result<Vec<AccountInfo>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = c.list_accounts_for_parent().parent_id(parent).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        out.extend(page.aws("organizations:ListAccountsForParent")?.accounts().iter().map(AccountInfo::from));
     }
     Ok(out)
 }
