@@ -516,6 +516,20 @@ include emulator time; the call counts do not depend on it.
 
 # ---------------------------------------------------------------- main
 
+ANALYSIS_MARKER = "<!-- written by hand below this line; make bench keeps it -->"
+
+
+def kept_analysis(path) -> str:
+    """The hand-written analysis of an existing report (from ANALYSIS_MARKER on), kept across runs."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    i = text.find(ANALYSIS_MARKER)
+    return "\n" + text[i:] if i >= 0 else ""
+
+
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--accounts", type=int, default=1000, help="N (default 1000)")
@@ -644,7 +658,7 @@ def main() -> int:
         os.makedirs(os.path.dirname(a.results), exist_ok=True)
         with open(a.results, "w") as f:
             json.dump(res, f, indent=2)
-        report = markdown(res)
+        report = markdown(res) + kept_analysis(a.out)
         os.makedirs(os.path.dirname(a.out), exist_ok=True)
         with open(a.out, "w") as f:
             f.write(report)
