@@ -864,13 +864,12 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), ServeError> {
         }
         _ => {
             print_handshake(&handshake::handshake_line(addr, None));
-            let incoming =
-                futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |tcp| {
-                    if let Ok(t) = &tcp {
-                        no_delay(t);
-                    }
-                    tcp
-                });
+            let incoming = futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |tcp| {
+                if let Ok(t) = &tcp {
+                    no_delay(t);
+                }
+                tcp
+            });
             router.serve_with_incoming_shutdown(incoming, stop).await?;
         }
     }
