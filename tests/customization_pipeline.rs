@@ -213,3 +213,53 @@ async fn import_by_name_and_by_identity_plans_no_changes() {
     by_identity.apply();
     assert_eq!(l.pipeline_executions(&name).await.len(), 1, "importing runs nothing");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_reads_the_pipelines_source_so_an_update_cannot_silently_rewrite_it() {
+    let l = Landing::new().await;
+    l.create_pipeline_role().await;
+    let account = l.create_account(&format!("cs-{}@example.com", common::suffix()), "cs", Some("Sandbox")).await;
+    let connection = format!("arn:aws:codestar-connections:us-east-1:{}:connection/0f1e2d3c", l.aft);
+    let with_source = format!(
+        "resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n  source {{\n    \
+         provider = \"CodeStarSourceConnection\"\n    connection_arn = \"{connection}\"\n    \
+         global_customizations_repository = \"example-org/aft-global\"\n    \
+         account_customizations_repository = \"example-org/aft-account\"\n  }}\n  codebuild_projects {{\n    \
+         account = \"custom-account-apply\"\n  }}\n}}\n"
+    );
+    let src = Tf::new("pipeline-cs-src");
+    src.write(&format!("{}{with_source}", l.provider(ORGS)));
+    src.apply();
+    let name = format!("{account}-customizations-pipeline");
+
+    // Same configuration: the import reads the source back and nothing changes.
+    let same = Tf::new("pipeline-cs-same");
+    same.write(&format!("{}{with_source}", l.provider(ORGS)));
+    same.run(&["import", "-input=false", "-no-color", "aft_customization_pipeline.p", &name]).ok();
+    let v = same.values("aft_customization_pipeline.p");
+    assert_eq!(v["source"]["provider"], "CodeStarSourceConnection", "{v}");
+    assert_eq!(v["source"]["connection_arn"], connection.as_str());
+    assert_eq!(v["source"]["global_customizations_repository"], "example-org/aft-global");
+    assert!(v["source"]["global_customizations_branch"].is_null(), "defaults stay null: {v}");
+    assert_eq!(v["codebuild_projects"]["account"], "custom-account-apply");
+    assert!(v["codebuild_projects"]["global"].is_null(), "{v}");
+    assert_eq!(same.plan_exit(), 0, "the imported pipeline matches its configuration");
+
+    // A configuration without `source`: the plan shows the source going away, before anything
+    // is applied (it used to import as `source = null` and rewrite the pipeline to CodeCommit).
+    let bare = Tf::new("pipeline-cs-bare");
+    bare.write(&format!(
+        "{}resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n}}\n",
+        l.provider(ORGS)
+    ));
+    bare.run(&["import", "-input=false", "-no-color", "aft_customization_pipeline.p", &name]).ok();
+    let plan = bare.plan_json();
+    let change = plan["resource_changes"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["address"] == "aft_customization_pipeline.p"))
+        .unwrap_or_else(|| panic!("no change planned: {plan}"));
+    assert_eq!(change["change"]["actions"], serde_json::json!(["update"]), "{change}");
+    assert_eq!(change["change"]["before"]["source"]["provider"], "CodeStarSourceConnection");
+    assert!(change["change"]["after"]["source"].is_null(), "{change}");
+    assert_eq!(l.pipeline_executions(&name).await.len(), 1, "importing and planning run nothing");
+}

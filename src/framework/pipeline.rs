@@ -37,6 +37,17 @@ pub struct PipelineSpec {
     pub account_project: String,
 }
 
+/// AFT's default global customizations repository.
+pub const DEFAULT_GLOBAL_REPOSITORY: &str = "aft-global-customizations";
+/// AFT's default account customizations repository.
+pub const DEFAULT_ACCOUNT_REPOSITORY: &str = "aft-account-customizations";
+/// AFT's default branch for both repositories.
+pub const DEFAULT_BRANCH: &str = "main";
+/// AFT's global customizations CodeBuild project.
+pub const DEFAULT_GLOBAL_PROJECT: &str = "aft-global-customizations-terraform";
+/// AFT's account customizations CodeBuild project.
+pub const DEFAULT_ACCOUNT_PROJECT: &str = "aft-account-customizations-terraform";
+
 const GLOBAL_ARTIFACT: &str = "source-aft-global-customizations";
 const ACCOUNT_ARTIFACT: &str = "source-aft-account-customizations";
 
@@ -165,6 +176,57 @@ pub fn declaration(spec: &PipelineSpec) -> Result<PipelineDeclaration, StepError
         .map_err(invalid)
 }
 
+/// The sources and projects an existing pipeline uses, read back from its declaration (import
+/// needs them: a pipeline AFT built with a CodeStar connection must not be rewritten to
+/// CodeCommit by the next update). `None` where the declaration does not say.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    /// The source actions' provider (`CodeCommit`, `CodeStarSourceConnection`, ...).
+    pub provider: Option<String>,
+    pub connection_arn: Option<String>,
+    pub global_repository: Option<String>,
+    pub global_branch: Option<String>,
+    pub account_repository: Option<String>,
+    pub account_branch: Option<String>,
+    pub global_project: Option<String>,
+    pub account_project: Option<String>,
+}
+
+/// Reads [`Observed`] from a declaration of AFT's shape (either stage-name variant): source
+/// actions are told apart by their output artifact or action name, build actions by their input.
+pub fn observe(decl: &PipelineDeclaration) -> Observed {
+    let mut o = Observed::default();
+    for a in decl.stages().iter().flat_map(|s| s.actions()) {
+        let get = |k: &str| a.configuration().and_then(|c| c.get(k)).cloned();
+        let Some(ty) = a.action_type_id() else { continue };
+        match ty.category() {
+            ActionCategory::Source => {
+                let global = a.output_artifacts().iter().any(|x| x.name() == GLOBAL_ARTIFACT)
+                    || a.name() == DEFAULT_GLOBAL_REPOSITORY;
+                o.provider = Some(ty.provider().to_string());
+                o.connection_arn = o.connection_arn.take().or_else(|| get("ConnectionArn"));
+                let repo = get("RepositoryName").or_else(|| get("FullRepositoryId"));
+                let branch = get("BranchName");
+                if global {
+                    (o.global_repository, o.global_branch) = (repo, branch);
+                } else {
+                    (o.account_repository, o.account_branch) = (repo, branch);
+                }
+            }
+            ActionCategory::Build => {
+                let project = get("ProjectName");
+                if a.input_artifacts().iter().any(|x| x.name() == GLOBAL_ARTIFACT) {
+                    o.global_project = project;
+                } else {
+                    o.account_project = project;
+                }
+            }
+            _ => {}
+        }
+    }
+    o
+}
+
 /// Whether `ensure` created the pipeline or changed an existing one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ensured {
@@ -226,11 +288,11 @@ mod tests {
             role_arn: "arn:aws:iam::999999999999:role/aft-codepipeline-customizations-role".into(),
             artifact_bucket: "aft-customizations-pipeline-999999999999".into(),
             source,
-            global_repository: "aft-global-customizations".into(),
+            global_repository: DEFAULT_GLOBAL_REPOSITORY.into(),
             global_branch: "main".into(),
             account_repository: "aft-account-customizations".into(),
             account_branch: "main".into(),
-            global_project: "aft-global-customizations-terraform".into(),
+            global_project: DEFAULT_GLOBAL_PROJECT.into(),
             account_project: "aft-account-customizations-terraform".into(),
         }
     }
@@ -261,5 +323,27 @@ mod tests {
         assert_eq!(cfg["DetectChanges"], "false");
         assert_eq!(cfg["OutputArtifactFormat"], "CODE_ZIP");
         assert!(cfg["ConnectionArn"].starts_with("arn:aws:codestar-connections"));
+    }
+
+    #[test]
+    fn observe_reads_back_what_declaration_wrote() {
+        let mut sp = spec(SourceKind::Connection("arn:aws:codestar-connections:us-east-1:9:connection/x".into()));
+        sp.global_repository = "org/global".into();
+        sp.account_branch = "release".into();
+        sp.account_project = "custom-account-project".into();
+        let o = observe(&declaration(&sp).unwrap());
+        assert_eq!(o.provider.as_deref(), Some("CodeStarSourceConnection"));
+        assert_eq!(o.connection_arn.as_deref(), Some("arn:aws:codestar-connections:us-east-1:9:connection/x"));
+        assert_eq!(o.global_repository.as_deref(), Some("org/global"));
+        assert_eq!(o.global_branch.as_deref(), Some("main"));
+        assert_eq!(o.account_repository.as_deref(), Some("aft-account-customizations"));
+        assert_eq!(o.account_branch.as_deref(), Some("release"));
+        assert_eq!(o.global_project.as_deref(), Some("aft-global-customizations-terraform"));
+        assert_eq!(o.account_project.as_deref(), Some("custom-account-project"));
+
+        let o = observe(&declaration(&spec(SourceKind::CodeCommit)).unwrap());
+        assert_eq!(o.provider.as_deref(), Some("CodeCommit"));
+        assert_eq!(o.connection_arn, None);
+        assert_eq!(o.account_repository.as_deref(), Some("aft-account-customizations"));
     }
 }

@@ -55,14 +55,38 @@ pub fn spec_of(v: &Value, aft_management: &str, partition: &str) -> PipelineSpec
             .as_str()
             .map_or_else(|| format!("aft-customizations-pipeline-{aft_management}"), str::to_string),
         source,
-        global_repository: opt(src, "global_customizations_repository", "aft-global-customizations"),
-        global_branch: opt(src, "global_customizations_branch", "main"),
-        account_repository: opt(src, "account_customizations_repository", "aft-account-customizations"),
-        account_branch: opt(src, "account_customizations_branch", "main"),
-        global_project: opt(cb, "global", "aft-global-customizations-terraform"),
-        account_project: opt(cb, "account", "aft-account-customizations-terraform"),
+        global_repository: opt(src, "global_customizations_repository", pipeline::DEFAULT_GLOBAL_REPOSITORY),
+        global_branch: opt(src, "global_customizations_branch", pipeline::DEFAULT_BRANCH),
+        account_repository: opt(src, "account_customizations_repository", pipeline::DEFAULT_ACCOUNT_REPOSITORY),
+        account_branch: opt(src, "account_customizations_branch", pipeline::DEFAULT_BRANCH),
+        global_project: opt(cb, "global", pipeline::DEFAULT_GLOBAL_PROJECT),
+        account_project: opt(cb, "account", pipeline::DEFAULT_ACCOUNT_PROJECT),
         account_id: account,
     }
+}
+
+/// The `source` and `codebuild_projects` blocks an imported pipeline gets: only what differs
+/// from AFT's defaults, so a configuration relying on the defaults plans no change, and one that
+/// does not match the pipeline shows the difference in the plan instead of an update silently
+/// rewriting, say, a CodeStar pipeline to CodeCommit.
+fn observed_blocks(o: &pipeline::Observed) -> (Value, Value) {
+    let differs = |v: &Option<String>, default: &str| Value::from(v.clone().filter(|v| v != default));
+    let block = |attrs: Vec<(&str, Value)>| {
+        if attrs.iter().all(|(_, v)| v.is_null()) { Value::Null } else { Value::object(attrs) }
+    };
+    let source = block(vec![
+        ("provider", differs(&o.provider, "CodeCommit")),
+        ("connection_arn", Value::from(o.connection_arn.clone())),
+        ("global_customizations_repository", differs(&o.global_repository, pipeline::DEFAULT_GLOBAL_REPOSITORY)),
+        ("global_customizations_branch", differs(&o.global_branch, pipeline::DEFAULT_BRANCH)),
+        ("account_customizations_repository", differs(&o.account_repository, pipeline::DEFAULT_ACCOUNT_REPOSITORY)),
+        ("account_customizations_branch", differs(&o.account_branch, pipeline::DEFAULT_BRANCH)),
+    ]);
+    let projects = block(vec![
+        ("global", differs(&o.global_project, pipeline::DEFAULT_GLOBAL_PROJECT)),
+        ("account", differs(&o.account_project, pipeline::DEFAULT_ACCOUNT_PROJECT)),
+    ]);
+    (source, projects)
 }
 
 fn diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
@@ -406,6 +430,7 @@ impl Resource<Context> for CustomizationPipeline {
             .ok_or_else(|| diag("Import failed", format!("pipeline {id} names no VENDED_ACCOUNT_ID")))?;
         let latest = invoke::latest(&cp, id).await.map_err(|e| diag("Import failed", e))?;
         let arn = out.metadata().and_then(|m| m.pipeline_arn()).unwrap_or_default().to_string();
+        let (source, codebuild_projects) = observed_blocks(&pipeline::observe(p));
         Ok(Value::object([
             ("account_id", Value::from(account)),
             ("name", Value::from(p.name())),
@@ -417,8 +442,8 @@ impl Resource<Context> for CustomizationPipeline {
             ("arn", Value::from(arn)),
             ("last_execution_id", Value::from(latest.as_ref().map(|l| l.0.clone()))),
             ("last_execution_status", Value::from(latest.map(|l| l.1.as_str().to_string()))),
-            ("source", Value::Null),
-            ("codebuild_projects", Value::Null),
+            ("source", source),
+            ("codebuild_projects", codebuild_projects),
             ("timeouts", Value::Null),
         ]))
     }
