@@ -125,5 +125,6 @@ mod tests {
         }
         assert_eq!(ok + err, cases);
         assert!(err > 0, "malformed input must be rejected");
+        eprintln!("codec fuzz: {cases} cases from seed {seed}: {ok} decoded, {err} rejected, no panic");
     }
 }
