@@ -46,7 +46,7 @@ impl crate::plugin::Provider for AftProvider {
             .attr(s("provisioning_customizations_state_machine", "Name or ARN of the provisioning customizations state machine (step 7). Default: `aft-account-provisioning-customizations`; if it does not exist, step 7 is a no-op."))
             .attr(Attribute::optional("max_concurrent_customizations", Type::Number, "Cap on customization executions running at once. Default: `5`."))
             .attr(s("iam_propagation_timeout", "How long to keep proving that new roles can be assumed, e.g. `2m`. Default: `2m`."))
-            .attr(s("drift_detection", "What a refresh compares with AWS: `standard` (the account exists and is active, its OU, its metadata item; one bulk read shared by all accounts, about 0.1 API calls per account) or `full` (also its Organizations tags: one more call per account). Default: `standard`."))
+            .attr(s("drift_detection", "What a refresh compares with AWS: `standard` (the account exists and is active, its OU, its metadata item; one bulk read shared by all accounts, about 0.1 API calls per account) or `full` (also its Organizations tags, one more call per account, and each customization pipeline's definition and last execution, two calls per pipeline). Default: `standard`."))
             .block(NestedBlock::single(
                 "assume_role",
                 Block::new("Role to assume to reach the AFT management account (in AFT: `AWSAFTAdmin`).")

@@ -3,6 +3,7 @@
 mod common;
 
 use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
+use common::terraform::change_of;
 use common::{Landing, Moto, Tf};
 
 const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
@@ -171,10 +172,6 @@ fn two_accounts(l: &Landing, ea: &str, eb: &str, alpha_extra: &str, alpha_ou: &s
         account_block("alpha", ea, alpha_ou, alpha_extra),
         account_block("beta", eb, "Sandbox", "  account_tags = { Owner = \"team-b\" }")
     )
-}
-
-fn change_of<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
-    plan["resource_changes"].as_array().unwrap().iter().find(|c| c["address"] == address).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

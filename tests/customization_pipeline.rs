@@ -52,12 +52,7 @@ async fn pipeline_has_afts_shape_runs_on_create_and_on_trigger_changes() {
 
     tf.write(&format!("{}{}", l.provider(ORGS), pipeline(&account, "2")));
     let plan = tf.plan_json();
-    let c = plan["resource_changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["address"] == "aft_customization_pipeline.p")
-        .unwrap();
+    let c = common::terraform::change_of(&plan, "aft_customization_pipeline.p");
     assert_eq!(c["change"]["actions"], serde_json::json!(["update"]));
     assert_eq!(c["change"]["after_unknown"]["last_execution_id"], true);
     tf.apply();
@@ -254,12 +249,56 @@ async fn import_reads_the_pipelines_source_so_an_update_cannot_silently_rewrite_
     ));
     bare.run(&["import", "-input=false", "-no-color", "aft_customization_pipeline.p", &name]).ok();
     let plan = bare.plan_json();
-    let change = plan["resource_changes"]
-        .as_array()
-        .and_then(|a| a.iter().find(|c| c["address"] == "aft_customization_pipeline.p"))
-        .unwrap_or_else(|| panic!("no change planned: {plan}"));
+    let change = common::terraform::change_of(&plan, "aft_customization_pipeline.p");
     assert_eq!(change["change"]["actions"], serde_json::json!(["update"]), "{change}");
     assert_eq!(change["change"]["before"]["source"]["provider"], "CodeStarSourceConnection");
     assert!(change["change"]["after"]["source"].is_null(), "{change}");
     assert_eq!(l.pipeline_executions(&name).await.len(), 1, "importing and planning run nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_drift_detection_sees_a_pipeline_edited_outside_terraform() {
+    let l = Landing::new().await;
+    l.create_pipeline_role().await;
+    let account = l.create_account(&format!("edit-{}@example.com", common::suffix()), "edit", Some("Sandbox")).await;
+    let body = format!("resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n}}\n");
+    let standard = format!("{}{body}", l.provider(ORGS));
+    let full = format!("{}{body}", l.provider(&format!("  drift_detection = \"full\"\n{ORGS}")));
+    let tf = Tf::new("pipeline-edited");
+    tf.write(&standard);
+    tf.apply();
+    let name = format!("{account}-customizations-pipeline");
+
+    // Someone points the account customizations source at another branch.
+    let cp = l.codepipeline();
+    let branch = |decl: &aws_sdk_codepipeline::types::PipelineDeclaration| {
+        decl.stages()[0]
+            .actions()
+            .iter()
+            .find(|a| a.name() == "aft-account-customizations")
+            .and_then(|a| a.configuration())
+            .and_then(|c| c.get("BranchName"))
+            .cloned()
+    };
+    let mut decl = cp.get_pipeline().name(&name).send().await.unwrap().pipeline.unwrap();
+    for a in decl.stages[0].actions.iter_mut().filter(|a| a.name == "aft-account-customizations") {
+        a.configuration.as_mut().unwrap().insert("BranchName".into(), "hotfix".into());
+    }
+    cp.update_pipeline().pipeline(decl).send().await.unwrap();
+
+    // The standard refresh does not read definitions (one ListPipelines for all of them).
+    assert_eq!(tf.plan_exit(), 0);
+
+    // The full refresh does, and the plan shows the branch going back to the default.
+    tf.write(&full);
+    let plan = tf.plan_json();
+    let change = common::terraform::change_of(&plan, "aft_customization_pipeline.p");
+    assert_eq!(change["change"]["actions"], serde_json::json!(["update"]), "{change}");
+    assert_eq!(change["change"]["before"]["source"]["account_customizations_branch"], "hotfix", "{change}");
+    assert!(change["change"]["after"]["source"].is_null(), "{change}");
+
+    tf.apply();
+    let decl = cp.get_pipeline().name(&name).send().await.unwrap().pipeline.unwrap();
+    assert_eq!(branch(&decl).as_deref(), Some("main"), "the apply restored the configured branch");
+    assert_eq!(tf.plan_exit(), 0, "converged");
 }

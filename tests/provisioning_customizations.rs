@@ -47,12 +47,7 @@ async fn deploys_the_machine_and_its_role_updates_in_place_and_destroys_both() {
     let v2 = V1.replace("standard-v1", "standard-v2");
     tf.write(&format!("{}{}", l.provider(ORGS), machine(&v2, "  tags = { team = \"platform\" }\n")));
     let plan = tf.plan_json();
-    let c = plan["resource_changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["address"] == "aft_provisioning_customizations.this")
-        .unwrap();
+    let c = common::terraform::change_of(&plan, "aft_provisioning_customizations.this");
     assert_eq!(c["change"]["actions"], serde_json::json!(["update"]));
     assert_eq!(c["change"]["after_unknown"]["revision_id"], true);
     tf.apply();

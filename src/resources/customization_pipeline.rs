@@ -65,28 +65,67 @@ pub fn spec_of(v: &Value, aft_management: &str, partition: &str) -> PipelineSpec
     }
 }
 
-/// The `source` and `codebuild_projects` blocks an imported pipeline gets: only what differs
-/// from AFT's defaults, so a configuration relying on the defaults plans no change, and one that
-/// does not match the pipeline shows the difference in the plan instead of an update silently
-/// rewriting, say, a CodeStar pipeline to CodeCommit.
-fn observed_blocks(o: &pipeline::Observed) -> (Value, Value) {
-    let differs = |v: &Option<String>, default: &str| Value::from(v.clone().filter(|v| v != default));
-    let block = |attrs: Vec<(&str, Value)>| {
-        if attrs.iter().all(|(_, v)| v.is_null()) { Value::Null } else { Value::object(attrs) }
+/// Every attribute of `source` and `codebuild_projects` as (block, attribute, AFT's default):
+/// what import and the full refresh read back from the pipeline.
+const OBSERVED: [(&str, &str, &str); 8] = [
+    ("source", "provider", "CodeCommit"),
+    ("source", "connection_arn", ""),
+    ("source", "global_customizations_repository", pipeline::DEFAULT_GLOBAL_REPOSITORY),
+    ("source", "global_customizations_branch", pipeline::DEFAULT_BRANCH),
+    ("source", "account_customizations_repository", pipeline::DEFAULT_ACCOUNT_REPOSITORY),
+    ("source", "account_customizations_branch", pipeline::DEFAULT_BRANCH),
+    ("codebuild_projects", "global", pipeline::DEFAULT_GLOBAL_PROJECT),
+    ("codebuild_projects", "account", pipeline::DEFAULT_ACCOUNT_PROJECT),
+];
+
+fn observed_attr<'a>(o: &'a pipeline::Observed, block: &str, attr: &str) -> Option<&'a str> {
+    let v = match (block, attr) {
+        ("source", "provider") => &o.provider,
+        ("source", "connection_arn") => &o.connection_arn,
+        ("source", "global_customizations_repository") => &o.global_repository,
+        ("source", "global_customizations_branch") => &o.global_branch,
+        ("source", "account_customizations_repository") => &o.account_repository,
+        ("source", "account_customizations_branch") => &o.account_branch,
+        ("codebuild_projects", "global") => &o.global_project,
+        ("codebuild_projects", "account") => &o.account_project,
+        _ => &None,
     };
-    let source = block(vec![
-        ("provider", differs(&o.provider, "CodeCommit")),
-        ("connection_arn", Value::from(o.connection_arn.clone())),
-        ("global_customizations_repository", differs(&o.global_repository, pipeline::DEFAULT_GLOBAL_REPOSITORY)),
-        ("global_customizations_branch", differs(&o.global_branch, pipeline::DEFAULT_BRANCH)),
-        ("account_customizations_repository", differs(&o.account_repository, pipeline::DEFAULT_ACCOUNT_REPOSITORY)),
-        ("account_customizations_branch", differs(&o.account_branch, pipeline::DEFAULT_BRANCH)),
-    ]);
-    let projects = block(vec![
-        ("global", differs(&o.global_project, pipeline::DEFAULT_GLOBAL_PROJECT)),
-        ("account", differs(&o.account_project, pipeline::DEFAULT_ACCOUNT_PROJECT)),
-    ]);
-    (source, projects)
+    v.as_deref()
+}
+
+/// Brings `source` and `codebuild_projects` in `state` to what the pipeline really uses. An
+/// attribute changes only when its meaning (its value, or AFT's default when null) differs from
+/// the pipeline, so a configuration that spells a default out plans nothing; a pipeline using a
+/// CodeStar connection, or edited outside Terraform, shows up in the plan as a change of
+/// `source` instead of being silently rebuilt with the configuration's values. Returns whether
+/// anything changed.
+fn reconcile_sources(state: &mut Value, o: &pipeline::Observed) -> bool {
+    let mut changed = false;
+    for block in ["source", "codebuild_projects"] {
+        let attrs: Vec<(&str, &str)> =
+            OBSERVED.iter().filter(|(b, _, _)| *b == block).map(|(_, a, d)| (*a, *d)).collect();
+        let current = state.get(block).clone();
+        let mut next = if current.is_null() {
+            Value::object(attrs.iter().map(|(a, _)| (*a, Value::Null)))
+        } else {
+            current.clone()
+        };
+        let mut differs = false;
+        for (attr, default) in &attrs {
+            let meant = current.get(attr).as_str().unwrap_or(default);
+            let actual = observed_attr(o, block, attr).unwrap_or(default);
+            if meant != actual {
+                differs = true;
+                next.set(attr, if actual == *default { Value::Null } else { Value::from(actual) });
+            }
+        }
+        if differs {
+            changed = true;
+            let empty = attrs.iter().all(|(a, _)| next.get(a).is_null());
+            state.set(block, if empty { Value::Null } else { next });
+        }
+    }
+    changed
 }
 
 fn diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
@@ -326,17 +365,33 @@ impl Resource<Context> for CustomizationPipeline {
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
         let Some(name) = state.get("name").as_str() else { return Ok(None) };
         let cp = clients::codepipeline(ctx.aws.hub());
-        // one ListPipelines for the whole refresh; a pipeline it did not see is asked for directly
-        let known = crate::inventory::pipeline_names(ctx).await.map_err(|e| diag("Listing the pipelines failed", e))?;
-        if !known.contains(name) {
+        let full = ctx.settings.drift_detection == crate::context::DriftDetection::Full;
+        let mut s = state.clone();
+        if full {
+            // the definition itself: sources and projects edited outside Terraform show in the plan
             match cp.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
-                Ok(_) => {}
+                Ok(out) => {
+                    if let Some(p) = out.pipeline()
+                        && reconcile_sources(&mut s, &pipeline::observe(p))
+                    {
+                        tracing::info!(pipeline = name, "the pipeline's sources differ from the state");
+                    }
+                }
                 Err(e) if e.is_not_found() => return Ok(None),
                 Err(e) => return Err(diag("Reading the pipeline failed", e)),
             }
+        } else {
+            // one ListPipelines for the whole refresh; a pipeline it did not see is asked for directly
+            let known =
+                crate::inventory::pipeline_names(ctx).await.map_err(|e| diag("Listing the pipelines failed", e))?;
+            if !known.contains(name) {
+                match cp.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => return Ok(None),
+                    Err(e) => return Err(diag("Reading the pipeline failed", e)),
+                }
+            }
         }
-        let mut s = state.clone();
-        let full = ctx.settings.drift_detection == crate::context::DriftDetection::Full;
         if let Some(exec) = state.get("last_execution_id").as_str().filter(|e| full && !e.is_empty()) {
             match cp
                 .get_pipeline_execution()
@@ -430,8 +485,7 @@ impl Resource<Context> for CustomizationPipeline {
             .ok_or_else(|| diag("Import failed", format!("pipeline {id} names no VENDED_ACCOUNT_ID")))?;
         let latest = invoke::latest(&cp, id).await.map_err(|e| diag("Import failed", e))?;
         let arn = out.metadata().and_then(|m| m.pipeline_arn()).unwrap_or_default().to_string();
-        let (source, codebuild_projects) = observed_blocks(&pipeline::observe(p));
-        Ok(Value::object([
+        let mut imported = Value::object([
             ("account_id", Value::from(account)),
             ("name", Value::from(p.name())),
             ("role_arn", Value::from(p.role_arn())),
@@ -442,9 +496,72 @@ impl Resource<Context> for CustomizationPipeline {
             ("arn", Value::from(arn)),
             ("last_execution_id", Value::from(latest.as_ref().map(|l| l.0.clone()))),
             ("last_execution_status", Value::from(latest.map(|l| l.1.as_str().to_string()))),
-            ("source", source),
-            ("codebuild_projects", codebuild_projects),
+            ("source", Value::Null),
+            ("codebuild_projects", Value::Null),
             ("timeouts", Value::Null),
-        ]))
+        ]);
+        reconcile_sources(&mut imported, &pipeline::observe(p));
+        Ok(imported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> pipeline::Observed {
+        pipeline::Observed {
+            provider: Some("CodeCommit".into()),
+            connection_arn: None,
+            global_repository: Some(pipeline::DEFAULT_GLOBAL_REPOSITORY.into()),
+            global_branch: Some("main".into()),
+            account_repository: Some(pipeline::DEFAULT_ACCOUNT_REPOSITORY.into()),
+            account_branch: Some("main".into()),
+            global_project: Some(pipeline::DEFAULT_GLOBAL_PROJECT.into()),
+            account_project: Some(pipeline::DEFAULT_ACCOUNT_PROJECT.into()),
+        }
+    }
+
+    fn state(source: Value) -> Value {
+        Value::object([("name", Value::from("p")), ("source", source), ("codebuild_projects", Value::Null)])
+    }
+
+    #[test]
+    fn defaults_and_spelled_out_defaults_are_left_alone() {
+        let mut s = state(Value::Null);
+        assert!(!reconcile_sources(&mut s, &defaults()));
+        assert!(s.get("source").is_null());
+        let spelled =
+            Value::object([("provider", Value::from("CodeCommit")), ("global_customizations_branch", "main".into())]);
+        let mut s = state(spelled.clone());
+        assert!(!reconcile_sources(&mut s, &defaults()));
+        assert_eq!(s.get("source"), &spelled);
+    }
+
+    #[test]
+    fn a_connection_or_an_edited_branch_is_read_into_the_state() {
+        let mut o = defaults();
+        o.provider = Some("CodeStarSourceConnection".into());
+        o.connection_arn = Some("arn:aws:codestar-connections:us-east-1:1:connection/x".into());
+        o.global_repository = Some("org/global".into());
+        let mut s = state(Value::Null);
+        assert!(reconcile_sources(&mut s, &o));
+        assert_eq!(s.get("source").get("provider").as_str(), Some("CodeStarSourceConnection"));
+        assert_eq!(s.get("source").get("global_customizations_repository").as_str(), Some("org/global"));
+        assert!(s.get("source").get("global_customizations_branch").is_null(), "defaults stay null");
+        assert!(s.get("codebuild_projects").is_null());
+
+        let mut o = defaults();
+        o.account_branch = Some("hotfix".into());
+        o.global_project = Some("other-project".into());
+        let mut s = state(Value::object([("account_customizations_branch", Value::from("main"))]));
+        assert!(reconcile_sources(&mut s, &o));
+        assert_eq!(s.get("source").get("account_customizations_branch").as_str(), Some("hotfix"));
+        assert_eq!(s.get("codebuild_projects").get("global").as_str(), Some("other-project"));
+
+        // back to the default: the attribute that said otherwise goes back to null
+        let mut s = state(Value::object([("account_customizations_branch", Value::from("release"))]));
+        assert!(reconcile_sources(&mut s, &defaults()));
+        assert!(s.get("source").is_null());
     }
 }

@@ -231,6 +231,14 @@ fn find_resource(module: &serde_json::Value, address: &str) -> Option<serde_json
 }
 
 /// The addresses and actions of a plan's resource changes.
+/// The planned change of one resource address; panics with the plan when there is none.
+pub fn change_of<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    plan["resource_changes"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["address"] == address))
+        .unwrap_or_else(|| panic!("no change planned for {address}: {plan}"))
+}
+
 pub fn changes(plan: &serde_json::Value) -> Vec<(String, Vec<String>)> {
     plan["resource_changes"]
         .as_array()
