@@ -181,20 +181,33 @@ async fn fleet_example_reruns_exactly_the_targeted_pipelines() {
     assert_eq!(changed, want);
 }
 
+/// A new directory with `body` under the test provider, applied.
+fn applied(l: &Landing, dir: &str, body: &str) -> Tf {
+    let tf = Tf::new(dir);
+    tf.write(&format!("{}{body}", l.provider(ORGS)));
+    tf.apply();
+    tf
+}
+
+/// A new directory with `body` under the test provider and pipeline `name` imported into
+/// `aft_customization_pipeline.p`.
+fn imported(l: &Landing, dir: &str, body: &str, name: &str) -> Tf {
+    let tf = Tf::new(dir);
+    tf.write(&format!("{}{body}", l.provider(ORGS)));
+    tf.run(&["import", "-input=false", "-no-color", "aft_customization_pipeline.p", name]).ok();
+    tf
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn import_by_name_and_by_identity_plans_no_changes() {
     let l = Landing::new().await;
     l.create_pipeline_role().await;
     let account = l.create_account(&format!("imp-{}@example.com", common::suffix()), "imp", Some("Sandbox")).await;
     let body = format!("resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n}}\n");
-    let src = Tf::new("pipeline-import-src");
-    src.write(&format!("{}{body}", l.provider(ORGS)));
-    src.apply();
+    applied(&l, "pipeline-import-src", &body);
     let name = format!("{account}-customizations-pipeline");
 
-    let by_name = Tf::new("pipeline-import-name");
-    by_name.write(&format!("{}{body}", l.provider(ORGS)));
-    by_name.run(&["import", "-input=false", "-no-color", "aft_customization_pipeline.p", &name]).ok();
+    let by_name = imported(&l, "pipeline-import-name", &body, &name);
     assert_eq!(by_name.values("aft_customization_pipeline.p")["account_id"], account.as_str());
     assert_eq!(by_name.plan_exit(), 0);
 
@@ -222,15 +235,11 @@ async fn import_reads_the_pipelines_source_so_an_update_cannot_silently_rewrite_
          account_customizations_repository = \"example-org/aft-account\"\n  }}\n  codebuild_projects {{\n    \
          account = \"custom-account-apply\"\n  }}\n}}\n"
     );
-    let src = Tf::new("pipeline-cs-src");
-    src.write(&format!("{}{with_source}", l.provider(ORGS)));
-    src.apply();
+    applied(&l, "pipeline-cs-src", &with_source);
     let name = format!("{account}-customizations-pipeline");
 
     // Same configuration: the import reads the source back and nothing changes.
-    let same = Tf::new("pipeline-cs-same");
-    same.write(&format!("{}{with_source}", l.provider(ORGS)));
-    same.run(&["import", "-input=false", "-no-color", "aft_customization_pipeline.p", &name]).ok();
+    let same = imported(&l, "pipeline-cs-same", &with_source, &name);
     let v = same.values("aft_customization_pipeline.p");
     assert_eq!(v["source"]["provider"], "CodeStarSourceConnection", "{v}");
     assert_eq!(v["source"]["connection_arn"], connection.as_str());
@@ -242,12 +251,8 @@ async fn import_reads_the_pipelines_source_so_an_update_cannot_silently_rewrite_
 
     // A configuration without `source`: the plan shows the source going away, before anything
     // is applied (it used to import as `source = null` and rewrite the pipeline to CodeCommit).
-    let bare = Tf::new("pipeline-cs-bare");
-    bare.write(&format!(
-        "{}resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n}}\n",
-        l.provider(ORGS)
-    ));
-    bare.run(&["import", "-input=false", "-no-color", "aft_customization_pipeline.p", &name]).ok();
+    let bare_body = format!("resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n}}\n");
+    let bare = imported(&l, "pipeline-cs-bare", &bare_body, &name);
     let plan = bare.plan_json();
     let change = common::terraform::change_of(&plan, "aft_customization_pipeline.p");
     assert_eq!(change["change"]["actions"], serde_json::json!(["update"]), "{change}");
@@ -262,11 +267,8 @@ async fn full_drift_detection_sees_a_pipeline_edited_outside_terraform() {
     l.create_pipeline_role().await;
     let account = l.create_account(&format!("edit-{}@example.com", common::suffix()), "edit", Some("Sandbox")).await;
     let body = format!("resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n}}\n");
-    let standard = format!("{}{body}", l.provider(ORGS));
     let full = format!("{}{body}", l.provider(&format!("  drift_detection = \"full\"\n{ORGS}")));
-    let tf = Tf::new("pipeline-edited");
-    tf.write(&standard);
-    tf.apply();
+    let tf = applied(&l, "pipeline-edited", &body);
     let name = format!("{account}-customizations-pipeline");
 
     // Someone points the account customizations source at another branch.
