@@ -65,33 +65,21 @@ pub fn spec_of(v: &Value, aft_management: &str, partition: &str) -> PipelineSpec
     }
 }
 
-/// Every attribute of `source` and `codebuild_projects` as (block, attribute, AFT's default):
-/// what import and the full refresh read back from the pipeline.
-const OBSERVED: [(&str, &str, &str); 8] = [
-    ("source", "provider", "CodeCommit"),
-    ("source", "connection_arn", ""),
-    ("source", "global_customizations_repository", pipeline::DEFAULT_GLOBAL_REPOSITORY),
-    ("source", "global_customizations_branch", pipeline::DEFAULT_BRANCH),
-    ("source", "account_customizations_repository", pipeline::DEFAULT_ACCOUNT_REPOSITORY),
-    ("source", "account_customizations_branch", pipeline::DEFAULT_BRANCH),
-    ("codebuild_projects", "global", pipeline::DEFAULT_GLOBAL_PROJECT),
-    ("codebuild_projects", "account", pipeline::DEFAULT_ACCOUNT_PROJECT),
-];
+/// What the pipeline uses for one attribute of `source` or `codebuild_projects`.
+type ObservedField = fn(&pipeline::Observed) -> &Option<String>;
 
-fn observed_attr<'a>(o: &'a pipeline::Observed, block: &str, attr: &str) -> Option<&'a str> {
-    let v = match (block, attr) {
-        ("source", "provider") => &o.provider,
-        ("source", "connection_arn") => &o.connection_arn,
-        ("source", "global_customizations_repository") => &o.global_repository,
-        ("source", "global_customizations_branch") => &o.global_branch,
-        ("source", "account_customizations_repository") => &o.account_repository,
-        ("source", "account_customizations_branch") => &o.account_branch,
-        ("codebuild_projects", "global") => &o.global_project,
-        ("codebuild_projects", "account") => &o.account_project,
-        _ => &None,
-    };
-    v.as_deref()
-}
+/// Every attribute of `source` and `codebuild_projects` as (block, attribute, AFT's default, the
+/// pipeline's value): what import and the full refresh read back from the pipeline.
+const OBSERVED: [(&str, &str, &str, ObservedField); 8] = [
+    ("source", "provider", "CodeCommit", |o| &o.provider),
+    ("source", "connection_arn", "", |o| &o.connection_arn),
+    ("source", "global_customizations_repository", pipeline::DEFAULT_GLOBAL_REPOSITORY, |o| &o.global_repository),
+    ("source", "global_customizations_branch", pipeline::DEFAULT_BRANCH, |o| &o.global_branch),
+    ("source", "account_customizations_repository", pipeline::DEFAULT_ACCOUNT_REPOSITORY, |o| &o.account_repository),
+    ("source", "account_customizations_branch", pipeline::DEFAULT_BRANCH, |o| &o.account_branch),
+    ("codebuild_projects", "global", pipeline::DEFAULT_GLOBAL_PROJECT, |o| &o.global_project),
+    ("codebuild_projects", "account", pipeline::DEFAULT_ACCOUNT_PROJECT, |o| &o.account_project),
+];
 
 /// Brings `source` and `codebuild_projects` in `state` to what the pipeline really uses. An
 /// attribute changes only when its meaning (its value, or AFT's default when null) differs from
@@ -102,18 +90,17 @@ fn observed_attr<'a>(o: &'a pipeline::Observed, block: &str, attr: &str) -> Opti
 fn reconcile_sources(state: &mut Value, o: &pipeline::Observed) -> bool {
     let mut changed = false;
     for block in ["source", "codebuild_projects"] {
-        let attrs: Vec<(&str, &str)> =
-            OBSERVED.iter().filter(|(b, _, _)| *b == block).map(|(_, a, d)| (*a, *d)).collect();
+        let attrs: Vec<_> = OBSERVED.iter().filter(|(b, ..)| *b == block).map(|(_, a, d, f)| (*a, *d, f)).collect();
         let current = state.get(block).clone();
         let mut next = if current.is_null() {
-            Value::object(attrs.iter().map(|(a, _)| (*a, Value::Null)))
+            Value::object(attrs.iter().map(|(a, ..)| (*a, Value::Null)))
         } else {
             current.clone()
         };
         let mut differs = false;
-        for (attr, default) in &attrs {
+        for (attr, default, field) in &attrs {
             let meant = current.get(attr).as_str().unwrap_or(default);
-            let actual = observed_attr(o, block, attr).unwrap_or(default);
+            let actual = field(o).as_deref().unwrap_or(default);
             if meant != actual {
                 differs = true;
                 next.set(attr, if actual == *default { Value::Null } else { Value::from(actual) });
@@ -121,7 +108,7 @@ fn reconcile_sources(state: &mut Value, o: &pipeline::Observed) -> bool {
         }
         if differs {
             changed = true;
-            let empty = attrs.iter().all(|(a, _)| next.get(a).is_null());
+            let empty = attrs.iter().all(|(a, ..)| next.get(a).is_null());
             state.set(block, if empty { Value::Null } else { next });
         }
     }
@@ -367,11 +354,18 @@ impl Resource<Context> for CustomizationPipeline {
         let cp = clients::codepipeline(ctx.aws.hub());
         let full = ctx.settings.drift_detection == crate::context::DriftDetection::Full;
         let mut s = state.clone();
-        if full {
-            // the definition itself: sources and projects edited outside Terraform show in the plan
+        // Standard: one ListPipelines for the whole refresh, and only a pipeline it did not see is
+        // asked for directly. Full: every definition, so sources and projects edited outside
+        // Terraform show in the plan.
+        let ask = full
+            || !crate::inventory::pipeline_names(ctx)
+                .await
+                .map_err(|e| diag("Listing the pipelines failed", e))?
+                .contains(name);
+        if ask {
             match cp.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
                 Ok(out) => {
-                    if let Some(p) = out.pipeline()
+                    if let Some(p) = out.pipeline().filter(|_| full)
                         && reconcile_sources(&mut s, &pipeline::observe(p))
                     {
                         tracing::info!(pipeline = name, "the pipeline's sources differ from the state");
@@ -379,17 +373,6 @@ impl Resource<Context> for CustomizationPipeline {
                 }
                 Err(e) if e.is_not_found() => return Ok(None),
                 Err(e) => return Err(diag("Reading the pipeline failed", e)),
-            }
-        } else {
-            // one ListPipelines for the whole refresh; a pipeline it did not see is asked for directly
-            let known =
-                crate::inventory::pipeline_names(ctx).await.map_err(|e| diag("Listing the pipelines failed", e))?;
-            if !known.contains(name) {
-                match cp.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
-                    Ok(_) => {}
-                    Err(e) if e.is_not_found() => return Ok(None),
-                    Err(e) => return Err(diag("Reading the pipeline failed", e)),
-                }
             }
         }
         if let Some(exec) = state.get("last_execution_id").as_str().filter(|e| full && !e.is_empty()) {
