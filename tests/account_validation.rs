@@ -103,21 +103,9 @@ async fn invalid_requests_fail_at_plan_on_the_attribute_and_create_nothing() {
     let provider = l.provider("  account_factory {\n    method = \"organizations\"\n  }");
     let cases = cases();
     assert!(cases.len() >= 25);
-    let mut failures = Vec::new();
-    for c in &cases {
-        let tf = Tf::new("invalid");
-        tf.write(&format!("{provider}\n{}", c.hcl));
-        let out = tf.run(&["plan", "-input=false", "-json"]);
-        if !out.failed_at(&c.points_at) {
-            failures.push(format!("{}: exit {}, errors {:#?}", c.what, out.code, out.errors()));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases did not fail on their attribute:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
+    common::terraform::assert_each_fails_at(
+        cases.iter().map(|c| (c.what, format!("{provider}\n{}", c.hcl), c.points_at.as_str())),
+        || Tf::new("invalid"),
     );
 
     // nothing was written to AWS

@@ -159,24 +159,12 @@ async fn invalid_configurations_fail_on_the_attribute_before_any_aws_call() {
     // with account_validation.rs (31) and provisioning_customizations.rs (17): well over 60
     assert!(cases.len() >= 50, "{} cases", cases.len());
     proxy.reset();
-    let mut failures = Vec::new();
-    for c in &cases {
+    common::terraform::assert_each_fails_at(cases.iter().map(|c| (c.what, c.hcl.clone(), c.points_at)), || {
         let mut tf = Tf::new("bad-input");
         tf.env("AWS_ENDPOINT_URL", &proxy.endpoint);
         tf.env("AWS_ENDPOINT_URL_CODEPIPELINE", &proxy.endpoint);
-        tf.write(&c.hcl);
-        let out = tf.run(&["plan", "-input=false", "-json"]);
-        if !out.failed_at(c.points_at) {
-            failures.push(format!("{}: exit {}, errors {:#?}\n{}", c.what, out.code, out.errors(), out.stderr));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases did not fail on their attribute:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+        tf
+    });
     let stats = proxy.stats();
     assert_eq!(stats["total"], 0, "no AWS call for invalid input: {stats}");
     proxy.stop();

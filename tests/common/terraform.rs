@@ -231,6 +231,27 @@ fn find_resource(module: &serde_json::Value, address: &str) -> Option<serde_json
 }
 
 /// The addresses and actions of a plan's resource changes.
+/// Plans every (what, configuration, text of the line the error must point at) in a new
+/// directory from `dir`, and panics listing each case whose plan did not fail on that line.
+pub fn assert_each_fails_at<'a>(cases: impl IntoIterator<Item = (&'a str, String, &'a str)>, dir: impl Fn() -> Tf) {
+    let (mut failures, mut total) = (Vec::new(), 0);
+    for (what, hcl, points_at) in cases {
+        total += 1;
+        let tf = dir();
+        tf.write(&hcl);
+        let out = tf.run(&["plan", "-input=false", "-json"]);
+        if !out.failed_at(points_at) {
+            failures.push(format!("{what}: exit {}, errors {:#?}\n{}", out.code, out.errors(), out.stderr));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases did not fail on their attribute:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// The planned change of one resource address; panics with the plan when there is none.
 pub fn change_of<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
     plan["resource_changes"]
