@@ -21,14 +21,37 @@ Fault injection: with --fault-rate F a seeded, deterministic fraction F of the r
   drop_after   forwarded (so it takes effect upstream), then the connection is closed without
                relaying the answer. Opt-in: a retried non-idempotent call may duplicate work.
 
+  conflict     400 ConcurrentModificationException (Organizations' "try again"); not forwarded
+
+Throttling uses each service's own code: Organizations answers TooManyRequestsException.
+
+AWS behaviour (off unless configured; see docs/reliability.md for each one's source), set with
+--behave JSON or POST /__proxy/config {"behave": {...}}:
+  create_account_seconds  CreateAccount answers IN_PROGRESS without AccountId; the account is
+                          absent from ListAccounts, ListAccountsForParent, ListChildren and
+                          DescribeAccount (AccountNotFoundException), cannot be moved, tagged or
+                          assumed into (AccessDenied) until this many seconds have passed, and
+                          Describe/ListCreateAccountStatus say IN_PROGRESS until then
+  create_account_failures {"email substring": "FailureReason"}: such a CreateAccount is not
+                          forwarded; its request goes IN_PROGRESS, then FAILED with that reason
+  close_account_seconds   a closed account is PENDING_CLOSURE this long, then SUSPENDED
+  close_account_quota     CloseAccount beyond this many answers ConstraintViolationException
+                          (Reason CLOSE_ACCOUNT_QUOTA_EXCEEDED)
+  role_propagation_seconds a role created through the proxy cannot be assumed (sts:AssumeRole
+                          AccessDenied) nor handed to Step Functions or CodePipeline
+                          (AccessDeniedException / InvalidStructureException) this long
+GET /__proxy/behaviour reports what the behaviours did (counts by kind).
+
 moto's own /moto-api/ paths are forwarded but never counted or faulted.
 Control endpoints (never forwarded, counted or faulted):
   GET  /__proxy/stats   {"total", "faults", "by_action", "faults_by_kind", ...}
   POST /__proxy/reset   zero the counters
-  GET|POST /__proxy/config   read / change {"fault_rate", "seed", "fault_kinds", "fault_services"}
+  GET|POST /__proxy/config   read / change {"fault_rate", "seed", "fault_kinds", "fault_services",
+                             "behave"}
 
 usage: python aws_proxy.py --upstream http://127.0.0.1:MOTOPORT [--port 0] [--fault-rate F]
        [--seed S] [--fault-kinds throttle,error500,...] [--fault-services sts,iam,...] [--log FILE]
+       [--behave '{"create_account_seconds": 3, ...}']
 Prints one line `PORT=<n>` once listening, then serves until SIGTERM / SIGINT.
 """
 import argparse
@@ -43,10 +66,11 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 import urllib.parse
 import uuid
 
-KINDS = ("throttle", "error500", "error503", "drop_before", "drop_after")
+KINDS = ("throttle", "error500", "error503", "drop_before", "drop_after", "conflict")
 DEFAULT_KINDS = "throttle,error500,error503,drop_before"
 # Hop-by-hop headers (RFC 9110 7.6.1) plus framing headers the proxy recomputes itself.
 HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
@@ -167,22 +191,34 @@ ERRORS = {
     "throttle": (400, "ThrottlingException", "Throttling", "RequestLimitExceeded", "Sender"),
     "error500": (500, "InternalFailure", "InternalFailure", "InternalError", "Receiver"),
     "error503": (503, "ServiceUnavailable", "ServiceUnavailable", "Unavailable", "Receiver"),
+    "conflict": (400, "ConcurrentModificationException", "ConcurrentModification", "IncorrectState", "Sender"),
     "upstream_error": (502, "BadGateway", "BadGateway", "Unavailable", "Receiver"),  # not a fault kind
 }
 
 
-def fault_response(kind, proto, req_ctype):
+# Services whose throttling error has its own code.
+THROTTLE_CODE = {"organizations": "TooManyRequestsException"}
+
+
+def fault_response(kind, proto, req_ctype, service=None):
     """-> (status, headers, body) of an injected error in the request's wire protocol."""
     status, json_code, query_code, ec2_code, fault_type = ERRORS[kind]
-    rid = str(uuid.uuid4())
+    if kind == "throttle" and service in THROTTLE_CODE:
+        json_code = THROTTLE_CODE[service]
     msg = {"throttle": "Rate exceeded (injected)"}.get(kind, f"Injected {kind} by aws_proxy")
+    return error_response(status, json_code, query_code, ec2_code, fault_type, msg, proto, req_ctype)
+
+
+def error_response(status, json_code, query_code, ec2_code, fault_type, msg, proto, req_ctype, extra=None):
+    """-> (status, headers, body) of an AWS error in the request's wire protocol."""
+    rid = str(uuid.uuid4())
     if proto == "rpcv2":  # smithy rpcv2Cbor: a CBOR map {"__type": code} (code < 24 chars)
         body = b"\xa1\x66__type" + bytes([0x60 + len(json_code)]) + json_code.encode()
         return status, {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor",
                         "x-amzn-ErrorType": json_code, "x-amzn-RequestId": rid}, body
     if proto in ("json", "restjson"):
         ctype = req_ctype if proto == "json" and req_ctype else "application/json"
-        body = json.dumps({"__type": json_code, "message": msg})
+        body = json.dumps({"__type": json_code, "message": msg, **(extra or {})})
         headers = {"Content-Type": ctype, "x-amzn-ErrorType": json_code, "x-amzn-RequestId": rid}
     elif proto == "ec2":
         body = (f"<Response><Errors><Error><Code>{ec2_code}</Code><Message>{msg}</Message></Error>"
@@ -196,6 +232,209 @@ def fault_response(kind, proto, req_ctype):
                 f"<Message>{msg}</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>")
         headers = {"Content-Type": "text/xml", "x-amzn-RequestId": rid}
     return status, headers, body.encode()
+
+
+def aws_error(code, msg, proto, req_ctype, status=400, extra=None):
+    """An AWS error answer with one code in every protocol (a modelled behaviour, not a fault)."""
+    return error_response(status, code, code, code, "Sender", msg, proto, req_ctype, extra)
+
+
+class Behaviour:
+    """AWS's documented asynchrony and eventual consistency, on top of moto (which answers every
+    call as if it had completed at once). Shared by all handler threads (guarded by one lock)."""
+
+    KEYS = {"create_account_seconds": float, "close_account_seconds": float,
+            "close_account_quota": int, "role_propagation_seconds": float,
+            "create_account_failures": dict}
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.cfg = {"create_account_seconds": 0.0, "close_account_seconds": 0.0,
+                    "close_account_quota": None, "role_propagation_seconds": 0.0,
+                    "create_account_failures": {}}
+        self.creations = {}   # request id -> {account, name, email, ready, reason, requested}
+        self.closing = {}     # account id -> time it becomes SUSPENDED
+        self.closed = 0
+        self.roles = {}       # role ARN -> time it becomes usable
+        self.counts = collections.Counter()
+
+    def configure(self, cfg):
+        new = {}
+        for k, v in (cfg or {}).items():
+            if k not in self.KEYS:
+                raise ValueError(f"unknown behaviour {k!r}; known: {sorted(self.KEYS)}")
+            new[k] = None if v is None else self.KEYS[k](v)
+        with self.lock:
+            self.cfg.update(new)
+
+    def config(self):
+        with self.lock:
+            return dict(self.cfg)
+
+    def report(self):
+        with self.lock:
+            return {"counts": dict(sorted(self.counts.items())),
+                    "creations": len(self.creations), "closing": len(self.closing)}
+
+    def _hidden(self, now):
+        """Accounts whose creation has not completed (caller holds the lock)."""
+        return {c["account"] for c in self.creations.values() if c["account"] and now < c["ready"]}
+
+    def _status(self, rid, c, now):
+        """A CreateAccountStatus as AWS would show it now (caller holds the lock)."""
+        out = {"Id": rid, "AccountName": c["name"], "RequestedTimestamp": c["requested"]}
+        if now < c["ready"]:
+            out["State"] = "IN_PROGRESS"
+        elif c["reason"]:
+            out.update(State="FAILED", FailureReason=c["reason"], CompletedTimestamp=c["ready"])
+        else:
+            out.update(State="SUCCEEDED", AccountId=c["account"], CompletedTimestamp=c["ready"])
+        return out
+
+    def before(self, key, req, proto, ctype):
+        """-> (synthetic answer or None, request body to forward or None for unchanged)."""
+        now = time.time()
+        with self.lock:
+            hidden = self._hidden(now)
+            if key == "organizations:CreateAccount":
+                email = str(req.get("Email", ""))
+                for part, reason in self.cfg["create_account_failures"].items():
+                    if part and part in email:
+                        rid = "car-" + uuid.uuid4().hex
+                        self.creations[rid] = {"account": None, "name": req.get("AccountName", ""),
+                                               "email": email, "reason": reason, "requested": now,
+                                               "ready": now + self.cfg["create_account_seconds"]}
+                        self.counts["create_account_failed"] += 1
+                        body = {"CreateAccountStatus": self._status(rid, self.creations[rid], now)}
+                        return json_answer(body, ctype), None
+                return None, None
+            if key == "organizations:DescribeCreateAccountStatus":
+                rid = req.get("CreateAccountRequestId")
+                c = self.creations.get(rid)
+                if c and c["reason"]:
+                    return json_answer({"CreateAccountStatus": self._status(rid, c, now)}, ctype), None
+                return None, None
+            if key == "organizations:ListCreateAccountStatus" and self.creations:
+                # moto decides State at once: ask for all, filter after the rewrite
+                fwd = {k: v for k, v in req.items() if k not in ("States", "MaxResults", "NextToken")}
+                return None, json.dumps(fwd).encode()
+            account = {"organizations:DescribeAccount": req.get("AccountId"),
+                       "organizations:MoveAccount": req.get("AccountId"),
+                       "organizations:CloseAccount": req.get("AccountId"),
+                       "organizations:ListParents": req.get("ChildId"),
+                       "organizations:TagResource": req.get("ResourceId"),
+                       "organizations:ListTagsForResource": req.get("ResourceId")}.get(key)
+            if account and account in hidden:
+                self.counts["account_not_yet_created"] += 1
+                code = "TargetNotFoundException" if "Tag" in key else \
+                    "ChildNotFoundException" if key.endswith("ListParents") else "AccountNotFoundException"
+                return aws_error(code, f"You specified an account that doesn't exist: {account}",
+                                 proto, ctype), None
+            if key == "organizations:CloseAccount" and self.cfg["close_account_quota"] is not None \
+                    and self.closed >= self.cfg["close_account_quota"]:
+                self.counts["close_account_quota"] += 1
+                return aws_error("ConstraintViolationException",
+                                 "You have exceeded close account quota for the past 30 days.",
+                                 proto, ctype, extra={"Reason": "CLOSE_ACCOUNT_QUOTA_EXCEEDED"}), None
+            role = {"sts:AssumeRole": req.get("RoleArn"),
+                    "states:CreateStateMachine": req.get("roleArn"),
+                    "states:UpdateStateMachine": req.get("roleArn"),
+                    "codepipeline:CreatePipeline": (req.get("pipeline") or {}).get("roleArn"),
+                    "codepipeline:UpdatePipeline": (req.get("pipeline") or {}).get("roleArn")}.get(key)
+            if not role:
+                return None, None
+            role = str(role)
+            if key == "sts:AssumeRole" and role.split(":")[4:5] and role.split(":")[4] in hidden:
+                self.counts["assume_role_account_not_ready"] += 1
+            elif now < self.roles.get(role, 0):
+                self.counts["role_not_propagated:" + key] += 1
+            else:
+                return None, None
+        if key == "sts:AssumeRole":
+            return aws_error("AccessDenied", f"User is not authorized to perform: sts:AssumeRole on resource: {role}",
+                             proto, ctype, status=403), None
+        if key.startswith("states:"):
+            return aws_error("AccessDeniedException", "Neither the global service principal states.amazonaws.com, "
+                             "nor the regional one is authorized to assume the provided role.", proto, ctype), None
+        return aws_error("InvalidStructureException",
+                         f"CodePipeline is not authorized to perform AssumeRole on role {role}", proto, ctype), None
+
+    REWRITTEN = {"organizations:" + a for a in (
+        "CreateAccount", "DescribeCreateAccountStatus", "ListCreateAccountStatus", "CloseAccount",
+        "ListAccounts", "ListAccountsForParent", "ListChildren", "DescribeAccount")}
+
+    def after(self, key, req, status, data):
+        """-> the answer's body as AWS would give it now."""
+        if status != 200 or (key != "iam:CreateRole" and key not in self.REWRITTEN):
+            return data
+        now = time.time()
+        if key == "iam:CreateRole":
+            m = re.search(rb"<Arn>([^<]+)</Arn>", data)
+            if m and self.cfg["role_propagation_seconds"] > 0:
+                with self.lock:
+                    self.roles[m.group(1).decode()] = now + self.cfg["role_propagation_seconds"]
+            return data
+        try:
+            out = json.loads(data or b"{}")
+        except ValueError:
+            return data
+        with self.lock:
+            if key == "organizations:CreateAccount":
+                st = out.get("CreateAccountStatus") or {}
+                if st.get("Id") and self.cfg["create_account_seconds"] > 0:
+                    self.creations[st["Id"]] = {"account": st.get("AccountId"), "name": st.get("AccountName"),
+                                                "email": req.get("Email"), "reason": None, "requested": now,
+                                                "ready": now + self.cfg["create_account_seconds"]}
+                    self.counts["create_account_async"] += 1
+                    out["CreateAccountStatus"] = self._status(st["Id"], self.creations[st["Id"]], now)
+            elif key == "organizations:DescribeCreateAccountStatus":
+                st = out.get("CreateAccountStatus") or {}
+                if st.get("Id") in self.creations:
+                    out["CreateAccountStatus"] = self._status(st["Id"], self.creations[st["Id"]], now)
+            elif key == "organizations:ListCreateAccountStatus" and self.creations:
+                states = req.get("States") or ["IN_PROGRESS", "SUCCEEDED", "FAILED"]
+                rows = [self._status(s["Id"], self.creations[s["Id"]], now) if s.get("Id") in self.creations
+                        else s for s in out.get("CreateAccountStatuses", [])]
+                rows += [self._status(rid, c, now) for rid, c in self.creations.items() if c["reason"]]
+                out = {"CreateAccountStatuses": [r for r in rows if r.get("State") in states]}
+            elif key == "organizations:CloseAccount":
+                self.closed += 1
+                self.closing[req.get("AccountId")] = now + self.cfg["close_account_seconds"]
+            hidden = self._hidden(now)
+
+            def shown(a):
+                if a.get("Id") in self.closing and now < self.closing[a["Id"]]:
+                    a = {**a, "Status": "PENDING_CLOSURE"}
+                    if "State" in a:
+                        a["State"] = "PENDING_CLOSURE"
+                return a
+            if key in ("organizations:ListAccounts", "organizations:ListAccountsForParent"):
+                out["Accounts"] = [shown(a) for a in out.get("Accounts", []) if a.get("Id") not in hidden]
+            elif key == "organizations:ListChildren":
+                out["Children"] = [c for c in out.get("Children", []) if c.get("Id") not in hidden]
+            elif key == "organizations:DescribeAccount" and "Account" in out:
+                out["Account"] = shown(out["Account"])
+        return json.dumps(out).encode()
+
+
+def json_answer(body, ctype):
+    return 200, {"Content-Type": ctype or "application/x-amz-json-1.1",
+                 "x-amzn-RequestId": str(uuid.uuid4())}, json.dumps(body).encode()
+
+
+def request_params(proto, path, body):
+    """The request's parameters as a dict (JSON body, or a query/form body's first values)."""
+    if proto in ("json", "restjson"):
+        try:
+            v = json.loads(body or b"{}")
+            return v if isinstance(v, dict) else {}
+        except ValueError:
+            return {}
+    if proto in ("query", "ec2"):
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        form.update(urllib.parse.parse_qs(urllib.parse.urlsplit(path).query))
+        return {k: v[0] for k, v in form.items()}
+    return {}
 
 
 class Upstream:
@@ -244,6 +483,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     timeout = 600                   # reap client connections idle this long (hyper: 90 s)
     state: State
+    behaviour: Behaviour
     upstream: Upstream
 
     def log_message(self, *args):
@@ -282,8 +522,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 out = self.state.stats()
             elif path == "/__proxy/config":
                 if self.command == "POST":
-                    self.state.configure(json.loads(body or b"{}"))
-                out = self.state.config()
+                    cfg = json.loads(body or b"{}")
+                    self.behaviour.configure(cfg.pop("behave", None))
+                    self.state.configure(cfg)
+                out = {**self.state.config(), "behave": self.behaviour.config()}
+            elif path == "/__proxy/behaviour":
+                out = self.behaviour.report()
             else:
                 return self.reply(404, [("Content-Type", "application/json")], b'{"error":"not found"}')
         except (ValueError, TypeError) as e:
@@ -301,10 +545,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault == "drop_before":
             self.close_connection = True  # close without an answer
             return self.state.record(key, "-", fault)
+        ctype = self.headers.get("Content-Type")
         if fault in ERRORS:
-            status, headers, data = fault_response(fault, proto, self.headers.get("Content-Type"))
+            status, headers, data = fault_response(fault, proto, ctype, service)
             self.reply(status, list(headers.items()), data)
             return self.state.record(key, status, fault)
+        params = request_params(proto, self.path, body)
+        synthetic, forwarded = self.behaviour.before(key, params, proto, ctype)
+        if synthetic:
+            status, headers, data = synthetic
+            self.reply(status, list(headers.items()), data)
+            return self.state.record(key, status, "behaviour")
+        body = forwarded if forwarded is not None else body
         # Forward: drop hop-by-hop headers, re-frame the (de-chunked) body with Content-Length.
         headers = [(n, v) for n, v in self.headers.items() if n.lower() not in HOP]
         if body or "Content-Length" in self.headers or self.command in ("POST", "PUT", "PATCH"):
@@ -315,9 +567,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.upstream_errors += 1
             print(f"aws_proxy: upstream {key}: {e!r}", file=sys.stderr)
-            status, headers, data = fault_response("upstream_error", proto, self.headers.get("Content-Type"))
+            status, headers, data = fault_response("upstream_error", proto, ctype)
             self.reply(status, list(headers.items()), data)
             return self.state.record(key, status, "upstream_error")
+        data = self.behaviour.after(key, params, status, data)
         if fault == "drop_after":
             self.close_connection = True  # applied upstream, answer lost
             return self.state.record(key, status, fault)
@@ -355,10 +608,13 @@ def main():
     p.add_argument("--fault-services", default="",
                    help="only fault these services or service:Action keys (default: all)")
     p.add_argument("--upstream-timeout", type=float, default=300.0)
+    p.add_argument("--behave", default="{}", help="AWS behaviours as JSON (see above)")
     p.add_argument("--log", help="append `service:Action status fault` per request to this file")
     a = p.parse_args()
     try:
         Handler.state = State(a.fault_rate, a.seed, a.fault_kinds, a.fault_services, a.log)
+        Handler.behaviour = Behaviour()
+        Handler.behaviour.configure(json.loads(a.behave))
     except ValueError as e:
         p.error(str(e))
     Handler.upstream = Upstream(a.upstream, a.upstream_timeout)

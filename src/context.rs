@@ -124,9 +124,13 @@ pub struct Context {
     landing_zone: OnceCell<LandingZone>,
     /// Cap on account vending operations in flight (`max_concurrent_operations`).
     pub vend_slots: Semaphore,
+    /// Held while an Account Factory operation checks Control Tower's room and is sent, so two
+    /// of this provider's operations never take the last place at once.
+    pub control_tower_gate: tokio::sync::Mutex<()>,
     /// Cap on customization executions in flight (`max_concurrent_customizations`).
     pub customization_slots: Semaphore,
-    /// Emails planned by this provider process (one plan walk), to catch duplicates.
+    /// Emails and account names planned by this provider process (one plan walk), to catch
+    /// duplicates.
     planned_emails: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// The bulk read of the organization and metadata table shared by refreshes (see [`crate::inventory`]).
     pub snapshot: tokio::sync::Mutex<Option<std::sync::Arc<crate::inventory::Snapshot>>>,
@@ -143,6 +147,7 @@ impl Context {
         Context {
             vend_slots: Semaphore::new(settings.max_concurrent_operations.max(1)),
             customization_slots: Semaphore::new(settings.max_concurrent_customizations.max(1)),
+            control_tower_gate: Default::default(),
             aws,
             settings,
             landing_zone: OnceCell::new(),
@@ -152,16 +157,17 @@ impl Context {
         }
     }
 
-    /// Records an email planned in this walk with the planning resource's configuration;
-    /// false when a resource with another configuration already planned the same email.
+    /// Records a unique value (`email:…`, `name:…`) planned in this walk with the planning
+    /// resource's configuration; false when a resource with another configuration already
+    /// planned the same value (compared ignoring ASCII case).
     /// Terraform plans each instance once per walk (twice, with the same configuration, when it
     /// replaces one), and starts a fresh provider process for each walk.
-    pub fn note_planned_email(&self, email: &str, config_signature: &str) -> bool {
+    pub fn note_planned(&self, key: &str, config_signature: &str) -> bool {
         let mut seen = self.planned_emails.lock().unwrap_or_else(|p| p.into_inner());
-        match seen.get(&email.to_ascii_lowercase()) {
+        match seen.get(&key.to_ascii_lowercase()) {
             Some(sig) => sig == config_signature,
             None => {
-                seen.insert(email.to_ascii_lowercase(), config_signature.to_string());
+                seen.insert(key.to_ascii_lowercase(), config_signature.to_string());
                 true
             }
         }

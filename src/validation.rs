@@ -71,8 +71,15 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     if !num.is_empty() || !any {
         return Err(bad());
     }
+    // A deadline is `now + duration`: a value the clock cannot hold would overflow (and panic).
+    if !total.is_finite() || total > MAX_DURATION.as_secs_f64() {
+        return Err(format!("{s:?} is longer than the longest duration allowed, 8760h (one year)."));
+    }
     Ok(Duration::from_secs_f64(total))
 }
+
+/// The longest duration any timeout or interval may have.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// An IAM role or other entity name: 1–64 characters of `\w+=,.@-`.
 pub fn iam_name(s: &str) -> Result<(), String> {
@@ -178,6 +185,12 @@ mod tests {
         assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
         for bad in ["", "5", "m", "5x", "1h5"] {
             assert!(duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(duration("8760h").unwrap(), MAX_DURATION);
+        // too large for the clock: errors, never a panic in `Duration` or `Instant + Duration`
+        for huge in ["99999999999999999999s", "3000000000000000h", "8760h1s"] {
+            let e = duration(huge).unwrap_err();
+            assert!(e.contains("longest duration allowed"), "{huge}: {e}");
         }
     }
 

@@ -32,22 +32,15 @@ impl AwsError {
                 let e = se.err();
                 match e.code() {
                     Some(code) => (code.to_string(), e.message().map(str::to_string).unwrap_or_else(|| e.to_string())),
-                    // an answer the SDK could not read as an AWS error: show what came back
-                    None => {
-                        let raw = format!("{:?}", se.raw());
-                        let raw: String = raw[raw.find("status").unwrap_or(0)..]
-                            .chars()
-                            .take(60)
-                            .chain(raw[raw.find("body:").unwrap_or(0)..].chars().take(400))
-                            .collect();
-                        let cause = std::error::Error::source(e).map(|c| format!("{c:?}")).unwrap_or_default();
-                        ("ServiceError".to_string(), format!("{e} {cause}; response: {raw}"))
-                    }
+                    // An answer the SDK could not read as an AWS error. Its body is never shown: a
+                    // malformed answer (of STS, say) may carry credentials into logs and diagnostics.
+                    None => ("ServiceError".to_string(), format!("an unreadable error answer ({})", source_chain(e))),
                 }
             }
             SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
-            SdkError::DispatchFailure(d) => ("DispatchFailure".to_string(), format!("{d:?}")),
-            SdkError::ResponseError(r) => ("ResponseError".to_string(), format!("{r:?}")),
+            // Display forms only, never Debug: the Debug form of these holds the raw response
+            SdkError::DispatchFailure(_) => ("DispatchFailure".to_string(), source_chain(&err)),
+            SdkError::ResponseError(_) => ("ResponseError".to_string(), source_chain(&err)),
             other => ("Error".to_string(), source_chain(other)),
         };
         AwsError { api, account: None, code, message }

@@ -48,8 +48,17 @@ pub async fn run(
         Err(e) => return Err(e.into()),
     }
     let _slot = ctx.customization_slots.acquire().await.map_err(|e| StepError::Failed(e.to_string()))?;
+    let id = &account.info.id;
+    // An execution for this account still running (an earlier apply timed out or was stopped
+    // while it ran): never a second one beside it. It is waited for, whatever its end, then
+    // this run's own execution starts with the current request.
+    if let Some(prior) = running_execution(&sfn, &arn, id).await? {
+        tracing::warn!(execution = %prior, account = %id, "an earlier execution for this account is still running; waiting for it first");
+        let (status, _) = wait_execution(ctx, &sfn, &prior, id, deadline).await?;
+        tracing::info!(execution = %prior, account = %id, status = status.as_str(), "earlier execution ended");
+    }
     // a unique, meaningful name: it also makes the start idempotent within one run
-    let name = format!("{}-{run_id}", account.info.id);
+    let name = format!("{id}-{run_id}");
     let input = payload(account, request, run_id).to_string();
     let started = sfn
         .start_execution()
@@ -59,28 +68,58 @@ pub async fn run(
         .send()
         .await
         .aws("states:StartExecution")
-        .map_err(|e| e.in_account(&account.info.id))?;
+        .map_err(|e| e.in_account(id))?;
     let exec = started.execution_arn().to_string();
-    tracing::info!(execution = %exec, account = %account.info.id, "provisioning customizations started");
+    tracing::info!(execution = %exec, account = %id, "provisioning customizations started");
+    match wait_execution(ctx, &sfn, &exec, id, deadline).await? {
+        (ExecutionStatus::Succeeded, _) => Ok(Done::ok((), format!("execution {exec} succeeded"))),
+        (other, (error, cause)) => Err(StepError::Failed(format!(
+            "execution {exec} ended {}: error {error:?}, cause {cause:?}",
+            other.as_str()
+        ))),
+    }
+}
+
+/// The execution of this provider's naming (`<account>-<run id>`) still running for the account.
+async fn running_execution(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    account_id: &str,
+) -> Result<Option<String>, StepError> {
+    let prefix = format!("{account_id}-");
+    let mut pages =
+        sfn.list_executions().state_machine_arn(arn).status_filter(ExecutionStatus::Running).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("states:ListExecutions").map_err(|e| e.in_account(account_id))?;
+        if let Some(e) = page.executions().iter().find(|e| e.name().starts_with(&prefix)) {
+            return Ok(Some(e.execution_arn().to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// Polls an execution until it is no longer running: its end status, error and cause.
+async fn wait_execution(
+    ctx: &Context,
+    sfn: &aws_sdk_sfn::Client,
+    exec: &str,
+    account_id: &str,
+    deadline: Instant,
+) -> Result<(ExecutionStatus, (String, String)), StepError> {
     let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(10));
     loop {
         let d = sfn
             .describe_execution()
-            .execution_arn(&exec)
+            .execution_arn(exec)
             .send()
             .await
             .aws("states:DescribeExecution")
-            .map_err(|e| e.in_account(&account.info.id))?;
+            .map_err(|e| e.in_account(account_id))?;
         match d.status() {
             ExecutionStatus::Running | ExecutionStatus::PendingRedrive => {}
-            ExecutionStatus::Succeeded => return Ok(Done::ok((), format!("execution {exec} succeeded"))),
             other => {
-                return Err(StepError::Failed(format!(
-                    "execution {exec} ended {}: error {:?}, cause {:?}",
-                    other.as_str(),
-                    d.error().unwrap_or(""),
-                    d.cause().unwrap_or("")
-                )));
+                let why = (d.error().unwrap_or_default().to_string(), d.cause().unwrap_or_default().to_string());
+                return Ok((other.clone(), why));
             }
         }
         if Instant::now() >= deadline {

@@ -6,6 +6,7 @@
 //! 6 `features`, 7 `customizations`, 10 `notify`. Steps 8 and 9 are the
 //! `aft_customization_pipeline` resource, built from `pipeline` and `invoke`.
 
+pub mod account_factory;
 pub mod account_info;
 pub mod custom_fields;
 pub mod customizations;
@@ -111,7 +112,8 @@ pub struct RunRecord {
     pub account_email: String,
     pub operation: &'static str,
     pub started_at: String,
-    pub completed_at: String,
+    /// When the run ended (set by [`run`] once every step has run or one has failed).
+    pub completed_at: Option<String>,
     pub steps: Vec<StepRecord>,
     pub error: Option<FrameworkError>,
     /// The account as step 2 saw it.
@@ -129,12 +131,17 @@ impl RunRecord {
             account_email: email.to_string(),
             operation,
             started_at: now_rfc3339(),
-            completed_at: String::new(),
+            completed_at: None,
             steps: Vec::new(),
             error: None,
             account: None,
             execution_role_arn: None,
         }
+    }
+
+    /// When the run completed without a failure; `None` while it runs, or when it failed.
+    pub fn succeeded_at(&self) -> Option<&str> {
+        if self.error.is_some() { None } else { self.completed_at.as_deref() }
     }
 
     /// Runs one step: times it, logs it, records its outcome, and stops at the deadline.
@@ -165,7 +172,11 @@ impl RunRecord {
                     duration_ms,
                 });
                 let err = FrameworkError { step: name, account: self.account_id.clone(), source: e };
-                self.error = Some(err.clone());
+                // the first failure is the one to report: a later one (the failure notification
+                // itself, say) is recorded in its step but never hides it
+                if self.error.is_none() {
+                    self.error = Some(err.clone());
+                }
                 Err(err)
             }
         }
@@ -188,7 +199,7 @@ pub async fn run(
 ) -> RunRecord {
     let mut rec = RunRecord::new(operation, account_id, request.email());
     let _ = run_steps(ctx, &mut rec, account_id, request, deadline).await;
-    rec.completed_at = now_rfc3339();
+    rec.completed_at = Some(now_rfc3339());
     // Step 10 runs even when an earlier step failed: a failure must be announced.
     let msg = notify::message(&rec);
     let failed = rec.error.is_some();

@@ -3,16 +3,15 @@
 //! An account with the request's email (ignoring case) is always adopted instead of created, so a
 //! crashed apply, a replacement or an import never makes a second account. Creation runs under the
 //! provider-wide `max_concurrent_operations` cap, by Organizations `CreateAccount` or by the
-//! Service Catalog Account Factory product (`ProvisionProduct`, polled with `DescribeRecord`).
+//! Service Catalog Account Factory product (see [`super::account_factory`]).
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_organizations::types::CreateAccountState;
-use aws_sdk_servicecatalog::types::{ProvisioningParameter, UpdateProvisioningParameter};
 
-use super::StepError;
 use super::poll::Backoff;
 use super::request::AccountRequest;
+use super::{StepError, account_factory};
 use crate::aws::organizations::{self, AccountInfo, OuRef};
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::{Context, VendMethod};
@@ -46,6 +45,11 @@ pub async fn resolve_ou(ctx: &Context, ou: &str) -> Result<String, StepError> {
 /// Finds the account by email or creates it; waits until it is ready.
 pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Instant) -> Result<Vended, StepError> {
     let org = clients::organizations(&ctx.ct_session().await?);
+    if ctx.settings.method == VendMethod::ControlTower {
+        // Control Tower creates the account early and baselines it for many minutes after: an
+        // account whose provisioning is still in flight is waited for, never adopted half-made
+        account_factory::settle(ctx, req, deadline).await?;
+    }
     if let Some(a) = adoptable(&org, req.email()).await? {
         return Ok(Vended { account: a, adopted: true });
     }
@@ -59,7 +63,10 @@ pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Insta
     tracing::info!(email = req.email(), method = ?ctx.settings.method, "vending a new account");
     let id = match ctx.settings.method {
         VendMethod::Organizations => create_with_organizations(ctx, &org, req, &ou, deadline).await?,
-        VendMethod::ControlTower => create_with_service_catalog(ctx, &org, req, deadline).await?,
+        VendMethod::ControlTower => {
+            let af_ou = account_factory_ou(ctx, req.ou(), &ou).await?;
+            account_factory::provision(ctx, &org, req, &af_ou, deadline).await?
+        }
     };
     let account = organizations::describe_account(&org, &id)
         .await?
@@ -95,7 +102,10 @@ async fn create_with_organizations(
     let request_id = match pending.create_account_statuses().iter().find(|s| s.account_name() == Some(req.name())) {
         Some(s) => s.id().unwrap_or_default().to_string(),
         None => match start_create_account(ctx, org, req, deadline).await? {
-            Started::Request(id) => id,
+            Started::Request(id) if !id.is_empty() => id,
+            Started::Request(_) => {
+                return Err(StepError::Failed("organizations:CreateAccount answered without a request id".into()));
+            }
             Started::Account(id) => {
                 move_account(org, &id, ou).await?;
                 return Ok(id);
@@ -112,9 +122,14 @@ async fn create_with_organizations(
             .aws("organizations:DescribeCreateAccountStatus")?;
         let st = s.create_account_status();
         match st.and_then(|s| s.state()) {
-            Some(CreateAccountState::Succeeded) => {
-                break st.and_then(|s| s.account_id()).unwrap_or_default().to_string();
-            }
+            Some(CreateAccountState::Succeeded) => match st.and_then(|s| s.account_id()).filter(|a| !a.is_empty()) {
+                Some(a) => break a.to_string(),
+                None => {
+                    return Err(StepError::Failed(format!(
+                        "organizations:CreateAccount request {request_id} succeeded without an account id"
+                    )));
+                }
+            },
             Some(CreateAccountState::Failed) => {
                 return Err(StepError::Failed(format!(
                     "organizations:CreateAccount for {} failed: {}",
@@ -129,6 +144,23 @@ async fn create_with_organizations(
             return Err(StepError::Stopped("waiting for organizations:CreateAccount".into()));
         }
     };
+    // The creation found in flight was recognised by its account name alone (the status has no
+    // email): the account it made must carry this request's email, or it is someone else's.
+    let made = organizations::describe_account(org, &id).await?;
+    match made {
+        Some(a) if a.email.eq_ignore_ascii_case(req.email()) => {}
+        Some(a) => {
+            return Err(StepError::Failed(format!(
+                "the CreateAccount request {request_id} for the account name {:?} made account {} with the email {}, \
+                 not {}: it belongs to another request with the same name, so it is not used",
+                req.name(),
+                a.id,
+                a.email,
+                req.email()
+            )));
+        }
+        None => return Err(StepError::Failed(format!("account {id} was created but cannot be described"))),
+    }
     move_account(org, &id, ou).await?;
     Ok(id)
 }
@@ -197,17 +229,6 @@ async fn start_create_account(
     }
 }
 
-/// An idempotency token for a Service Catalog request: the same request gets the same token,
-/// so a call repeated after an interruption cannot start a second provisioning.
-pub fn request_token(parts: &[&str]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in parts.join("\u{1f}").bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("aft-{h:016x}")
-}
-
 /// Moves an account under `ou` if it is elsewhere; returns true when it moved.
 pub async fn move_account(org: &aws_sdk_organizations::Client, account: &str, ou: &str) -> Result<bool, StepError> {
     let (parent, _) = organizations::parent(org, account).await?;
@@ -233,126 +254,27 @@ pub async fn move_account(org: &aws_sdk_organizations::Client, account: &str, ou
     }
 }
 
-/// The Account Factory product id and its active provisioning artifact.
-async fn product(ctx: &Context, sc: &aws_sdk_servicecatalog::Client) -> Result<(String, String), StepError> {
-    let p = sc
-        .describe_product_as_admin()
-        .name(&ctx.settings.product_name)
-        .send()
-        .await
-        .aws("servicecatalog:DescribeProductAsAdmin")?;
-    let product_id = p
-        .product_view_detail()
-        .and_then(|d| d.product_view_summary())
-        .and_then(|s| s.product_id())
-        .ok_or_else(|| StepError::Failed(format!("Service Catalog product {:?} has no id", ctx.settings.product_name)))?
-        .to_string();
-    for a in p.provisioning_artifact_summaries() {
-        let Some(aid) = a.id() else { continue };
-        let d = sc
-            .describe_provisioning_artifact()
-            .product_id(&product_id)
-            .provisioning_artifact_id(aid)
-            .send()
-            .await
-            .aws("servicecatalog:DescribeProvisioningArtifact")?;
-        if d.provisioning_artifact_detail().and_then(|x| x.active()) == Some(true) {
-            return Ok((product_id, aid.to_string()));
-        }
-    }
-    Err(StepError::Failed(format!("No active provisioning artifact for product {:?}", ctx.settings.product_name)))
-}
-
-async fn search_products(
-    sc: &aws_sdk_servicecatalog::Client,
-    query: &str,
-) -> Result<aws_sdk_servicecatalog::operation::search_provisioned_products::SearchProvisionedProductsOutput, StepError>
-{
-    Ok(sc
-        .search_provisioned_products()
-        .filters(aws_sdk_servicecatalog::types::ProvisionedProductViewFilterBy::SearchQuery, vec![query.to_string()])
-        .send()
-        .await
-        .aws("servicecatalog:SearchProvisionedProducts")?)
-}
-
 /// AFT's provisioned product name: the account name, trimmed, spaces as hyphens.
 pub fn provisioned_product_name(account_name: &str) -> String {
     account_name.trim().replace(' ', "-")
 }
 
-async fn wait_record(
-    ctx: &Context,
-    sc: &aws_sdk_servicecatalog::Client,
-    record_id: &str,
-    what: &str,
-    deadline: Instant,
-) -> Result<(), StepError> {
-    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(30));
-    loop {
-        let r = sc.describe_record().id(record_id).send().await.aws("servicecatalog:DescribeRecord")?;
-        let detail = r.record_detail();
-        match detail.and_then(|d| d.status()).map(|s| s.as_str()) {
-            Some("SUCCEEDED") => return Ok(()),
-            Some("FAILED") | Some("IN_PROGRESS_IN_ERROR") => {
-                let errs: Vec<String> = detail
-                    .map(|d| {
-                        d.record_errors().iter().map(|e| e.description().unwrap_or_default().to_string()).collect()
-                    })
-                    .unwrap_or_default();
-                return Err(StepError::Failed(format!("{what} (record {record_id}) failed: {}", errs.join("; "))));
-            }
-            _ => {}
-        }
-        check_deadline(deadline, &format!("waiting for {what} (record {record_id})"))?;
-        if !backoff.wait().await {
-            return Err(StepError::Stopped(format!("waiting for {what} (record {record_id})")));
-        }
+/// Service Catalog's rule for `ProvisionedProductName`: `[a-zA-Z0-9][a-zA-Z0-9._-]*`, 1 to 128
+/// characters (API reference, ProvisionProduct).
+pub fn check_provisioned_product_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return Err("it is empty".into()),
+        Some(c) if !c.is_ascii_alphanumeric() => return Err(format!("it starts with {c:?}")),
+        _ => {}
     }
-}
-
-fn sc_params(req: &AccountRequest) -> Vec<ProvisioningParameter> {
-    req.control_tower_parameters.iter().map(|(k, v)| ProvisioningParameter::builder().key(k).value(v).build()).collect()
-}
-
-async fn create_with_service_catalog(
-    ctx: &Context,
-    org: &aws_sdk_organizations::Client,
-    req: &AccountRequest,
-    deadline: Instant,
-) -> Result<String, StepError> {
-    let sc = clients::servicecatalog(&ctx.ct_session().await?);
-    let name = provisioned_product_name(req.name());
-    // a provisioning left running by an interrupted apply: wait for it instead of starting another
-    let existing = search_products(&sc, &format!("name:{name}")).await?;
-    let in_flight = existing
-        .provisioned_products()
-        .iter()
-        .find(|p| p.name() == Some(name.as_str()) && p.status().map(|s| s.as_str()) == Some("UNDER_CHANGE"))
-        .and_then(|p| p.last_record_id().map(str::to_string));
-    let record_id = match in_flight {
-        Some(r) => r,
-        None => {
-            let (product_id, artifact_id) = product(ctx, &sc).await?;
-            let out = sc
-                .provision_product()
-                .product_id(product_id)
-                .provisioning_artifact_id(artifact_id)
-                .provisioned_product_name(&name)
-                .set_provisioning_parameters(Some(sc_params(req)))
-                .provision_token(request_token(&[&req.email().to_ascii_lowercase(), req.name(), &name]))
-                .send()
-                .await
-                .aws("servicecatalog:ProvisionProduct")?;
-            out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string()
-        }
-    };
-    wait_record(ctx, &sc, &record_id, &format!("servicecatalog:ProvisionProduct for {}", req.email()), deadline)
-        .await?;
-    let a = organizations::find_account_by_email(org, req.email()).await?.ok_or_else(|| {
-        StepError::Failed(format!("Account Factory finished, but no account has the email {}", req.email()))
-    })?;
-    Ok(a.id)
+    if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!("{c:?} is not allowed"));
+    }
+    if name.len() > 128 {
+        return Err("it is longer than 128 characters".into());
+    }
+    Ok(())
 }
 
 /// Puts the account in the requested OU (step of an update); returns true when it moved.
@@ -371,40 +293,31 @@ pub async fn ensure_ou(
     match ctx.settings.method {
         VendMethod::Organizations => move_account(&org, account_id, &target).await,
         VendMethod::ControlTower => {
-            let sc = clients::servicecatalog(&ctx.ct_session().await?);
-            let found = search_products(&sc, &format!("physicalId:{account_id}")).await?;
-            let healthy = found.provisioned_products().iter().find(|p| {
-                matches!(p.status().map(|s| s.as_str()), Some("AVAILABLE") | Some("TAINTED"))
-                    && p.last_successful_provisioning_record_id().is_some()
-            });
-            let Some(pp) = healthy else {
-                return Err(StepError::Failed(format!(
-                    "account {account_id} has no healthy Account Factory provisioned product, so Control Tower cannot move it"
-                )));
-            };
-            let (product_id, artifact_id) = product(ctx, &sc).await?;
-            let params: Vec<UpdateProvisioningParameter> = req
-                .control_tower_parameters
-                .iter()
-                .map(|(k, v)| UpdateProvisioningParameter::builder().key(k).value(v).build())
-                .collect();
-            let out = sc
-                .update_provisioned_product()
-                .provisioned_product_id(pp.id().unwrap_or_default())
-                .product_id(pp.product_id().unwrap_or(&product_id))
-                .provisioning_artifact_id(pp.provisioning_artifact_id().unwrap_or(&artifact_id))
-                .set_provisioning_parameters(Some(params))
-                .update_token(request_token(&[account_id, &target, &format!("{:?}", req.control_tower_parameters)]))
-                .send()
-                .await
-                .aws("servicecatalog:UpdateProvisionedProduct")?;
-            let rid = out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string();
-            let _slot = ctx.vend_slots.acquire().await.map_err(|e| StepError::Failed(e.to_string()))?;
-            wait_record(ctx, &sc, &rid, &format!("servicecatalog:UpdateProvisionedProduct for {account_id}"), deadline)
-                .await?;
+            let ou = account_factory_ou(ctx, req.ou(), &target).await?;
+            account_factory::move_account(ctx, account_id, req, &ou, deadline).await?;
             Ok(true)
         }
     }
+}
+
+/// The OU as Account Factory accepts it: `Name` or `Name (ou-…)`. An `ou-` id is given its name
+/// (`Sandbox (ou-abcd-12345678)`); the other forms go verbatim, as AFT passes them.
+pub async fn account_factory_ou(ctx: &Context, requested: &str, resolved_id: &str) -> Result<String, StepError> {
+    if !matches!(OuRef::parse(requested), Ok(OuRef::Id(_))) {
+        return Ok(requested.to_string());
+    }
+    let org = clients::organizations(&ctx.ct_session().await?);
+    if resolved_id.starts_with("r-") {
+        return Ok("Root".to_string());
+    }
+    let d = org
+        .describe_organizational_unit()
+        .organizational_unit_id(resolved_id)
+        .send()
+        .await
+        .aws("organizations:DescribeOrganizationalUnit")?;
+    let name = d.organizational_unit().and_then(|o| o.name()).unwrap_or_default();
+    Ok(format!("{name} ({resolved_id})"))
 }
 
 /// What destroy does to the account besides removing it from AFT: park it, close it, or neither.
@@ -415,6 +328,13 @@ pub async fn retire(
     close: bool,
 ) -> Result<String, StepError> {
     let org = clients::organizations(&ctx.ct_session().await?);
+    // an account closed outside Terraform is left exactly as it is: it cannot be closed again,
+    // and moving a closing account is not the user's intent
+    if let Some(a) = organizations::describe_account(&org, account_id).await?
+        && a.status != "ACTIVE"
+    {
+        return Ok(format!("kept ({})", a.status));
+    }
     let mut did = Vec::new();
     if let Some(p) = parking_ou {
         let ou = resolve_ou(ctx, p).await?;
@@ -439,5 +359,21 @@ mod tests {
     #[test]
     fn provisioned_product_name_follows_aft() {
         assert_eq!(provisioned_product_name(" Sandbox Account A "), "Sandbox-Account-A");
+    }
+
+    #[test]
+    fn provisioned_product_names_follow_service_catalogs_pattern() {
+        for ok in ["sandbox", "Sandbox-Account-A", "a.b_c-1", "9lives"] {
+            assert_eq!(check_provisioned_product_name(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("Ada's-Lab", "'\\'' is not allowed"),
+            ("-lead", "it starts with '-'"),
+            ("", "it is empty"),
+            ("caf\u{e9}", "'\u{e9}' is not allowed"),
+        ] {
+            assert_eq!(check_provisioned_product_name(bad), Err(why.to_string()), "{bad}");
+        }
+        assert!(check_provisioned_product_name(&"a".repeat(129)).is_err());
     }
 }

@@ -178,6 +178,53 @@ fn identity_data(v: Option<Value>, ty: &Type) -> Option<pb::ResourceIdentityData
         .map(|msgpack| pb::ResourceIdentityData { identity_data: Some(pb::DynamicValue { msgpack, json: Vec::new() }) })
 }
 
+/// What a panic in provider code turns into: an error diagnostic in the RPC's own result type.
+trait FromPanic {
+    fn from_panic(d: Diagnostics) -> Self;
+}
+
+impl<T> FromPanic for Result<T, Diagnostics> {
+    fn from_panic(d: Diagnostics) -> Self {
+        Err(d)
+    }
+}
+
+impl<T> FromPanic for Result<T, super::traits::Failed> {
+    fn from_panic(d: Diagnostics) -> Self {
+        Err(d.into())
+    }
+}
+
+impl FromPanic for Diagnostics {
+    fn from_panic(d: Diagnostics) -> Self {
+        d
+    }
+}
+
+/// Runs provider code for an RPC. A panic inside it becomes an error diagnostic naming the RPC,
+/// instead of a task that dies and a plugin connection that Terraform sees dropped.
+async fn guarded<O: FromPanic>(rpc: &str, f: impl std::future::Future<Output = O>) -> O {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(f).catch_unwind().await {
+        Ok(out) => out,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_string());
+            tracing::error!(rpc, panic = %what, "provider code panicked");
+            O::from_panic(
+                Diagnostic::error(
+                    "The provider hit an internal error",
+                    format!("{rpc} panicked: {what}. This is a bug in terraform-provider-aft; nothing else was done by this call."),
+                )
+                .into(),
+            )
+        }
+    }
+}
+
 /// Runs a fallible step and turns its diagnostics into the response's diagnostics field.
 macro_rules! tri {
     ($e:expr, $diags:ident, $resp:expr) => {
@@ -313,7 +360,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             diags,
             pb::configure_provider::Response { diagnostics: diags.to_proto() }
         );
-        match self.provider.configure(&cfg).await {
+        match guarded("ConfigureProvider", self.provider.configure(&cfg)).await {
             Ok(ctx) => *self.ctx.write().await = Some(Arc::new(ctx)),
             Err(d) => diags.extend(d),
         }
@@ -396,9 +443,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             Ok(c) => c,
             Err(d) => return Ok(Response::new(fail(&d, &r))),
         };
-        match e.imp.read(&ctx, &state).await {
+        match guarded("ReadResource", e.imp.read(&ctx, &state)).await {
             Ok(new) => {
                 let new = new.unwrap_or(Value::Null);
+                if !new.is_null() {
+                    diags.extend(e.imp.refresh_warnings(&new));
+                }
                 let id = if new.is_null() { None } else { e.imp.identity(&new) };
                 let id_ty = e.imp.identity_schema().map(|s| s.cty());
                 match encode(&new, &e.ty) {
@@ -445,7 +495,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             config: &config,
             prior_private: &prior_private,
         };
-        diags.extend(e.imp.modify_plan(ctx.as_deref(), &req, &mut plan).await);
+        diags.extend(guarded("PlanResourceChange", e.imp.modify_plan(ctx.as_deref(), &req, &mut plan)).await);
         if diags.has_errors() {
             return Ok(Response::new(bail!()));
         }
@@ -489,7 +539,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let ctx = tri!(self.context().await, diags, bail!());
         let new_private = private.clone();
         let new_state = if planned.is_null() {
-            match e.imp.delete(&ctx, &prior, &private).await {
+            match guarded("ApplyResourceChange", e.imp.delete(&ctx, &prior, &private)).await {
                 Ok(()) => Value::Null,
                 Err(d) => {
                     diags.extend(d);
@@ -498,9 +548,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             }
         } else {
             let result = if prior.is_null() {
-                e.imp.create(&ctx, &planned, &config).await
+                guarded("ApplyResourceChange", e.imp.create(&ctx, &planned, &config)).await
             } else {
-                e.imp.update(&ctx, &prior, &planned, &config).await
+                guarded("ApplyResourceChange", e.imp.update(&ctx, &prior, &planned, &config)).await
             };
             match result {
                 Ok(v) => v,
@@ -548,9 +598,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let state = match (&r.identity, &id_schema) {
             (Some(idd), Some(s)) if r.id.is_empty() => {
                 let ident = tri!(decode(idd.identity_data.as_ref(), &s.cty()), diags, bail!());
-                tri!(e.imp.import_identity(&ctx, &ident).await, diags, bail!())
+                tri!(guarded("ImportResourceState", e.imp.import_identity(&ctx, &ident)).await, diags, bail!())
             }
-            _ => tri!(e.imp.import(&ctx, &r.id).await, diags, bail!()),
+            _ => tri!(guarded("ImportResourceState", e.imp.import(&ctx, &r.id)).await, diags, bail!()),
         };
         let dv = tri!(encode(&state, &e.ty), diags, bail!());
         let identity = id_schema.and_then(|s| identity_data(e.imp.identity(&state), &s.cty()));
@@ -580,7 +630,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let e = tri!(self.data_source(&r.type_name), diags, bail!());
         let config = tri!(decode(r.config.as_ref(), &e.ty), diags, bail!());
         let ctx = tri!(self.context().await, diags, bail!());
-        let state = tri!(e.imp.read(&ctx, &config).await, diags, bail!());
+        let state = tri!(guarded("ReadDataSource", e.imp.read(&ctx, &config)).await, diags, bail!());
         let dv = tri!(encode(&state, &e.ty), diags, bail!());
         Ok(Response::new(pb::read_data_source::Response {
             state: Some(dv),
@@ -647,7 +697,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             Err(d) => return Ok(failed(d)),
         };
         let limit = usize::try_from(r.limit).ok().filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let found = match list.imp.list(&ctx, list_config(&cfg), limit).await {
+        let found = match guarded("ListResource", list.imp.list(&ctx, list_config(&cfg), limit)).await {
             Ok(f) => f,
             Err(d) => return Ok(failed(d)),
         };
@@ -701,7 +751,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             pb::plan_action::Response { diagnostics: diags.to_proto(), ..Default::default() }
         );
         let ctx = self.ctx.read().await.clone();
-        diags.extend(e.imp.plan(ctx.as_deref(), &cfg).await);
+        diags.extend(guarded("PlanAction", e.imp.plan(ctx.as_deref(), &cfg)).await);
         Ok(Response::new(pb::plan_action::Response { diagnostics: diags.to_proto(), ..Default::default() }))
     }
 
@@ -735,7 +785,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             }
         });
         tokio::spawn(async move {
-            let diags = imp.invoke(&ctx, &cfg, Progress(tx)).await;
+            let diags = guarded("InvokeAction", imp.invoke(&ctx, &cfg, Progress(tx))).await;
             let _ = forward.await;
             let _ = out_tx.send(Ok(completed(diags)));
         });

@@ -108,6 +108,11 @@ pub trait Resource<C: Send + Sync>: Send + Sync {
     async fn create(&self, ctx: &C, planned: &Value, config: &Value) -> Result<Value, Failed>;
     /// Refreshes the state; `None` when the object is gone.
     async fn read(&self, ctx: &C, state: &Value) -> Result<Option<Value>, Diagnostics>;
+    /// Warnings a refreshed state deserves (e.g. an object changed outside Terraform in a way
+    /// no apply can repair); shown with the refresh.
+    fn refresh_warnings(&self, _state: &Value) -> Diagnostics {
+        Diagnostics::new()
+    }
     /// Applies an in-place update; returns the new state.
     async fn update(&self, ctx: &C, prior: &Value, planned: &Value, config: &Value) -> Result<Value, Failed>;
     /// Deletes the object.

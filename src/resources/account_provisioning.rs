@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use super::timeout;
 use crate::aws::{AwsError, clients, organizations};
-use crate::context::{Context, DriftDetection};
+use crate::context::{Context, DriftDetection, VendMethod};
 use crate::framework::request::{AccountRequest, CT_KEYS};
 use crate::framework::validate::{self, Draft, Field};
 use crate::framework::{self, RunRecord, metadata, vend};
@@ -86,7 +86,8 @@ fn string_list(items: &[String]) -> Value {
     Value::List(items.iter().map(|s| Value::from(s.as_str())).collect())
 }
 
-/// Fills the computed attributes of `planned` from a run.
+/// Fills the computed attributes of `planned` from a run. `framework_completed_at` is written only
+/// for a run that completed without a failure, so the state never claims a completion it lacks.
 fn with_run(planned: &Value, account: &organizations::AccountInfo, rec: &RunRecord) -> Value {
     let mut s = planned.clone();
     s.set("id", account.id.as_str());
@@ -96,12 +97,47 @@ fn with_run(planned: &Value, account: &organizations::AccountInfo, rec: &RunReco
     s.set("parent_ou_id", Value::from(rec.account.as_ref().map(|a| a.parent_id.clone())));
     s.set("execution_role_arn", Value::from(rec.execution_role_arn.clone()));
     s.set("framework_run_id", rec.run_id.as_str());
-    s.set(
-        "framework_completed_at",
-        if rec.error.is_none() { Value::from(rec.completed_at.as_str()) } else { Value::Null },
-    );
+    s.set("framework_completed_at", Value::from(rec.succeeded_at().map(str::to_string)));
     s.set("drift", Value::List(Vec::new()));
     s
+}
+
+/// What a state says about how this provider came to manage its account: the typed fact that
+/// decides whether destroy may close or park it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Provenance {
+    /// Imported: no framework run by this provider yet, the account was already provisioned.
+    Imported,
+    /// A framework run of this provider completed at this time (RFC 3339).
+    Completed(time::OffsetDateTime),
+    /// A create started and never completed (failed, timed out, interrupted): the account belongs
+    /// to the replacement that adopts it, never to this destroy.
+    Incomplete,
+}
+
+impl Provenance {
+    /// Reads the fact from a state. Only a parseable completion time counts as completed; an
+    /// empty or malformed value, or a run id without a completion, is an incomplete create.
+    pub fn of(state: &Value) -> Provenance {
+        let run = state.get("framework_run_id");
+        let done = state.get("framework_completed_at");
+        if run.is_null() && done.is_null() {
+            return Provenance::Imported;
+        }
+        let parsed = done
+            .as_str()
+            .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok());
+        match parsed {
+            Some(at) if run.as_str().is_some_and(|r| uuid::Uuid::parse_str(r).is_ok()) => Provenance::Completed(at),
+            _ => Provenance::Incomplete,
+        }
+    }
+}
+
+/// True for an account Organizations reports as closed or closing (changed outside Terraform:
+/// no framework run can succeed on it).
+fn is_closed(status: &str) -> bool {
+    matches!(status, "SUSPENDED" | "PENDING_CLOSURE" | "CLOSED")
 }
 
 fn run_failed(rec: &RunRecord) -> Diagnostics {
@@ -189,6 +225,23 @@ impl Resource<Context> for AccountProvisioning {
         state.get("account_id").as_str().map(|id| Value::object([("account_id", Value::from(id))]))
     }
 
+    fn refresh_warnings(&self, state: &Value) -> Diagnostics {
+        let status = state.get("account_status").as_str().unwrap_or_default();
+        if !is_closed(status) {
+            return Diagnostics::new();
+        }
+        let id = state.get("account_id").as_str().unwrap_or_default();
+        Diagnostic::warning(
+            format!("Account {id} is {status}"),
+            "The account was closed outside Terraform, so no provisioning framework run can succeed on it and none \
+             is planned. Remove this aft_account_provisioning from the configuration: destroy then deletes its AFT \
+             metadata item and writes the audit record, and neither closes nor moves the account. (A closed account \
+             can be reinstated only through AWS Support within 90 days.)"
+                .to_string(),
+        )
+        .into()
+    }
+
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut d = Diagnostics::new();
         for p in validate::check(&draft(config)) {
@@ -203,15 +256,46 @@ impl Resource<Context> for AccountProvisioning {
         if plan.planned.is_null() {
             return d;
         }
-        let email = req.config.get("control_tower_parameters").get("AccountEmail");
-        if let (Some(ctx), Some(email)) = (ctx, email.as_str())
-            && !ctx.note_planned_email(email, &format!("{:?}", req.config))
-        {
-            d.error_at(
-                AttrPath::attr("control_tower_parameters").key("AccountEmail"),
-                "Duplicate AccountEmail",
-                format!("Another aft_account_provisioning in this configuration also requests {email}; each account needs its own email."),
-            );
+        let ct = req.config.get("control_tower_parameters");
+        if let Some(ctx) = ctx {
+            let signature = format!("{:?}", req.config);
+            if let Some(email) = ct.get("AccountEmail").as_str()
+                && !ctx.note_planned(&format!("email:{email}"), &signature)
+            {
+                d.error_at(
+                    AttrPath::attr("control_tower_parameters").key("AccountEmail"),
+                    "Duplicate AccountEmail",
+                    format!("Another aft_account_provisioning in this configuration also requests {email}; each account needs its own email."),
+                );
+            }
+            if let Some(name) = ct.get("AccountName").as_str() {
+                // AFT requires unique account names; the provisioned product named after it must be too
+                let product = vend::provisioned_product_name(name);
+                if !ctx.note_planned(&format!("name:{product}"), &signature) {
+                    d.error_at(
+                        AttrPath::attr("control_tower_parameters").key("AccountName"),
+                        "Duplicate AccountName",
+                        format!(
+                            "Another aft_account_provisioning in this configuration also requests the account name {name:?} \
+                             (or one that differs only in case or spaces). AFT requires unique account names: two requests \
+                             with one name could be taken for each other while Organizations creates them."
+                        ),
+                    );
+                }
+                if ctx.settings.method == VendMethod::ControlTower
+                    && let Err(why) = vend::check_provisioned_product_name(&product)
+                {
+                    d.error_at(
+                        AttrPath::attr("control_tower_parameters").key("AccountName"),
+                        "AccountName cannot name an Account Factory product",
+                        format!(
+                            "Account Factory names the provisioned product after the account ({product:?}, the name with spaces \
+                             as hyphens, as AFT does): {why}. Use letters, digits, spaces, '.', '_' and '-', starting with a \
+                             letter or digit."
+                        ),
+                    );
+                }
+            }
         }
         if req.prior.is_null() {
             plan.planned.set("drift", Value::List(Vec::new()));
@@ -254,7 +338,19 @@ impl Resource<Context> for AccountProvisioning {
         // `rerun_triggers` records them without a run: only a later change of them re-runs.
         let imported = req.prior.get("framework_run_id").is_null() && req.prior.get("rerun_triggers").is_null();
         let ignore: &[&str] = if imported { &[NO_RERUN.as_slice(), &["rerun_triggers"]].concat() } else { &NO_RERUN };
-        if drifted || config_changed(req.schema, req.prior, &plan.planned, ignore) {
+        let changed = config_changed(req.schema, req.prior, &plan.planned, ignore);
+        let status = req.prior.get("account_status").as_str().unwrap_or_default();
+        if changed && is_closed(status) {
+            d.error_at(
+                AttrPath::attr("control_tower_parameters"),
+                format!("Account {} is {status}", req.prior.get("account_id").as_str().unwrap_or_default()),
+                "The account was closed outside Terraform; a framework run on it can only fail. Remove this resource from \
+                 the configuration (destroy keeps the closed account as it is), or reinstate the account through AWS \
+                 Support and run terraform apply -refresh-only.",
+            );
+            return d;
+        }
+        if drifted || changed {
             plan.planned.set("framework_run_id", Value::Unknown);
             plan.planned.set("framework_completed_at", Value::Unknown);
             plan.planned.set("drift", Value::List(Vec::new()));
@@ -308,6 +404,15 @@ impl Resource<Context> for AccountProvisioning {
             },
         };
         let mut drift = Vec::new();
+        if is_closed(&account.status) {
+            // nothing an apply does can repair a closed account: no drift (which would plan a run
+            // that can only fail); refresh_warnings says what to do
+            let mut s = state.clone();
+            s.set("account_status", account.status.as_str());
+            s.set("account_arn", account.arn.as_str());
+            s.set("drift", Value::List(Vec::new()));
+            return Ok(Some(s));
+        }
         if account.status != "ACTIVE" {
             drift.push(format!("account is {}", account.status));
         }
@@ -369,19 +474,19 @@ impl Resource<Context> for AccountProvisioning {
         let id = prior.get("account_id").as_str().unwrap_or_default().to_string();
         let deadline = Instant::now() + timeout(prior, "delete", DEFAULT_DELETE);
         let req = request_of(prior);
+        let provenance = Provenance::of(prior);
         let work = async {
-            metadata::delete(ctx, &id).await.map_err(|e| aws_diag("Removing the metadata item failed", e))?;
-            metadata::audit(ctx, &req, "REMOVE").await.map_err(|e| aws_diag("Writing the audit record failed", e))?;
-            // A create that started a run and never completed it left this (tainted) state; the
-            // replacement adopts the account, so it is never closed or moved here. Terraform does
-            // not hand the failed create's private data to the destroy half of a replacement, so
-            // this is read from the state itself.
-            let create_failed =
-                !prior.get("framework_run_id").is_null() && prior.get("framework_completed_at").is_null();
-            if create_failed {
-                tracing::warn!(account = %id, "create had failed: the account is kept for the replacement to adopt");
+            if provenance == Provenance::Incomplete {
+                // A create that never completed left this (tainted) state, and the replacement that
+                // usually follows adopts the same account by its email. So neither the account nor
+                // its metadata item is touched here: the replacement rewrites the item, and an
+                // account never loses it while the new create is failing. Terraform does not hand
+                // the failed create's private data to this destroy, so the fact is the state's.
+                tracing::warn!(account = %id, "create had not completed: the account and its metadata item are kept for the replacement to adopt");
                 return Ok(());
             }
+            metadata::delete(ctx, &id).await.map_err(|e| aws_diag("Removing the metadata item failed", e))?;
+            metadata::audit(ctx, &req, "REMOVE").await.map_err(|e| aws_diag("Writing the audit record failed", e))?;
             let close = prior.get("close_account_on_delete").as_bool().unwrap_or(false);
             let park = prior.get("parking_organizational_unit").as_str();
             let what = vend::retire(ctx, &id, park, close)

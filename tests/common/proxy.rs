@@ -1,6 +1,7 @@
 //! scripts/aws_proxy.py in front of moto, owned by the tests: counts every AWS call by
 //! `service:Action` and, when asked, answers a seeded fraction of them with faults (throttling,
-//! 500, 503, dropped connections). A watchdog stops it by pid when the test process exits.
+//! 500, 503, dropped connections), and makes moto behave as AWS documents where moto is kinder
+//! (asynchronous CreateAccount, PENDING_CLOSURE, IAM propagation: [`Proxy::behave`]). A watchdog stops it by pid when the test process exits.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -69,6 +70,28 @@ impl Proxy {
         let body = format!("{{\"fault_rate\": {rate}, \"seed\": {seed}}}");
         let (status, out) = http::request(self.port, "POST", "/__proxy/config", "application/json", &body).unwrap();
         assert_eq!(status, 200, "{out}");
+    }
+
+    /// Turns on AWS behaviours (`create_account_seconds`, `create_account_failures`,
+    /// `close_account_seconds`, `close_account_quota`, `role_propagation_seconds`).
+    pub fn behave(&self, behaviours: serde_json::Value) {
+        let body = serde_json::json!({ "behave": behaviours }).to_string();
+        let (status, out) = http::request(self.port, "POST", "/__proxy/config", "application/json", &body).unwrap();
+        assert_eq!(status, 200, "{out}");
+    }
+
+    /// What the behaviours did: `counts` by kind (`create_account_async`, `role_not_propagated:…`, …).
+    pub fn behaviour(&self) -> serde_json::Value {
+        serde_json::from_str(&http::get(self.port, "/__proxy/behaviour").unwrap()).unwrap()
+    }
+
+    /// How many times one behaviour acted (keys of [`Proxy::behaviour`]'s `counts`, by prefix).
+    pub fn acted(&self, prefix: &str) -> u64 {
+        let b = self.behaviour();
+        b["counts"]
+            .as_object()
+            .map(|m| m.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v.as_u64().unwrap_or(0)).sum())
+            .unwrap_or(0)
     }
 
     /// Stops the proxy.
