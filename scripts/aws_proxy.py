@@ -42,6 +42,10 @@ AWS behaviour (off unless configured; see docs/reliability.md for each one's sou
                           (AccessDeniedException / InvalidStructureException) this long
 GET /__proxy/behaviour reports what the behaviours did (counts by kind).
 
+Routing: --route SERVICE=URL (repeatable) forwards that service's requests (by the SigV4 scope,
+e.g. servicecatalog) to another upstream instead of moto, so a test's stand-in for a service moto
+lacks gets the same counting, faults and lost answers.
+
 moto's own /moto-api/ paths are forwarded but never counted or faulted.
 Control endpoints (never forwarded, counted or faulted):
   GET  /__proxy/stats   {"total", "faults", "by_action", "faults_by_kind", ...}
@@ -485,6 +489,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     state: State
     behaviour: Behaviour
     upstream: Upstream
+    routes: dict = {}
 
     def log_message(self, *args):
         pass
@@ -562,7 +567,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if body or "Content-Length" in self.headers or self.command in ("POST", "PUT", "PATCH"):
             headers.append(("Content-Length", str(len(body))))
         try:
-            status, reason, rheaders, data = self.upstream.request(self.command, self.path, headers, body)
+            upstream = self.routes.get(service, self.upstream)
+            status, reason, rheaders, data = upstream.request(self.command, self.path, headers, body)
         except (OSError, http.client.HTTPException) as e:
             with self.state.lock:
                 self.state.upstream_errors += 1
@@ -608,6 +614,8 @@ def main():
     p.add_argument("--fault-services", default="",
                    help="only fault these services or service:Action keys (default: all)")
     p.add_argument("--upstream-timeout", type=float, default=300.0)
+    p.add_argument("--route", action="append", default=[], metavar="SERVICE=URL",
+                   help="forward this service's requests to another upstream")
     p.add_argument("--behave", default="{}", help="AWS behaviours as JSON (see above)")
     p.add_argument("--log", help="append `service:Action status fault` per request to this file")
     a = p.parse_args()
@@ -618,6 +626,11 @@ def main():
     except ValueError as e:
         p.error(str(e))
     Handler.upstream = Upstream(a.upstream, a.upstream_timeout)
+    for r in a.route:
+        service, _, url = r.partition("=")
+        if not url:
+            p.error(f"--route wants SERVICE=URL, not {r!r}")
+        Handler.routes[service] = Upstream(url, a.upstream_timeout)
     server = Server(("127.0.0.1", a.port), Handler)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
 use common::proxy::Proxy;
+use common::terraform::kill_group;
 use common::{Landing, Moto, Tf};
 
 const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
@@ -122,10 +123,6 @@ fn converge(tf: &Tf, tries: usize) -> usize {
         eprintln!("converge attempt {n} did not finish:\n{}\n{}", out.stdout, out.stderr);
     }
     panic!("no convergence after {tries} applies");
-}
-
-fn kill_group(pid: u32, signal: &str) {
-    let _ = std::process::Command::new("kill").args([signal, "--", &format!("-{pid}")]).status();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -76,6 +76,21 @@ impl AwsError {
         )
     }
 
+    /// True when a service refused a role it was handed because IAM has not propagated it yet
+    /// (Step Functions' "Neither the global service principal … is authorized to assume the
+    /// provided role", CodePipeline's "not authorized to perform AssumeRole"): the same call
+    /// succeeds a few seconds later (IAM is eventually consistent).
+    pub fn is_role_not_propagated(&self) -> bool {
+        let m = self.message.as_str();
+        match self.code.as_str() {
+            "AccessDeniedException" | "InvalidArn" => {
+                m.contains("assume the provided role") || m.contains("AssumeRole")
+            }
+            "InvalidStructureException" => m.contains("not authorized to perform AssumeRole"),
+            _ => false,
+        }
+    }
+
     /// True for AWS error codes that mean "not found".
     pub fn is_not_found(&self) -> bool {
         matches!(
@@ -91,6 +106,27 @@ impl AwsError {
                 | "TrailNotFoundException"
                 | "ResourceNotFound"
         )
+    }
+}
+
+/// Makes `call` again while it fails only because a role it hands over has not propagated in IAM
+/// yet, with growing waits, for at most `timeout`; any other answer is returned at once.
+pub async fn while_role_propagates<T, F, Fut>(timeout: std::time::Duration, mut call: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    let mut wait = std::time::Duration::from_millis(250);
+    loop {
+        match call().await {
+            Err(e) if e.is_role_not_propagated() && std::time::Instant::now() + wait < deadline => {
+                tracing::debug!(api = e.api, error = %e, "the role is not usable yet; IAM is still propagating");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -397,7 +397,10 @@ pub async fn provision(
                         }
                     }
                     // the name is taken after all (another apply, or a search that lagged): look again
-                    Err(e) if e.code == "DuplicateResourceException" => {
+                    Err(e)
+                        if e.code == "DuplicateResourceException"
+                            || (e.code == "InvalidParametersException" && e.message.contains("already exists")) =>
+                    {
                         tracing::warn!(product = %name, error = %e, "the provisioned product exists; continuing it");
                     }
                     Err(e) => return Err(e.into()),

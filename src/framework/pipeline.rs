@@ -10,6 +10,7 @@ use aws_sdk_codepipeline::types::{
 };
 
 use super::StepError;
+use crate::aws::errors::while_role_propagates;
 use crate::aws::{AwsError, AwsResultExt};
 
 /// Where the customization sources come from.
@@ -234,6 +235,10 @@ pub enum Ensured {
     Updated,
 }
 
+/// How long CodePipeline's "not authorized to perform AssumeRole" on a just-created role is
+/// retried (IAM is eventually consistent; the role usually works within seconds).
+const ROLE_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Creates the pipeline, or brings an existing one (an interrupted apply, AFT's own) to the spec.
 /// Returns the pipeline ARN.
 pub async fn ensure(client: &Client, spec: &PipelineSpec) -> Result<(String, Ensured), StepError> {
@@ -246,24 +251,25 @@ pub async fn ensure(client: &Client, spec: &PipelineSpec) -> Result<(String, Ens
     let ensured = match existing {
         None => {
             let tag = Tag::builder().key("managed_by").value("AFT").build().map_err(invalid)?;
-            client
-                .create_pipeline()
-                .pipeline(decl)
-                .tags(tag)
-                .send()
-                .await
-                .aws("codepipeline:CreatePipeline")
-                .map_err(|e| e.in_account(&spec.account_id))?;
+            while_role_propagates(ROLE_PROPAGATION, || async {
+                client
+                    .create_pipeline()
+                    .pipeline(decl.clone())
+                    .tags(tag.clone())
+                    .send()
+                    .await
+                    .aws("codepipeline:CreatePipeline")
+            })
+            .await
+            .map_err(|e| e.in_account(&spec.account_id))?;
             Ensured::Created
         }
         Some(_) => {
-            client
-                .update_pipeline()
-                .pipeline(decl)
-                .send()
-                .await
-                .aws("codepipeline:UpdatePipeline")
-                .map_err(|e| e.in_account(&spec.account_id))?;
+            while_role_propagates(ROLE_PROPAGATION, || async {
+                client.update_pipeline().pipeline(decl.clone()).send().await.aws("codepipeline:UpdatePipeline")
+            })
+            .await
+            .map_err(|e| e.in_account(&spec.account_id))?;
             Ensured::Updated
         }
     };

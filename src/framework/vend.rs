@@ -92,47 +92,102 @@ async fn create_with_organizations(
     ou: &str,
     deadline: Instant,
 ) -> Result<String, StepError> {
-    // a CreateAccount still running from an interrupted apply: wait for it instead of a second one
-    let pending = org
-        .list_create_account_status()
-        .states(CreateAccountState::InProgress)
-        .send()
-        .await
-        .aws("organizations:ListCreateAccountStatus")?;
-    let request_id = match pending.create_account_statuses().iter().find(|s| s.account_name() == Some(req.name())) {
-        Some(s) => s.id().unwrap_or_default().to_string(),
-        None => match start_create_account(ctx, org, req, deadline).await? {
-            Started::Request(id) if !id.is_empty() => id,
-            Started::Request(_) => {
-                return Err(StepError::Failed("organizations:CreateAccount answered without a request id".into()));
-            }
-            Started::Account(id) => {
+    // A CreateAccount still running from an interrupted apply is waited for instead of sending a
+    // second one. It is recognised by its account name (a creation's status has no email), so
+    // the account it makes must also carry this request's email: another request with the same
+    // name (Organizations allows it) keeps its account, and this one gets its own.
+    for request_id in in_flight_named(org, req.name()).await? {
+        match wait_create(ctx, org, &request_id, req, deadline).await {
+            Ok(id) if owned_by(org, &id, req).await? => {
                 move_account(org, &id, ou).await?;
                 return Ok(id);
             }
-        },
+            Ok(id) => tracing::warn!(
+                request = %request_id, account = %id, email = req.email(),
+                "a CreateAccount in flight with this account name made another request's account; not using it"
+            ),
+            Err(e @ (StepError::Timeout(_) | StepError::Stopped(_))) => return Err(e),
+            Err(e) => {
+                tracing::warn!(request = %request_id, error = %e, "a CreateAccount in flight with this name failed")
+            }
+        }
+    }
+    let request_id = match start_create_account(ctx, org, req, deadline).await? {
+        Started::Request(id) if !id.is_empty() => id,
+        Started::Request(_) => {
+            return Err(StepError::Failed("organizations:CreateAccount answered without a request id".into()));
+        }
+        Started::Account(id) => {
+            move_account(org, &id, ou).await?;
+            return Ok(id);
+        }
     };
+    let id = wait_create(ctx, org, &request_id, req, deadline).await?;
+    if !owned_by(org, &id, req).await? {
+        return Err(StepError::Failed(format!(
+            "the CreateAccount request {request_id} for the account name {:?} made account {id}, whose email is not \
+             {}: it belongs to another request with the same name, so it is not used",
+            req.name(),
+            req.email()
+        )));
+    }
+    move_account(org, &id, ou).await?;
+    Ok(id)
+}
+
+/// The ids of the CreateAccount requests in flight for an account name.
+async fn in_flight_named(org: &aws_sdk_organizations::Client, name: &str) -> Result<Vec<String>, StepError> {
+    let mut out = Vec::new();
+    let mut pages = org.list_create_account_status().states(CreateAccountState::InProgress).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.aws("organizations:ListCreateAccountStatus")?;
+        out.extend(
+            page.create_account_statuses()
+                .iter()
+                .filter(|s| s.account_name() == Some(name))
+                .filter_map(|s| s.id().filter(|i| !i.is_empty()).map(str::to_string)),
+        );
+    }
+    Ok(out)
+}
+
+/// True when the account carries the request's email.
+async fn owned_by(org: &aws_sdk_organizations::Client, id: &str, req: &AccountRequest) -> Result<bool, StepError> {
+    match organizations::describe_account(org, id).await? {
+        Some(a) => Ok(a.email.eq_ignore_ascii_case(req.email())),
+        None => Err(StepError::Failed(format!("account {id} was created but cannot be described"))),
+    }
+}
+
+/// Waits for a CreateAccount request to end; the account id when it succeeded.
+async fn wait_create(
+    ctx: &Context,
+    org: &aws_sdk_organizations::Client,
+    request_id: &str,
+    req: &AccountRequest,
+    deadline: Instant,
+) -> Result<String, StepError> {
     let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(15));
-    let id = loop {
+    loop {
         let s = org
             .describe_create_account_status()
-            .create_account_request_id(&request_id)
+            .create_account_request_id(request_id)
             .send()
             .await
             .aws("organizations:DescribeCreateAccountStatus")?;
         let st = s.create_account_status();
         match st.and_then(|s| s.state()) {
-            Some(CreateAccountState::Succeeded) => match st.and_then(|s| s.account_id()).filter(|a| !a.is_empty()) {
-                Some(a) => break a.to_string(),
-                None => {
-                    return Err(StepError::Failed(format!(
+            Some(CreateAccountState::Succeeded) => {
+                return match st.and_then(|s| s.account_id()).filter(|a| !a.is_empty()) {
+                    Some(a) => Ok(a.to_string()),
+                    None => Err(StepError::Failed(format!(
                         "organizations:CreateAccount request {request_id} succeeded without an account id"
-                    )));
-                }
-            },
+                    ))),
+                };
+            }
             Some(CreateAccountState::Failed) => {
                 return Err(StepError::Failed(format!(
-                    "organizations:CreateAccount for {} failed: {}",
+                    "organizations:CreateAccount for {} (request {request_id}) failed: {}",
                     req.email(),
                     st.and_then(|s| s.failure_reason()).map(|r| r.as_str()).unwrap_or("no reason given")
                 )));
@@ -143,26 +198,7 @@ async fn create_with_organizations(
         if !backoff.wait().await {
             return Err(StepError::Stopped("waiting for organizations:CreateAccount".into()));
         }
-    };
-    // The creation found in flight was recognised by its account name alone (the status has no
-    // email): the account it made must carry this request's email, or it is someone else's.
-    let made = organizations::describe_account(org, &id).await?;
-    match made {
-        Some(a) if a.email.eq_ignore_ascii_case(req.email()) => {}
-        Some(a) => {
-            return Err(StepError::Failed(format!(
-                "the CreateAccount request {request_id} for the account name {:?} made account {} with the email {}, \
-                 not {}: it belongs to another request with the same name, so it is not used",
-                req.name(),
-                a.id,
-                a.email,
-                req.email()
-            )));
-        }
-        None => return Err(StepError::Failed(format!("account {id} was created but cannot be described"))),
     }
-    move_account(org, &id, ou).await?;
-    Ok(id)
 }
 
 /// What an attempt to create an account found.
@@ -212,14 +248,8 @@ async fn start_create_account(
         if let Some(a) = adoptable(org, req.email()).await? {
             return Ok(Started::Account(a.id));
         }
-        let pending = org
-            .list_create_account_status()
-            .states(CreateAccountState::InProgress)
-            .send()
-            .await
-            .aws("organizations:ListCreateAccountStatus")?;
-        if let Some(s) = pending.create_account_statuses().iter().find(|s| s.account_name() == Some(req.name())) {
-            return Ok(Started::Request(s.id().unwrap_or_default().to_string()));
+        if let Some(id) = in_flight_named(org, req.name()).await?.pop() {
+            return Ok(Started::Request(id));
         }
         if Instant::now() + wait >= deadline {
             return Err(err.into());

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_sfn::types::Tag;
 
 use crate::asl;
+use crate::aws::errors::while_role_propagates;
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
 use crate::plugin::schema::timeouts_block;
@@ -129,16 +130,26 @@ async fn ensure_role(ctx: &Context, policy: Option<&str>) -> Result<String, AwsE
     Ok(arn)
 }
 
-async fn update_machine(sfn: &aws_sdk_sfn::Client, arn: &str, definition: &str, role: &str) -> Result<(), Diagnostics> {
-    sfn.update_state_machine()
-        .state_machine_arn(arn)
-        .definition(definition)
-        .role_arn(role)
-        .send()
-        .await
-        .aws("states:UpdateStateMachine")
-        .map(|_| ())
-        .map_err(|e| diag("Updating the state machine failed", e))
+/// Updates the machine; a role IAM has not propagated yet is retried for `iam_propagation_timeout`.
+async fn update_machine(
+    ctx: &Context,
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    definition: &str,
+    role: &str,
+) -> Result<(), Diagnostics> {
+    while_role_propagates(ctx.settings.iam_propagation_timeout, || async {
+        sfn.update_state_machine()
+            .state_machine_arn(arn)
+            .definition(definition)
+            .role_arn(role)
+            .send()
+            .await
+            .aws("states:UpdateStateMachine")
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| diag("Updating the state machine failed", e))
 }
 
 /// The role to run with: the configured one, or the provider's own (created or repaired).
@@ -296,16 +307,20 @@ impl Resource<Context> for ProvisioningCustomizations {
         let name = planned.get("name").as_str().unwrap_or(DEFAULT_NAME).to_string();
         let (role, created) = role_for(ctx, config).await?;
         let sfn = clients::sfn(ctx.aws.hub());
-        let arn = match sfn
-            .create_state_machine()
-            .name(&name)
-            .definition(&definition)
-            .role_arn(&role)
-            .set_tags(Some(sfn_tags(planned)).filter(|t| !t.is_empty()))
-            .send()
-            .await
-            .aws("states:CreateStateMachine")
-        {
+        // a role created a moment ago is refused until IAM has propagated it
+        let tags = Some(sfn_tags(planned)).filter(|t| !t.is_empty());
+        let created_machine = while_role_propagates(ctx.settings.iam_propagation_timeout, || async {
+            sfn.create_state_machine()
+                .name(&name)
+                .definition(&definition)
+                .role_arn(&role)
+                .set_tags(tags.clone())
+                .send()
+                .await
+                .aws("states:CreateStateMachine")
+        })
+        .await;
+        let arn = match created_machine {
             Ok(o) => {
                 let arn = o.state_machine_arn().to_string();
                 // A create that finds a machine of that name may answer with it unchanged (moto
@@ -318,7 +333,7 @@ impl Resource<Context> for ProvisioningCustomizations {
                     .aws("states:DescribeStateMachine")
                     .map_err(|e| diag("Reading the new state machine failed", e))?;
                 if d.definition() != definition || d.role_arn() != role {
-                    update_machine(&sfn, &arn, &definition, &role).await?;
+                    update_machine(ctx, &sfn, &arn, &definition, &role).await?;
                 }
                 arn
             }
@@ -327,7 +342,7 @@ impl Resource<Context> for ProvisioningCustomizations {
                 let lz =
                     ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?;
                 let arn = state_machine_arn(lz, &name);
-                update_machine(&sfn, &arn, &definition, &role).await?;
+                update_machine(ctx, &sfn, &arn, &definition, &role).await?;
                 arn
             }
             Err(e) => return Err(diag("Creating the state machine failed", e).into()),
@@ -371,7 +386,7 @@ impl Resource<Context> for ProvisioningCustomizations {
         let arn = prior.get("arn").as_str().unwrap_or_default().to_string();
         let (role, created) = role_for(ctx, config).await?;
         let sfn = clients::sfn(ctx.aws.hub());
-        update_machine(&sfn, &arn, &definition, &role).await?;
+        update_machine(ctx, &sfn, &arn, &definition, &role).await?;
         let (old, new) = (prior.get("tags").as_string_map(), planned.get("tags").as_string_map());
         let removed: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
         if !removed.is_empty() {

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 use super::http;
 use super::moto::{Moto, venv_bin};
 
+/// How long a CreateAccount stays IN_PROGRESS behind [`Proxy::like_aws`].
+pub const CREATE_ACCOUNT_SECONDS: f64 = 1.5;
+/// How long a new role stays unusable behind [`Proxy::like_aws`].
+pub const ROLE_PROPAGATION_SECONDS: f64 = 1.5;
+
 /// A running proxy.
 pub struct Proxy {
     pub port: u16,
@@ -53,6 +58,25 @@ impl Proxy {
             std::thread::sleep(Duration::from_millis(50));
         }
         Proxy { port, endpoint: format!("http://127.0.0.1:{port}"), pid }
+    }
+
+    /// A proxy that behaves as AWS documents (see docs/reliability.md), with delays short
+    /// enough for `make test`: CreateAccount takes [`CREATE_ACCOUNT_SECONDS`], a new role is
+    /// unusable for [`ROLE_PROPAGATION_SECONDS`], a closed account is PENDING_CLOSURE for a while.
+    /// `routes` sends services moto lacks to their stand-ins (`servicecatalog=http://…`).
+    pub fn like_aws(routes: &[String], extra: &[&str]) -> Proxy {
+        let behave = serde_json::json!({
+            "create_account_seconds": CREATE_ACCOUNT_SECONDS,
+            "role_propagation_seconds": ROLE_PROPAGATION_SECONDS,
+            "close_account_seconds": 2.0,
+        })
+        .to_string();
+        let mut args: Vec<&str> = vec!["--behave", &behave];
+        for r in routes {
+            args.extend(["--route", r.as_str()]);
+        }
+        args.extend(extra);
+        Proxy::start(&args)
     }
 
     /// The counters: `total`, `faults`, `by_action`, `faults_by_kind`.

@@ -55,6 +55,12 @@ pub struct Tf {
     env: Vec<(String, String)>,
 }
 
+/// Sends `signal` (`-KILL`, `-INT`) to a process group started by [`Tf::spawn`]: terraform, the
+/// Python host around it and every provider process it started.
+pub fn kill_group(pid: u32, signal: &str) {
+    let _ = Command::new("kill").args([signal, "--", &format!("-{pid}")]).status();
+}
+
 /// The provider binary cargo built for these tests.
 pub fn provider_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-aft"))
