@@ -21,7 +21,8 @@ Fault injection: with --fault-rate F a seeded, deterministic fraction F of the r
   drop_after   forwarded (so it takes effect upstream), then the connection is closed without
                relaying the answer. Opt-in: a retried non-idempotent call may duplicate work.
 
-  conflict     400 ConcurrentModificationException (Organizations' "try again"); not forwarded
+  conflict     400 ConcurrentModificationException (Organizations' "try again"), on Organizations
+               calls that change something; elsewhere a throttle; not forwarded
 
 Throttling uses each service's own code: Organizations answers TooManyRequestsException.
 
@@ -139,6 +140,8 @@ class State:
                     or self.rng.random() >= self.fault_rate:
                 return None
             kind = self.rng.choices(list(self.kinds), weights=list(self.kinds.values()))[0]
+            if kind == "conflict" and (service != "organizations" or key.split(":")[1].startswith(("List", "Describe"))):
+                kind = "throttle"  # only Organizations' changes answer ConcurrentModificationException
             self.faults += 1
             self.faults_by_kind[kind] += 1
             self.faults_by_action[key] += 1

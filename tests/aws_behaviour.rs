@@ -233,7 +233,6 @@ async fn a_creation_in_flight_with_the_same_name_is_not_shared() {
 // ---------------------------------------------------------------------------------------------
 // The control_tower method against the Account Factory stand-in.
 
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_product_left_in_error_recovers_on_the_next_apply_and_after_a_manual_terminate() {
     let l = Landing::new().await;

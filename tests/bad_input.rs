@@ -156,8 +156,6 @@ async fn invalid_configurations_fail_on_the_attribute_before_any_aws_call() {
     let valid_provider = l.provider("");
     let mut cases = provider_cases(&l);
     cases.extend(config_cases().into_iter().map(|c| Case { hcl: format!("{valid_provider}{}", c.hcl), ..c }));
-    // with account_validation.rs (31) and provisioning_customizations.rs (17): well over 60
-    assert!(cases.len() >= 50, "{} cases", cases.len());
     proxy.reset();
     common::terraform::assert_each_fails_at(cases.iter().map(|c| (c.what, c.hcl.clone(), c.points_at)), || {
         let mut tf = Tf::new("bad-input");

@@ -1,5 +1,8 @@
 //! Reliability (issue #5): an apply killed at random moments converges with no duplicate and
-//! nothing orphaned; an apply through a proxy that fails 20% of the AWS calls converges; secrets
+//! nothing orphaned; an apply through a proxy that fails 20% of the AWS calls converges; both for
+//! the `organizations` and the `control_tower` method, with AWS's asynchrony on (issue 13: the
+//! proxy's behaviour layer and the Account Factory stand-in, so kills and faults land inside
+//! `IN_PROGRESS` windows and provisioning records); secrets
 //! never reach state, plans, logs or notifications; timeouts and Ctrl-C end long waits with the
 //! state saved so far.
 
@@ -9,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
 use common::proxy::Proxy;
+use common::service_catalog::ServiceCatalog;
 use common::terraform::kill_group;
 use common::{Landing, Moto, Tf};
 
@@ -30,9 +34,56 @@ fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// The vending method under test and what it runs against.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Method {
+    Organizations,
+    ControlTower,
+}
+
+/// The AWS a test talks to: the behaving proxy, and the Account Factory stand-in behind it for
+/// `control_tower`.
+struct Aws {
+    method: Method,
+    proxy: Proxy,
+    sc: Option<ServiceCatalog>,
+}
+
+impl Aws {
+    /// `extra`: more proxy arguments (fault kinds, fault services).
+    fn start(l: &Landing, method: Method, extra: &[&str]) -> Aws {
+        let sc = (method == Method::ControlTower)
+            .then(|| ServiceCatalog::start(l.ct_cfg.clone(), Duration::from_millis(env_or("AFT_SC_DELAY_MS", 1_500))));
+        let routes: Vec<String> = sc.iter().map(|sc| format!("servicecatalog={}", sc.endpoint)).collect();
+        Aws { method, proxy: Proxy::like_aws(&routes, extra), sc }
+    }
+
+    fn tf(&self, name: &str) -> Tf {
+        let mut tf = Tf::new(&format!("{name}-{:?}", self.method).to_lowercase());
+        tf.env("AWS_ENDPOINT_URL", &self.proxy.endpoint);
+        tf
+    }
+
+    fn provider(&self, l: &Landing) -> String {
+        l.provider(match self.method {
+            Method::Organizations => ORGS,
+            Method::ControlTower => "  account_factory {\n    method = \"control_tower\"\n  }",
+        })
+    }
+
+    /// What the behaviour layer and the stand-in did, for the closing figures.
+    fn figures(&self) -> String {
+        let b = self.proxy.behaviour();
+        match &self.sc {
+            Some(sc) => format!("{}; account factory {:?}", b["counts"], sc.report()),
+            None => b["counts"].to_string(),
+        }
+    }
+}
+
 /// Six accounts, each with tags, a custom field and a pipeline; `round` re-runs everything.
-fn fleet(l: &Landing, emails: &[String], round: u64) -> String {
-    let mut hcl = l.provider(ORGS);
+fn fleet(aws: &Aws, l: &Landing, emails: &[String], round: u64) -> String {
+    let mut hcl = aws.provider(l);
     for (i, e) in emails.iter().enumerate() {
         hcl.push_str(&account_block(
             &format!("a{i}"),
@@ -63,8 +114,17 @@ fn emails(tag: &str, n: usize) -> Vec<String> {
 }
 
 /// Everything the fleet asks for exists exactly once, the state names it, and nothing else exists.
-async fn assert_converged(l: &Landing, tf: &Tf, emails: &[String]) {
+async fn assert_converged(aws: &Aws, l: &Landing, tf: &Tf, emails: &[String]) {
+    aws.proxy.faults(0.0, 0);
     let moto = Moto::get();
+    if let Some(sc) = &aws.sc {
+        // one provisioned product per account, each healthy and naming its account
+        let products = sc.products();
+        assert_eq!(products.len(), emails.len(), "no duplicate provisioned product: {products:?}");
+        for p in &products {
+            assert_eq!(p.status, "AVAILABLE", "{p:?}");
+        }
+    }
     let state = tf.state();
     let resources = state["values"]["root_module"]["resources"].as_array().cloned().unwrap_or_default();
     let cp = l.codepipeline();
@@ -72,6 +132,9 @@ async fn assert_converged(l: &Landing, tf: &Tf, emails: &[String]) {
         let ids = l.accounts_with_email(e).await;
         assert_eq!(ids.len(), 1, "exactly one account for {e}: {ids:?}");
         let id = &ids[0];
+        let status = l.org().describe_account().account_id(id).send().await.unwrap();
+        assert_eq!(status.account().and_then(|a| a.status()).map(|s| s.as_str()), Some("ACTIVE"), "{id} is not closed");
+        assert_eq!(l.parent(id).await, l.ous[if i % 2 == 0 { "Sandbox" } else { "Prod" }], "{id} is not parked");
         let r = resources
             .iter()
             .find(|r| r["address"] == format!("aft_account_provisioning.a{i}").as_str())
@@ -125,15 +188,15 @@ fn converge(tf: &Tf, tries: usize) -> usize {
     panic!("no convergence after {tries} applies");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_apply_killed_at_random_moments_converges_without_duplicates_or_orphans() {
+async fn crash(method: Method) {
     let l = landing().await;
+    let aws = Aws::start(&l, method, &[]);
     let seed = env_or("AFT_CRASH_SEED", 20_261_125);
-    let rounds = env_or("AFT_CRASH_ROUNDS", 20);
+    let rounds = env_or("AFT_CRASH_ROUNDS", if method == Method::ControlTower { 12 } else { 20 });
     let mut rng = Rng(seed | 1);
     let emails = emails("crash", 6);
-    let tf = Tf::new("crash");
-    let (mut killed, mut finished) = (0, 0);
+    let tf = aws.tf("crash");
+    let (mut killed, mut finished, mut in_progress) = (0, 0, 0);
     // rounds continue until `rounds` applies were really killed mid-way (an apply of this fleet
     // takes a few seconds; the kill lands anywhere from its first moment to its last)
     let mut round = 0;
@@ -142,7 +205,7 @@ async fn an_apply_killed_at_random_moments_converges_without_duplicates_or_orpha
         assert!(round <= rounds * 3, "too few rounds were interrupted ({killed} of {round})");
         // the fleet grows by one account every third round, so creations are interrupted too
         let size = emails.len().min(1 + round as usize / 3);
-        tf.write(&fleet(&l, &emails[..size], round));
+        tf.write(&fleet(&aws, &l, &emails[..size], round));
         let delay = Duration::from_millis(100 + rng.next() % 3_000);
         let mut child = tf.spawn(&format!("round{round}"), &["apply", "-auto-approve", "-input=false", "-no-color"]);
         let start = Instant::now();
@@ -161,28 +224,58 @@ async fn an_apply_killed_at_random_moments_converges_without_duplicates_or_orpha
                 kill_group(child.id(), "-KILL");
                 child.wait().unwrap();
                 killed += 1;
+                if creations_in_progress(&aws, &l).await > 0 {
+                    in_progress += 1;
+                }
             }
         }
         eprintln!("round {round}: delay {delay:?}, {}", if exited.is_some() { "finished first" } else { "killed" });
     }
-    tf.write(&fleet(&l, &emails, round + 1));
+    tf.write(&fleet(&aws, &l, &emails, round + 1));
     let applies = converge(&tf, 3);
     eprintln!(
-        "crash test: seed {seed}, {round} rounds, {killed} killed mid-apply, {finished} finished first, converged in {applies} apply(s)"
+        "crash test ({method:?}): seed {seed}, {round} rounds, {killed} killed mid-apply ({in_progress} inside an IN_PROGRESS creation or provisioning), {finished} finished first, converged in {applies} apply(s); {}",
+        aws.figures()
     );
-    assert_converged(&l, &tf, &emails).await;
+    assert_converged(&aws, &l, &tf, &emails).await;
+}
+
+/// Account creations or provisionings in flight right now.
+async fn creations_in_progress(aws: &Aws, l: &Landing) -> usize {
+    match &aws.sc {
+        Some(sc) => sc.products().iter().filter(|p| p.status == "UNDER_CHANGE").count(),
+        None => {
+            let org =
+                aws_sdk_organizations::Client::new(&l.ct_cfg.to_builder().endpoint_url(&aws.proxy.endpoint).build());
+            let out = org
+                .list_create_account_status()
+                .states(aws_sdk_organizations::types::CreateAccountState::InProgress)
+                .send()
+                .await
+                .unwrap();
+            out.create_account_statuses().len()
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn twenty_percent_aws_faults_converge_without_duplicates() {
+async fn an_apply_killed_at_random_moments_converges_without_duplicates_or_orphans() {
+    crash(Method::Organizations).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn control_tower_an_apply_killed_at_random_moments_converges_without_duplicates_or_orphans() {
+    crash(Method::ControlTower).await;
+}
+
+async fn faults(method: Method) {
     let l = landing().await;
-    let proxy = Proxy::start(&["--fault-kinds", "throttle,error500,error503,drop_before"]);
+    let aws = Aws::start(&l, method, &["--fault-kinds", "throttle,error500,error503,drop_before,conflict"]);
     let seed = env_or("AFT_FAULT_SEED", 7);
-    proxy.faults(0.2, seed);
+    aws.proxy.faults(0.2, seed);
     let emails = emails("fault", 6);
-    let mut tf = Tf::new("faults");
-    tf.env("AWS_ENDPOINT_URL", &proxy.endpoint);
-    tf.write(&fleet(&l, &emails, 1));
+    let tf = aws.tf("faults");
+    tf.write(&fleet(&aws, &l, &emails, 1));
     let first = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     if first.code != 0 {
         // giving up is allowed once, with a clear error: step, account and API call
@@ -195,43 +288,79 @@ async fn twenty_percent_aws_faults_converge_without_duplicates() {
         tf.apply();
     }
     assert_eq!(tf.plan_exit(), 0);
-    let stats = proxy.stats();
+    let stats = aws.proxy.stats();
     let (total, faults) = (stats["total"].as_u64().unwrap(), stats["faults"].as_u64().unwrap());
-    eprintln!("fault test: seed {seed}, {total} AWS requests, {faults} faults injected: {}", stats["faults_by_kind"]);
+    eprintln!(
+        "fault test ({method:?}): seed {seed}, {total} AWS requests, {faults} faults injected: {}; by action: {}; {}",
+        stats["faults_by_kind"],
+        stats["faults_by_action"],
+        aws.figures()
+    );
     assert!(faults >= 20, "faults were really injected: {stats}");
-    proxy.faults(0.0, seed);
-    assert_converged(&l, &tf, &emails).await;
-    proxy.stop();
+    if method == Method::ControlTower {
+        let sc_faults: u64 = stats["faults_by_action"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with("servicecatalog:"))
+            .map(|(_, v)| v.as_u64().unwrap())
+            .sum();
+        assert!(sc_faults >= 1, "faults hit Service Catalog calls: {stats}");
+    }
+    assert_converged(&aws, &l, &tf, &emails).await;
 }
 
-/// The nastiest fault: Organizations applies a call but its answer is lost. CreateAccount is not
-/// idempotent, so a blind resend would make a second account with the same email.
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_percent_aws_faults_converge_without_duplicates() {
+    faults(Method::Organizations).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn control_tower_twenty_percent_aws_faults_converge_without_duplicates() {
+    faults(Method::ControlTower).await;
+}
+
+/// The nastiest fault: a call is applied but its answer is lost. CreateAccount is not
+/// idempotent, so a blind resend would make a second account with the same email; a
+/// ProvisionProduct resent with a new token would make a second product.
+async fn lost_answers(method: Method) {
+    let l = landing().await;
+    let services = match method {
+        Method::Organizations => "organizations:CreateAccount,organizations:MoveAccount,organizations:TagResource",
+        Method::ControlTower => {
+            "servicecatalog:ProvisionProduct,servicecatalog:UpdateProvisionedProduct,organizations:TagResource"
+        }
+    };
+    let aws = Aws::start(&l, method, &["--fault-kinds", "drop_after", "--fault-services", services]);
+    let seed = env_or("AFT_FAULT_SEED", 11);
+    aws.proxy.faults(0.7, seed);
+    let emails = emails("lost", 6);
+    let tf = aws.tf("lost-answers");
+    tf.write(&fleet(&aws, &l, &emails, 1));
+    let applies = converge(&tf, 3);
+    let stats = aws.proxy.stats();
+    let create = match method {
+        Method::Organizations => "organizations:CreateAccount",
+        Method::ControlTower => "servicecatalog:ProvisionProduct",
+    };
+    let lost_creates = stats["faults_by_action"][create].as_u64().unwrap_or(0);
+    eprintln!(
+        "lost answers ({method:?}): seed {seed}, {} answers dropped after being applied ({lost_creates} of them {create}), converged in {applies} apply(s); {}",
+        stats["faults"],
+        aws.figures()
+    );
+    assert!(lost_creates >= 1, "{create} answers were really lost: {stats}");
+    assert_converged(&aws, &l, &tf, &emails).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_answers_of_organizations_calls_never_duplicate_an_account() {
-    let l = landing().await;
-    let proxy = Proxy::start(&[
-        "--fault-kinds",
-        "drop_after",
-        "--fault-services",
-        "organizations:CreateAccount,organizations:MoveAccount,organizations:TagResource",
-    ]);
-    let seed = env_or("AFT_FAULT_SEED", 11);
-    proxy.faults(0.7, seed);
-    let emails = emails("lost", 6);
-    let mut tf = Tf::new("lost-answers");
-    tf.env("AWS_ENDPOINT_URL", &proxy.endpoint);
-    tf.write(&fleet(&l, &emails, 1));
-    let applies = converge(&tf, 3);
-    let stats = proxy.stats();
-    let lost_creates = stats["faults_by_action"]["organizations:CreateAccount"].as_u64().unwrap_or(0);
-    eprintln!(
-        "lost answers: seed {seed}, {} organizations answers dropped after being applied ({lost_creates} of them CreateAccount), converged in {applies} apply(s)",
-        stats["faults"]
-    );
-    assert!(lost_creates >= 1, "CreateAccount answers were really lost: {stats}");
-    proxy.faults(0.0, seed);
-    assert_converged(&l, &tf, &emails).await;
-    proxy.stop();
+    lost_answers(Method::Organizations).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn control_tower_lost_answers_never_duplicate_an_account_or_a_product() {
+    lost_answers(Method::ControlTower).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -156,3 +156,56 @@ where
         self.map_err(|e| AwsError::from_sdk(api, e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    const SECRET: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY";
+
+    fn raw() -> Response {
+        let body = format!("<AssumeRoleResponse><Credentials><SecretAccessKey>{SECRET}</SecretAccessKey>");
+        Response::new(StatusCode::try_from(200).unwrap(), SdkBody::from(body))
+    }
+
+    #[test]
+    fn a_malformed_answer_never_carries_its_body_into_the_error() {
+        let unreadable = SdkError::service_error(AssumeRoleError::generic(ErrorMetadata::builder().build()), raw());
+        let truncated: SdkError<AssumeRoleError, Response> =
+            SdkError::response_error("failed to parse the response: unexpected end of XML", raw());
+        for err in [unreadable, truncated] {
+            let e = AwsError::from_sdk("sts:AssumeRole", err);
+            for text in [e.to_string(), format!("{e:?}")] {
+                assert!(!text.contains(SECRET), "the raw answer leaked: {text}");
+                assert!(text.contains("sts:AssumeRole"), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_role_not_yet_propagated_is_recognised() {
+        let e = |code: &str, message: &str| AwsError {
+            api: "x",
+            account: None,
+            code: code.into(),
+            message: message.into(),
+        };
+        assert!(e("AccessDeniedException", "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.").is_role_not_propagated());
+        assert!(
+            e(
+                "InvalidStructureException",
+                "CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::1:role/r"
+            )
+            .is_role_not_propagated()
+        );
+        assert!(
+            !e("AccessDeniedException", "User is not authorized to perform states:CreateStateMachine")
+                .is_role_not_propagated()
+        );
+        assert!(!e("InvalidStructureException", "stage names must be unique").is_role_not_propagated());
+    }
+}

@@ -178,6 +178,33 @@ pub fn partition_of(region: &str) -> &'static str {
     }
 }
 
+/// Classifies Organizations' `ConcurrentModificationException` as retryable: AWS documents it as
+/// "the target of the operation is currently being modified by a different request; try again
+/// later", and the SDK's own classifiers do not know the code.
+#[derive(Debug)]
+pub struct RetryConflicts;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for RetryConflicts {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        let conflict = ctx.response().is_some_and(|r| {
+            r.status().as_u16() >= 400
+                && (r.headers().get("x-amzn-ErrorType").is_some_and(|t| t.starts_with("ConcurrentModificationException"))
+                    || r.body().bytes().is_some_and(|b| {
+                        b.windows(b"ConcurrentModificationException".len()).any(|w| w == b"ConcurrentModificationException")
+                    }))
+        });
+        if conflict { RetryAction::throttling_error() } else { RetryAction::NoActionIndicated }
+    }
+
+    fn name(&self) -> &'static str {
+        "Organizations ConcurrentModificationException"
+    }
+}
+
 /// Client constructors: every SDK client the provider uses is built here.
 pub mod clients {
     use aws_config::SdkConfig;
@@ -186,9 +213,11 @@ pub mod clients {
     pub fn dynamodb(c: &SdkConfig) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(c)
     }
-    /// Organizations (always in the partition's global region).
+    /// Organizations (always in the partition's global region). Its
+    /// `ConcurrentModificationException` ("try again later") is retried like throttling.
     pub fn organizations(c: &SdkConfig) -> aws_sdk_organizations::Client {
-        aws_sdk_organizations::Client::new(c)
+        let conf = aws_sdk_organizations::config::Builder::from(c).retry_classifier(super::RetryConflicts).build();
+        aws_sdk_organizations::Client::from_conf(conf)
     }
     /// STS.
     pub fn sts(c: &SdkConfig) -> aws_sdk_sts::Client {

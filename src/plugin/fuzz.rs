@@ -84,7 +84,7 @@ mod tests {
         let seeds = seeds();
         assert!(seeds.len() >= 6, "the seed encodings themselves must encode");
         let (mut ok, mut err) = (0u64, 0u64);
-        for _ in 0..cases {
+        for case in 0..cases {
             let (bytes, ty) = match rng.below(4) {
                 // random bytes
                 0 => (
@@ -115,15 +115,24 @@ mod tests {
             match value::from_msgpack(&bytes, &ty) {
                 Ok(v) => {
                     ok += 1;
-                    // whatever decodes must encode again
-                    let _ = value::to_msgpack(&v, &ty);
+                    // whatever decodes must encode again, and read back as the same value
+                    let again = value::to_msgpack(&v, &ty).unwrap_or_else(|e| {
+                        panic!("case {case}: {v:?} decoded from {bytes:?} but does not encode: {e}")
+                    });
+                    let back = value::from_msgpack(&again, &ty)
+                        .unwrap_or_else(|e| panic!("case {case}: the re-encoding of {v:?} does not decode: {e}"));
+                    assert_eq!(back, v, "case {case}: {bytes:?} does not survive a round trip");
                 }
                 Err(_) => err += 1,
             }
             // the same bytes as JSON (raw state and identities arrive as JSON)
-            let _ = value::from_json(&bytes, &ty);
+            if let Ok(v) = value::from_json(&bytes, &ty) {
+                let back = value::from_json_value(&value::to_json_value(&v), &ty)
+                    .unwrap_or_else(|e| panic!("case {case}: {v:?} read from JSON does not read back: {e}"));
+                assert_eq!(back, v, "case {case}: JSON {bytes:?} does not survive a round trip");
+            }
         }
-        assert_eq!(ok + err, cases);
+        assert!(ok > 0, "some inputs must decode, or the round trip is never checked");
         assert!(err > 0, "malformed input must be rejected");
         eprintln!("codec fuzz: {cases} cases from seed {seed}: {ok} decoded, {err} rejected, no panic");
     }

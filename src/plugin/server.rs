@@ -217,7 +217,7 @@ async fn guarded<O: FromPanic>(rpc: &str, f: impl std::future::Future<Output = O
             O::from_panic(
                 Diagnostic::error(
                     "The provider hit an internal error",
-                    format!("{rpc} panicked: {what}. This is a bug in terraform-provider-aft; nothing else was done by this call."),
+                    format!("{rpc} panicked: {what}. This is a bug in terraform-provider-aft: please report it. What the call did before the panic is in AWS; the next plan reads it."),
                 )
                 .into(),
             )
@@ -940,4 +940,29 @@ fn print_handshake(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_inside_an_rpc_becomes_an_error_diagnostic() {
+        let out: Result<u8, Diagnostics> = guarded("ReadResource", async {
+            let v: Vec<u8> = Vec::new();
+            // an index out of bounds, as a bug would have it
+            if v.is_empty() {
+                panic!("index out of bounds: the len is {} but the index is 3", v.len());
+            }
+            Ok(v[3])
+        })
+        .await;
+        let d = out.unwrap_err();
+        assert!(d.has_errors());
+        assert_eq!(d.0[0].summary, "The provider hit an internal error");
+        assert!(d.0[0].detail.contains("ReadResource panicked: index out of bounds"), "{}", d.0[0].detail);
+        // and code that does not panic is untouched
+        let fine: Diagnostics = guarded("PlanResourceChange", async { Diagnostics::new() }).await;
+        assert!(fine.is_empty());
+    }
 }

@@ -241,8 +241,12 @@ fn find_resource(module: &serde_json::Value, address: &str) -> Option<serde_json
 /// directory from `dir`, and panics listing each case whose plan did not fail on that line.
 pub fn assert_each_fails_at<'a>(cases: impl IntoIterator<Item = (&'a str, String, &'a str)>, dir: impl Fn() -> Tf) {
     let (mut failures, mut total) = (Vec::new(), 0);
+    let mut names = std::collections::BTreeSet::new();
     for (what, hcl, points_at) in cases {
         total += 1;
+        // a case whose own text lacks the line it names can only pass by accident
+        assert!(names.insert(what.to_string()), "two cases are named {what:?}");
+        assert!(hcl.contains(points_at), "case {what:?}: {points_at:?} is not in its configuration");
         let tf = dir();
         tf.write(&hcl);
         let out = tf.run(&["plan", "-input=false", "-json"]);
