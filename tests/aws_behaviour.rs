@@ -396,3 +396,133 @@ async fn an_account_still_being_provisioned_is_waited_for_not_adopted() {
     assert!(l.metadata(&id).await.is_some());
     assert_eq!(tf.plan_exit(), 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shared singletons, running executions, and which failure is reported.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_machine_is_created_with_a_role_iam_has_not_propagated_yet() {
+    let l = Landing::new().await;
+    let proxy = Proxy::like_aws(&[], &[]);
+    proxy.behave(serde_json::json!({"role_propagation_seconds": 3.0}));
+    let tf = tf_behind("sfn-role", &proxy);
+    let definition = r#"{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}"#;
+    tf.write(&format!(
+        "{}resource \"aft_provisioning_customizations\" \"this\" {{\n  definition = <<-EOT\n{definition}\n  EOT\n}}\n",
+        l.provider(ORGS)
+    ));
+    tf.apply();
+    assert!(
+        proxy.acted("role_not_propagated:states:CreateStateMachine") >= 1,
+        "Step Functions refused the new role first: {}",
+        proxy.behaviour()
+    );
+    let arn = tf.values("aft_provisioning_customizations.this")["arn"].as_str().unwrap().to_string();
+    let d = aws_sdk_sfn::Client::new(&l.aft_cfg).describe_state_machine().state_machine_arn(&arn).send().await.unwrap();
+    assert!(d.role_arn().ends_with(":role/aft-account-provisioning-customizations-role"));
+    assert_eq!(tf.plan_exit(), 0);
+}
+
+/// Every answer of CreateCase and CreateTrail is lost after AWS applied the call: still one
+/// support case, and the trail step does not fail on the trail its own resend finds.
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_answers_of_shared_singletons_make_no_second_case_and_no_failure() {
+    let l = Landing::new().await;
+    let moto = common::Moto::get();
+    let bucket = format!("aft-logs-{}", common::suffix());
+    assert_eq!(common::http::request_as(moto.port, &l.ct, "PUT", &format!("/{bucket}")).unwrap(), 200);
+    aws_sdk_ssm::Client::new(&l.aft_cfg)
+        .put_parameter()
+        .name("/aft/account/log-archive/log_bucket_arn")
+        .value(format!("arn:aws:s3:::{bucket}"))
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let proxy = Proxy::like_aws(
+        &[],
+        &["--fault-kinds", "drop_after", "--fault-services", "support:CreateCase,cloudtrail:CreateTrail"],
+    );
+    proxy.faults(1.0, 1);
+    let e = email("singleton");
+    let tf = tf_behind("singletons", &proxy);
+    tf.write(&format!(
+        "{}{}",
+        l.provider(
+            "  account_factory {\n    method = \"organizations\"\n  }\n  feature_options {\n    enterprise_support = true\n    cloudtrail_data_events = true\n  }"
+        ),
+        account_block("s", &e, "Sandbox", "")
+    ));
+    tf.apply();
+    let stats = proxy.stats();
+    assert!(stats["faults_by_action"]["support:CreateCase"].as_u64().unwrap_or(0) >= 1, "{stats}");
+    assert!(stats["faults_by_action"]["cloudtrail:CreateTrail"].as_u64().unwrap_or(0) >= 1, "{stats}");
+    let id = tf.values("aft_account_provisioning.s")["account_id"].as_str().unwrap().to_string();
+    let cases =
+        aws_sdk_support::Client::new(&l.ct_cfg).describe_cases().include_resolved_cases(true).send().await.unwrap();
+    let subject = format!("Add Account {id} to Enterprise Support");
+    assert_eq!(cases.cases().iter().filter(|c| c.subject() == Some(subject.as_str())).count(), 1, "one support case");
+    let ct = aws_sdk_cloudtrail::Client::new(&l.ct_cfg);
+    let trails = ct.describe_trails().send().await.unwrap();
+    assert_eq!(trails.trail_list().iter().filter(|t| t.name() == Some("aws-aft-CustomizationsCloudTrail")).count(), 1);
+}
+
+/// A provisioning customizations state machine that waits `seconds` (moto runs Wait states).
+fn slow_asl(seconds: u64) -> String {
+    format!(
+        r#"{{"StartAt":"Slow","States":{{"Slow":{{"Type":"Wait","Seconds":{seconds},"Next":"Done"}},"Done":{{"Type":"Succeed"}}}}}}"#
+    )
+}
+
+/// A create timeout leaves the account's execution running; the next apply waits for it before
+/// it starts its own, so two executions for one account never run at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_waits_for_the_execution_an_earlier_apply_left_running() {
+    let l = Landing::new().await;
+    let arn = l.create_customizations(&slow_asl(8)).await;
+    let e = email("running");
+    let tf = Tf::new("running-execution");
+    let hcl = |timeout: &str| {
+        format!(
+            "{}{}",
+            l.provider(ORGS),
+            account_block("a", &e, "Sandbox", &format!("  timeouts {{\n    create = \"{timeout}\"\n  }}"))
+        )
+    };
+    tf.write(&hcl("4s"));
+    let out = apply(&tf);
+    assert_ne!(out.code, 0, "the timeout ends the first apply");
+    tf.write(&hcl("2m"));
+    tf.apply();
+    let sfn = aws_sdk_sfn::Client::new(&l.aft_cfg);
+    let list = sfn.list_executions().state_machine_arn(&arn).send().await.unwrap();
+    let mut runs: Vec<(f64, f64)> = Vec::new();
+    for x in list.executions() {
+        let d = sfn.describe_execution().execution_arn(x.execution_arn()).send().await.unwrap();
+        assert_eq!(d.status().as_str(), "SUCCEEDED");
+        runs.push((d.start_date().as_secs_f64(), d.stop_date().map(|t| t.as_secs_f64()).unwrap()));
+    }
+    runs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[1].0 >= runs[0].1 - 0.01, "the second execution started while the first still ran: {runs:?}");
+}
+
+/// A missing metadata table fails persist_metadata; the failure notification fails too (its
+/// topic does not exist). The error reported is the first failure, not the notification's.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_error_reported_is_the_runs_first_failure() {
+    let l = Landing::new().await;
+    let e = email("first");
+    let tf = Tf::new("first-failure");
+    let provider = l.provider(&format!(
+        "  account_factory {{\n    method = \"organizations\"\n  }}\n  metadata_table = \"no-such-table\"\n  failure_notification_topic_arn = \"arn:aws:sns:us-east-1:{}:no-such-topic\"\n  notification_topic_arn = \"arn:aws:sns:us-east-1:{}:no-such-topic\"",
+        l.aft, l.aft
+    ));
+    tf.write(&format!("{provider}{}", account_block("a", &e, "Sandbox", "")));
+    let out = apply(&tf);
+    assert_ne!(out.code, 0);
+    let err = one_line(&out.stderr);
+    assert!(err.contains("failed at step persist_metadata"), "{err}");
+    assert!(err.contains("dynamodb:"), "the table's error is kept: {err}");
+    assert!(!err.contains("failed at step notify"), "{err}");
+}

@@ -205,12 +205,26 @@ async fn crash(method: Method) {
         assert!(round <= rounds * 3, "too few rounds were interrupted ({killed} of {round})");
         // the fleet grows by one account every third round, so creations are interrupted too
         let size = emails.len().min(1 + round as usize / 3);
+        let before = if round == 1 { 0 } else { emails.len().min(1 + (round as usize - 1) / 3) };
+        let grows = size > before;
         tf.write(&fleet(&aws, &l, &emails[..size], round));
-        let delay = Duration::from_millis(100 + rng.next() % 3_000);
+        let mut delay = Duration::from_millis(100 + rng.next() % 3_000);
         let mut child = tf.spawn(&format!("round{round}"), &["apply", "-auto-approve", "-input=false", "-no-color"]);
         let start = Instant::now();
         let mut exited = None;
-        while start.elapsed() < delay {
+        if grows {
+            // a round that adds an account is killed inside its creation's IN_PROGRESS window
+            // (CreateAccount, or the Account Factory record), at a random point of it
+            while exited.is_none()
+                && creations_in_progress(&aws, &l).await == 0
+                && start.elapsed() < Duration::from_secs(20)
+            {
+                exited = child.try_wait().unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            delay = start.elapsed() + Duration::from_millis(rng.next() % 700);
+        }
+        while exited.is_none() && start.elapsed() < delay {
             if let Some(st) = child.try_wait().unwrap() {
                 exited = Some(st);
                 break;

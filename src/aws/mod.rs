@@ -192,9 +192,13 @@ impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for Ret
         use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
         let conflict = ctx.response().is_some_and(|r| {
             r.status().as_u16() >= 400
-                && (r.headers().get("x-amzn-ErrorType").is_some_and(|t| t.starts_with("ConcurrentModificationException"))
+                && (r
+                    .headers()
+                    .get("x-amzn-ErrorType")
+                    .is_some_and(|t| t.starts_with("ConcurrentModificationException"))
                     || r.body().bytes().is_some_and(|b| {
-                        b.windows(b"ConcurrentModificationException".len()).any(|w| w == b"ConcurrentModificationException")
+                        b.windows(b"ConcurrentModificationException".len())
+                            .any(|w| w == b"ConcurrentModificationException")
                     }))
         });
         if conflict { RetryAction::throttling_error() } else { RetryAction::NoActionIndicated }

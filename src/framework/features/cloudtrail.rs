@@ -81,7 +81,8 @@ pub async fn run(ctx: &Context) -> Result<String, StepError> {
     match ct.get_trail().name(TRAIL).send().await.aws("cloudtrail:GetTrail") {
         Ok(_) => {}
         Err(e) if e.is_not_found() || e.code == "TrailNotFoundException" => {
-            ct.create_trail()
+            let created = ct
+                .create_trail()
                 .name(TRAIL)
                 .s3_bucket_name(&bucket)
                 .include_global_service_events(true)
@@ -91,8 +92,17 @@ pub async fn run(ctx: &Context) -> Result<String, StepError> {
                 .is_organization_trail(true)
                 .send()
                 .await
-                .aws("cloudtrail:CreateTrail")?;
-            did.push("trail created");
+                .aws("cloudtrail:CreateTrail");
+            match created {
+                Ok(_) => did.push("trail created"),
+                // another account's run created it meanwhile, or a lost answer's resend found ours
+                Err(e) if e.code == "TrailAlreadyExistsException" => did.push("trail created by a concurrent run"),
+                Err(e) if ct.get_trail().name(TRAIL).send().await.is_ok() => {
+                    tracing::warn!(error = %e, "CreateTrail reported an error, but the trail exists");
+                    did.push("trail created");
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Err(e) => return Err(e.into()),
     }
