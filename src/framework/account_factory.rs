@@ -24,7 +24,7 @@ use aws_sdk_servicecatalog::types::{
 };
 
 use super::StepError;
-use super::poll::Backoff;
+use super::poll::{Backoff, bounded, slot};
 use super::request::AccountRequest;
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
@@ -260,10 +260,10 @@ async fn update(
         .collect();
     let _slot = match caller_holds_slot {
         true => None,
-        false => Some(ctx.vend_slots.acquire().await.map_err(|e| StepError::Failed(e.to_string()))?),
+        false => Some(slot(&ctx.vend_slots, deadline, "a vending slot").await?),
     };
     let rid = {
-        let _gate = ctx.control_tower_gate.lock().await;
+        let _gate = bounded(ctx.control_tower_gate.lock(), deadline, "Control Tower's queue").await?;
         wait_for_room(ctx, sc, deadline).await?;
         let attempt = p.last_record_id.clone().unwrap_or_default();
         let out = sc
@@ -284,7 +284,7 @@ async fn update(
 /// Waits, under a slot, for whatever the product is doing.
 async fn wait_product(ctx: &Context, sc: &Client, p: &Product, deadline: Instant) -> Result<(), StepError> {
     let Some(rid) = &p.last_record_id else { return Ok(()) };
-    let _slot = ctx.vend_slots.acquire().await.map_err(|e| StepError::Failed(e.to_string()))?;
+    let _slot = slot(&ctx.vend_slots, deadline, "a vending slot").await?;
     tracing::info!(product = %p.name, record = %rid, "an Account Factory operation is in flight; waiting for it");
     // its failure is not this request's: the product is looked at again afterwards
     match wait_record(ctx, sc, rid, &format!("Account Factory operation on {}", p.name), deadline).await {
@@ -361,7 +361,7 @@ pub async fn provision(
                     .map(|(k, v)| ProvisioningParameter::builder().key(k).value(v).build())
                     .collect();
                 let sent = {
-                    let _gate = ctx.control_tower_gate.lock().await;
+                    let _gate = bounded(ctx.control_tower_gate.lock(), deadline, "Control Tower's queue").await?;
                     wait_for_room(ctx, &sc, deadline).await?;
                     // a new attempt (nothing of this name exists): a fresh token, kept for the SDK's
                     // own resends of this one call

@@ -47,7 +47,7 @@ pub async fn run(
         }
         Err(e) => return Err(e.into()),
     }
-    let _slot = ctx.customization_slots.acquire().await.map_err(|e| StepError::Failed(e.to_string()))?;
+    let _slot = super::poll::slot(&ctx.customization_slots, deadline, "a customizations slot").await?;
     let id = &account.info.id;
     // An execution for this account still running (an earlier apply timed out or was stopped
     // while it ran): never a second one beside it. It is waited for, whatever its end, then

@@ -153,7 +153,7 @@ pub async fn run(
     poll: Option<Duration>,
     deadline: Instant,
 ) -> Result<Execution, StepError> {
-    let _slot = slots.acquire().await.map_err(|e| StepError::Failed(e.to_string()))?;
+    let _slot = super::poll::slot(slots, deadline, "a pipeline slot").await?;
     let id = match already_started {
         Some(id) => id,
         None => start(client, pipeline, deadline).await?,

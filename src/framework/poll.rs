@@ -32,6 +32,29 @@ impl Backoff {
     }
 }
 
+/// Waits for `fut` (a concurrency slot, a lock) no longer than `deadline`, and not past a stop
+/// request from Terraform (Ctrl-C): a queue behind other accounts honours `timeouts` too.
+pub async fn bounded<T>(
+    fut: impl std::future::Future<Output = T>,
+    deadline: std::time::Instant,
+    what: &str,
+) -> Result<T, super::StepError> {
+    tokio::select! {
+        out = fut => Ok(out),
+        _ = tokio::time::sleep_until(deadline.into()) => Err(super::StepError::Timeout(format!("waiting for {what}"))),
+        _ = crate::plugin::stop::global().wait() => Err(super::StepError::Stopped(format!("waiting for {what}"))),
+    }
+}
+
+/// A permit of a concurrency cap, waited for within `deadline` (see [`bounded`]).
+pub async fn slot<'a>(
+    sem: &'a tokio::sync::Semaphore,
+    deadline: std::time::Instant,
+    what: &str,
+) -> Result<tokio::sync::SemaphorePermit<'a>, super::StepError> {
+    bounded(sem.acquire(), deadline, what).await?.map_err(|e| super::StepError::Failed(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +71,16 @@ mod tests {
         let mut f = Backoff::new(Some(Duration::from_secs(2)), Duration::from_secs(30));
         assert!(f.wait().await);
         assert_eq!(f.next, Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_slot_wait_ends_at_the_deadline() {
+        let sem = tokio::sync::Semaphore::new(1);
+        let _held = sem.acquire().await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_millis(200);
+        match slot(&sem, deadline, "a vending slot").await {
+            Err(super::super::StepError::Timeout(what)) => assert!(what.contains("vending slot"), "{what}"),
+            other => panic!("expected a timeout, got {:?}", other.map(|_| ())),
+        }
     }
 }

@@ -55,7 +55,7 @@ pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Insta
     }
     // resolve the OU before anything is created: a bad OU must not leave an account behind
     let ou = resolve_ou(ctx, req.ou()).await?;
-    let _slot = ctx.vend_slots.acquire().await.map_err(|e| StepError::Failed(e.to_string()))?;
+    let _slot = super::poll::slot(&ctx.vend_slots, deadline, "a vending slot").await?;
     // another apply may have finished it while we waited for a slot
     if let Some(a) = adoptable(&org, req.email()).await? {
         return Ok(Vended { account: a, adopted: true });
