@@ -526,3 +526,27 @@ async fn the_error_reported_is_the_runs_first_failure() {
     assert!(err.contains("dynamodb:"), "the table's error is kept: {err}");
     assert!(!err.contains("failed at step notify"), "{err}");
 }
+
+/// Organizations refuses CloseAccount beyond its quota: the destroy fails with the reason and the
+/// resource stays in the state, so the destroy can be made again once the quota allows.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_close_quota_fails_the_destroy_with_its_reason_and_a_later_destroy_closes() {
+    let l = Landing::new().await;
+    let proxy = Proxy::like_aws(&[], &[]);
+    proxy.behave(serde_json::json!({"close_account_quota": 0}));
+    let e = email("quota");
+    let tf = tf_behind("close-quota", &proxy);
+    tf.write(&format!("{}{}", l.provider(ORGS), account_block("a", &e, "Sandbox", "  close_account_on_delete = true")));
+    tf.apply();
+    let id = l.accounts_with_email(&e).await.remove(0);
+    let out = tf.run(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(out.code, 0);
+    let err = one_line(&out.stderr);
+    assert!(err.contains("ConstraintViolationException") && err.contains("organizations:CloseAccount"), "{err}");
+    assert_eq!(status(&l, &id).await, "ACTIVE");
+    assert!(tf.state()["values"]["root_module"]["resources"].as_array().is_some_and(|r| r.len() == 1));
+    proxy.behave(serde_json::json!({"close_account_quota": null}));
+    tf.destroy();
+    assert!(matches!(status(&l, &id).await.as_str(), "SUSPENDED" | "PENDING_CLOSURE"));
+    assert_eq!(l.accounts_with_email(&e).await, vec![id]);
+}

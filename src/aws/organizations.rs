@@ -37,20 +37,32 @@ impl From<&Account> for AccountInfo {
     }
 }
 
-/// Formats a timestamp the way Python's `str(datetime)` does with a UTC offset, as AFT stores it.
+/// Formats a timestamp the way AFT stores it: Python's `str(datetime)` of what boto3 makes of
+/// the answer. AWS sends an epoch number (`1623765455.129`); boto3 builds the datetime with
+/// `datetime.fromtimestamp`, which rounds the fraction to microseconds half-to-even, and `str`
+/// prints no fraction at all when it is zero (`…:36+00:00`). The SDK keeps the same number as
+/// seconds and truncated nanoseconds, so the float is rebuilt and rounded the same way.
 pub fn python_datetime(t: &aws_smithy_types::DateTime) -> String {
-    let secs = t.secs();
-    let micros = t.subsec_nanos() / 1000;
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(dt) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{micros:06}+00:00",
-            dt.year(),
-            u8::from(dt.month()),
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second()
-        ),
+    let f = t.as_secs_f64();
+    let mut secs = f.floor();
+    let mut micros = ((f - secs) * 1e6).round_ties_even();
+    if micros >= 1e6 {
+        secs += 1.0;
+        micros -= 1e6;
+    }
+    match time::OffsetDateTime::from_unix_timestamp(secs as i64) {
+        Ok(dt) => {
+            let fraction = if micros == 0.0 { String::new() } else { format!(".{:06}", micros as u32) };
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}{fraction}+00:00",
+                dt.year(),
+                u8::from(dt.month()),
+                dt.day(),
+                dt.hour(),
+                dt.minute(),
+                dt.second()
+            )
+        }
         Err(_) => String::new(),
     }
 }
@@ -273,7 +285,15 @@ mod tests {
 
     #[test]
     fn python_datetime_format() {
-        let t = aws_smithy_types::DateTime::from_secs_and_nanos(1_623_765_455, 129_000_000);
-        assert_eq!(python_datetime(&t), "2021-06-15 13:57:35.129000+00:00");
+        // as the SDK reads AWS's epoch numbers: from the float, which is not exact in binary
+        let p = |f: f64| python_datetime(&aws_smithy_types::DateTime::from_secs_f64(f));
+        // each expected value is Python's str(datetime.fromtimestamp(f, timezone.utc))
+        assert_eq!(p(1_623_765_455.129), "2021-06-15 13:57:35.129000+00:00");
+        assert_eq!(p(1_623_765_455.3), "2021-06-15 13:57:35.300000+00:00");
+        assert_eq!(p(1_623_765_456.0), "2021-06-15 13:57:36+00:00");
+        assert_eq!(p(1_623_765_455.000_001), "2021-06-15 13:57:35.000001+00:00");
+        assert_eq!(p(1_623_765_455.999_999_7), "2021-06-15 13:57:36+00:00");
+        let exact = aws_smithy_types::DateTime::from_secs_and_nanos(1_623_765_455, 129_000_000);
+        assert_eq!(python_datetime(&exact), "2021-06-15 13:57:35.129000+00:00");
     }
 }

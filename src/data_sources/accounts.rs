@@ -45,7 +45,7 @@ pub fn target_block() -> Block {
         .attr(Attribute::optional(
             "tags",
             Type::list(Type::map(Type::String)),
-            "For `tags` (AFT's `target_value` of that type): a list of maps; an account matches when all pairs of any map match its tags.",
+            "For `tags` (AFT's `target_value` of that type): a list of maps. As AFT counts it: an account matches when the number of its tags equal to a pair of any map reaches the number of maps (`[{a = \"1\"}, {b = \"2\"}]` needs both; `[{a = \"1\", b = \"2\"}]` needs either).",
         ))
 }
 
@@ -241,7 +241,7 @@ async fn resolve(
                         tags_of.insert(id.clone(), tags);
                     }
                     let tags = &tags_of[id];
-                    if maps.iter().any(|m| m.iter().all(|(k, v)| tags.get(k) == Some(v))) {
+                    if aft_tags_match(maps, tags) {
                         out.insert(id.clone());
                     }
                 }
@@ -319,6 +319,15 @@ impl DataSource<Context> for AccountsDataSource {
     }
 }
 
+/// AFT's rule for `tags` targets (`aft_common/customizations.py`, `get_accounts_by_tags`): every
+/// key/value pair of every map that the account's tags have counts one, and the account is
+/// selected once the count reaches the number of maps. So `[{a = "1"}, {b = "2"}]` needs both
+/// pairs and `[{a = "1", b = "2"}]` needs either: not "all pairs of any map".
+pub fn aft_tags_match(maps: &[BTreeMap<String, String>], tags: &BTreeMap<String, String>) -> bool {
+    let matched = maps.iter().flat_map(|m| m.iter()).filter(|(k, v)| tags.get(*k) == Some(*v)).count();
+    !maps.is_empty() && matched >= maps.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +354,27 @@ mod tests {
             Target::Tags(vec![[("Environment".to_string(), "prod".to_string())].into()])
         );
         assert_eq!(parse_target(&block("tags", Value::Null), true).unwrap_err().0, "tags");
+    }
+
+    #[test]
+    fn tag_targets_follow_afts_count() {
+        let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let accounts = [
+            m(&[("tier", "gold"), ("env", "prod")]),
+            m(&[("tier", "gold"), ("env", "dev")]),
+            m(&[("tier", "silver"), ("env", "prod")]),
+            m(&[("tier", "silver"), ("env", "dev")]),
+            m(&[("env", "prod")]),
+        ];
+        let picked = |maps: &[BTreeMap<String, String>]| -> Vec<usize> {
+            (0..accounts.len()).filter(|&i| aft_tags_match(maps, &accounts[i])).collect()
+        };
+        // two maps: both pairs needed (the old "all pairs of any map" rule picked 0, 1, 2 and 4)
+        assert_eq!(picked(&[m(&[("tier", "gold")]), m(&[("env", "prod")])]), vec![0]);
+        // one map of two pairs: either pair is enough (the old "all pairs" rule picked only 2)
+        assert_eq!(picked(&[m(&[("tier", "silver"), ("env", "prod")])]), vec![0, 2, 3, 4]);
+        assert!(!aft_tags_match(&[], &accounts[0]));
     }
 }
