@@ -34,7 +34,9 @@ AWS behaviour (off unless configured; see docs/reliability.md for each one's sou
                           assumed into (AccessDenied) until this many seconds have passed, and
                           Describe/ListCreateAccountStatus say IN_PROGRESS until then
   create_account_failures {"email substring": "FailureReason"}: such a CreateAccount is not
-                          forwarded; its request goes IN_PROGRESS, then FAILED with that reason
+                          forwarded; its request goes IN_PROGRESS, then FAILED with that reason.
+                          A CreateAccount for an email an earlier one (through the proxy) got
+                          fails the same way with EMAIL_ALREADY_EXISTS, as in AWS
   close_account_seconds   a closed account is PENDING_CLOSURE this long, then SUSPENDED
   close_account_quota     CloseAccount beyond this many answers ConstraintViolationException
                           (Reason CLOSE_ACCOUNT_QUOTA_EXCEEDED)
@@ -305,7 +307,14 @@ class Behaviour:
             hidden = self._hidden(now)
             if key == "organizations:CreateAccount":
                 email = str(req.get("Email", ""))
-                for part, reason in self.cfg["create_account_failures"].items():
+                # AWS refuses an email an account already has (moto makes a second account)
+                taken = any(c["email"] and c["email"].lower() == email.lower() and not c["reason"]
+                            for c in self.creations.values())
+                failures = dict(self.cfg["create_account_failures"])
+                if taken:
+                    failures = {email: "EMAIL_ALREADY_EXISTS"}
+                    self.counts["create_account_email_taken"] += 1
+                for part, reason in failures.items():
                     if part and part in email:
                         rid = "car-" + uuid.uuid4().hex
                         self.creations[rid] = {"account": None, "name": req.get("AccountName", ""),

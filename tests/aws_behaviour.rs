@@ -428,17 +428,7 @@ async fn a_state_machine_is_created_with_a_role_iam_has_not_propagated_yet() {
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_answers_of_shared_singletons_make_no_second_case_and_no_failure() {
     let l = Landing::new().await;
-    let moto = common::Moto::get();
-    let bucket = format!("aft-logs-{}", common::suffix());
-    assert_eq!(common::http::request_as(moto.port, &l.ct, "PUT", &format!("/{bucket}")).unwrap(), 200);
-    aws_sdk_ssm::Client::new(&l.aft_cfg)
-        .put_parameter()
-        .name("/aft/account/log-archive/log_bucket_arn")
-        .value(format!("arn:aws:s3:::{bucket}"))
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
+    l.log_archive_bucket().await;
     let proxy = Proxy::like_aws(
         &[],
         &["--fault-kinds", "drop_after", "--fault-services", "support:CreateCase,cloudtrail:CreateTrail"],

@@ -5,24 +5,14 @@
 mod common;
 
 use common::fixtures::account_block;
-use common::{Landing, Moto, Tf, http};
+use common::{Landing, Moto, Tf};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn feature_options_act_on_the_new_account_once() {
     let l = Landing::new().await;
     let moto = Moto::get();
     // the Log Archive bucket the organization trail writes to
-    let bucket = format!("aft-logs-{}", common::suffix());
-    let status = http::request_as(moto.port, &l.ct, "PUT", &format!("/{bucket}")).unwrap();
-    assert_eq!(status, 200, "creating the log bucket");
-    aws_sdk_ssm::Client::new(&l.aft_cfg)
-        .put_parameter()
-        .name("/aft/account/log-archive/log_bucket_arn")
-        .value(format!("arn:aws:s3:::{bucket}"))
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .unwrap();
+    let bucket = l.log_archive_bucket().await;
     let mgmt_vpcs_before = aws_sdk_ec2::Client::new(&l.aft_cfg).describe_vpcs().send().await.unwrap().vpcs().len();
 
     let provider = l.provider(

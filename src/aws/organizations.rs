@@ -15,7 +15,8 @@ pub struct AccountInfo {
     pub arn: String,
     pub email: String,
     pub name: String,
-    /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`.
+    /// The account's `State` (`PENDING_ACTIVATION`, `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`,
+    /// `CLOSED`), or its legacy `Status` when the answer has no `State`.
     pub status: String,
     /// `CREATED` or `INVITED`.
     pub joined_method: String,
@@ -30,7 +31,12 @@ impl From<&Account> for AccountInfo {
             arn: a.arn().unwrap_or_default().to_string(),
             email: a.email().unwrap_or_default().to_string(),
             name: a.name().unwrap_or_default().to_string(),
-            status: a.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            // `State` replaces `Status` (retired by AWS on 2026-09-09); either is read
+            status: a
+                .state()
+                .map(|s| s.as_str().to_string())
+                .or_else(|| a.status().map(|s| s.as_str().to_string()))
+                .unwrap_or_default(),
             joined_method: a.joined_method().map(|s| s.as_str().to_string()).unwrap_or_default(),
             joined_date: a.joined_timestamp().map(python_datetime).unwrap_or_default(),
         }

@@ -112,6 +112,13 @@ async fn create_with_organizations(
             }
         }
     }
+    // A creation that finished after the caller last looked by email (it was no longer in flight
+    // above): the account exists now. Looking in this order (in flight, then by email) leaves no
+    // moment where a creation is in neither place.
+    if let Some(a) = adoptable(org, req.email()).await? {
+        move_account(org, &a.id, ou).await?;
+        return Ok(a.id);
+    }
     let request_id = match start_create_account(ctx, org, req, deadline).await? {
         Started::Request(id) if !id.is_empty() => id,
         Started::Request(_) => {
@@ -245,11 +252,12 @@ async fn start_create_account(
             return Err(err.into());
         }
         tracing::warn!(email = req.email(), error = %err, "CreateAccount answer lost or refused; checking before trying again");
-        if let Some(a) = adoptable(org, req.email()).await? {
-            return Ok(Started::Account(a.id));
-        }
+        // in flight first, then by email: a creation that ends between the two looks is found
         if let Some(id) = in_flight_named(org, req.name()).await?.pop() {
             return Ok(Started::Request(id));
+        }
+        if let Some(a) = adoptable(org, req.email()).await? {
+            return Ok(Started::Account(a.id));
         }
         if Instant::now() + wait >= deadline {
             return Err(err.into());

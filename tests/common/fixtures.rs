@@ -286,6 +286,24 @@ resource "aft_account_provisioning" "{name}" {{
 }
 
 impl Landing {
+    /// A Log Archive bucket for the organization trail, recorded where AFT keeps its ARN
+    /// (`/aft/account/log-archive/log_bucket_arn`); returns its name.
+    pub async fn log_archive_bucket(&self) -> String {
+        let moto = Moto::get();
+        let bucket = format!("aft-logs-{}", super::suffix());
+        let status = super::http::request_as(moto.port, &self.ct, "PUT", &format!("/{bucket}")).unwrap();
+        assert_eq!(status, 200, "creating the log bucket");
+        aws_sdk_ssm::Client::new(&self.aft_cfg)
+            .put_parameter()
+            .name("/aft/account/log-archive/log_bucket_arn")
+            .value(format!("arn:aws:s3:::{bucket}"))
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+        bucket
+    }
+
     /// AFT's `aft-codepipeline-customizations-role` (moto requires a pipeline's role to exist).
     pub async fn create_pipeline_role(&self) -> String {
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
