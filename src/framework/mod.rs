@@ -1,7 +1,8 @@
 //! The seed's pipeline: one file per step, each a small idempotent function of
 //! (context, account) → outcome, and the runner that records every step and notifies.
 //!
-//! Steps (numbers are the seed's): 1 `validate` (plan time), vending in `vend`, then
+//! Steps (numbers are the seed's): 1 `validate` (plan time), vending in `vend` (with the
+//! Control Tower Account Factory product in `account_factory`), then
 //! 2 `account_info`, 3 `metadata`, 4 `execution_role`, 5 `tags` and `custom_fields`,
 //! 6 `features`, 7 `customizations`, 10 `notify`. Steps 8 and 9 are the
 //! `aft_customization_pipeline` resource, built from `pipeline` and `invoke`.
