@@ -131,7 +131,7 @@ pub struct Context {
     pub customization_slots: Semaphore,
     /// Emails and account names planned by this provider process (one plan walk), to catch
     /// duplicates.
-    planned_emails: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    planned_unique: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// The bulk read of the organization and metadata table shared by refreshes (see [`crate::inventory`]).
     pub snapshot: tokio::sync::Mutex<Option<std::sync::Arc<crate::inventory::Snapshot>>>,
     /// The pipeline names read by [`crate::inventory::pipeline_names`], with when they were read.
@@ -151,7 +151,7 @@ impl Context {
             aws,
             settings,
             landing_zone: OnceCell::new(),
-            planned_emails: Default::default(),
+            planned_unique: Default::default(),
             snapshot: Default::default(),
             pipelines: Default::default(),
         }
@@ -163,7 +163,7 @@ impl Context {
     /// Terraform plans each instance once per walk (twice, with the same configuration, when it
     /// replaces one), and starts a fresh provider process for each walk.
     pub fn note_planned(&self, key: &str, config_signature: &str) -> bool {
-        let mut seen = self.planned_emails.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = self.planned_unique.lock().unwrap_or_else(|p| p.into_inner());
         match seen.get(&key.to_ascii_lowercase()) {
             Some(sig) => sig == config_signature,
             None => {

@@ -4,13 +4,9 @@ mod common;
 
 use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
 use common::terraform::change_of;
-use common::{Landing, Moto, Tf};
+use common::{Landing, Moto, Tf, email};
 
 const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
-
-fn email(tag: &str) -> String {
-    format!("{tag}-{}@example.com", common::suffix())
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_two_accounts_runs_every_step_and_a_second_plan_is_empty() {

@@ -9,18 +9,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
+use common::fixtures::{CUSTOMIZATIONS_ASL, account_block, slow_asl};
 use common::proxy::Proxy;
 use common::service_catalog::ServiceCatalog;
 use common::terraform::kill_group;
-use common::{Landing, Tf};
+use common::{Landing, Tf, email, one_line};
 
 const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
 const CT: &str = "  account_factory {\n    method = \"control_tower\"\n  }";
-
-fn email(tag: &str) -> String {
-    format!("{tag}-{}@example.com", common::suffix())
-}
 
 async fn status(l: &Landing, id: &str) -> String {
     let a = l.org().describe_account().account_id(id).send().await.unwrap();
@@ -43,10 +39,6 @@ fn control_tower(l: &Landing, delay: Duration) -> (ServiceCatalog, Proxy) {
 
 fn apply(tf: &Tf) -> common::terraform::Out {
     tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -455,13 +447,6 @@ async fn lost_answers_of_shared_singletons_make_no_second_case_and_no_failure() 
     let ct = aws_sdk_cloudtrail::Client::new(&l.ct_cfg);
     let trails = ct.describe_trails().send().await.unwrap();
     assert_eq!(trails.trail_list().iter().filter(|t| t.name() == Some("aws-aft-CustomizationsCloudTrail")).count(), 1);
-}
-
-/// A provisioning customizations state machine that waits `seconds` (moto runs Wait states).
-fn slow_asl(seconds: u64) -> String {
-    format!(
-        r#"{{"StartAt":"Slow","States":{{"Slow":{{"Type":"Wait","Seconds":{seconds},"Next":"Done"}},"Done":{{"Type":"Succeed"}}}}}}"#
-    )
 }
 
 /// A create timeout leaves the account's execution running; the next apply waits for it before

@@ -151,6 +151,6 @@ async fn terraform_init_installs_the_release_archive_from_a_mirror_and_pins_its_
     refused.write_file(".terraform.lock.hcl", &lock);
     let out = refused.run(&["init", "-input=false", "-no-color"]);
     assert_ne!(out.code, 0, "a tampered archive was installed");
-    let words = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    let words = common::one_line(&out.stderr);
     assert!(words.contains("checksum"), "{words}");
 }

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
+use common::fixtures::{CUSTOMIZATIONS_ASL, account_block, slow_asl};
 use common::proxy::Proxy;
 use common::service_catalog::ServiceCatalog;
 use common::terraform::kill_group;
@@ -407,13 +407,6 @@ async fn the_secret_key_never_reaches_state_plan_logs_or_notifications() {
     }
 }
 
-/// A provisioning customizations state machine that waits `seconds` (moto runs Wait states).
-fn slow_asl(seconds: u64) -> String {
-    format!(
-        r#"{{"StartAt":"Slow","States":{{"Slow":{{"Type":"Wait","Seconds":{seconds},"Next":"Done"}},"Done":{{"Type":"Succeed"}}}}}}"#
-    )
-}
-
 async fn running_executions(l: &Landing, arn: &str) -> usize {
     l.executions(arn).await.iter().filter(|(s, _)| s == "RUNNING").count()
 }
@@ -431,7 +424,7 @@ async fn a_create_timeout_ends_the_wait_and_keeps_the_account_in_state() {
     ));
     let out = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert_ne!(out.code, 0);
-    let words = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    let words = common::one_line(&out.stderr);
     assert!(words.contains("failed at step provisioning_customizations"), "the step is named: {}", out.stderr);
     assert!(words.contains("time limit"), "{}", out.stderr);
     // the timeout, not the state machine, ended the apply
@@ -467,7 +460,7 @@ async fn ctrl_c_during_a_long_wait_ends_the_apply_with_the_state_saved_so_far() 
     assert_eq!(running_executions(&l, &arn).await, 1, "Ctrl-C, not the state machine, ended the apply");
     assert!(!status.success());
     let err = std::fs::read_to_string(tf.path("apply.err")).unwrap();
-    let words = err.split_whitespace().collect::<Vec<_>>().join(" ");
+    let words = common::one_line(&err);
     assert!(words.contains("stopped by Terraform while waiting for execution"), "{err}");
     let st = tf.state();
     let r = &st["values"]["root_module"]["resources"][0];

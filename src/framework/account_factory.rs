@@ -24,7 +24,7 @@ use aws_sdk_servicecatalog::types::{
 };
 
 use super::StepError;
-use super::poll::{Backoff, bounded, slot};
+use super::poll::{Backoff, bounded, check_deadline, slot};
 use super::request::AccountRequest;
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
@@ -34,10 +34,6 @@ pub const CONTROL_TOWER_LIMIT: usize = 5;
 
 /// How many times one apply continues a product (waits, recovers, provisions) before it gives up.
 const MAX_ROUNDS: usize = 4;
-
-fn check_deadline(deadline: Instant, what: &str) -> Result<(), StepError> {
-    if Instant::now() >= deadline { Err(StepError::Timeout(what.to_string())) } else { Ok(()) }
-}
 
 /// The state of a provisioned product, as Service Catalog reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,10 +196,7 @@ pub async fn wait_record(
             }
             _ => {}
         }
-        check_deadline(deadline, &format!("waiting for {what} (record {record_id})"))?;
-        if !backoff.wait().await {
-            return Err(StepError::Stopped(format!("waiting for {what} (record {record_id})")));
-        }
+        backoff.pause(deadline, &format!("waiting for {what} (record {record_id})")).await?;
     }
 }
 
@@ -223,10 +216,7 @@ async fn wait_for_room(ctx: &Context, sc: &Client, deadline: Instant) -> Result<
             return Ok(());
         }
         tracing::info!(in_flight = busy, "Control Tower is at its limit of concurrent account operations; waiting");
-        check_deadline(deadline, "waiting for Control Tower to finish other account operations")?;
-        if !backoff.wait().await {
-            return Err(StepError::Stopped("waiting for Control Tower to finish other account operations".into()));
-        }
+        backoff.pause(deadline, "waiting for Control Tower to finish other account operations").await?;
     }
 }
 

@@ -122,11 +122,6 @@ async fn wait_execution(
                 return Ok((other.clone(), why));
             }
         }
-        if Instant::now() >= deadline {
-            return Err(StepError::Timeout(format!("waiting for execution {exec}")));
-        }
-        if !backoff.wait().await {
-            return Err(StepError::Stopped(format!("waiting for execution {exec}")));
-        }
+        backoff.pause(deadline, &format!("waiting for execution {exec}")).await?;
     }
 }

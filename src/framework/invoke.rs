@@ -133,12 +133,7 @@ pub async fn wait(
                 )));
             }
         }
-        if Instant::now() >= deadline {
-            return Err(StepError::Timeout(format!("waiting for pipeline {pipeline} execution {exec}")));
-        }
-        if !backoff.wait().await {
-            return Err(StepError::Stopped(format!("waiting for pipeline {pipeline} execution {exec}")));
-        }
+        backoff.pause(deadline, &format!("waiting for pipeline {pipeline} execution {exec}")).await?;
     }
 }
 

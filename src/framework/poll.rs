@@ -30,6 +30,18 @@ impl Backoff {
         }
         true
     }
+
+    /// The pause between two polls of a wait for `what`: `Timeout` once `deadline` has passed,
+    /// `Stopped` when Terraform asks the provider to stop during the pause.
+    pub async fn pause(&mut self, deadline: std::time::Instant, what: &str) -> Result<(), super::StepError> {
+        check_deadline(deadline, what)?;
+        if self.wait().await { Ok(()) } else { Err(super::StepError::Stopped(what.to_string())) }
+    }
+}
+
+/// `Err(Timeout(what))` once `deadline` has passed.
+pub fn check_deadline(deadline: std::time::Instant, what: &str) -> Result<(), super::StepError> {
+    if std::time::Instant::now() >= deadline { Err(super::StepError::Timeout(what.to_string())) } else { Ok(()) }
 }
 
 /// Waits for `fut` (a concurrency slot, a lock) no longer than `deadline`, and not past a stop

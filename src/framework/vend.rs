@@ -24,10 +24,6 @@ pub struct Vended {
     pub adopted: bool,
 }
 
-fn check_deadline(deadline: Instant, what: &str) -> Result<(), StepError> {
-    if Instant::now() >= deadline { Err(StepError::Timeout(what.to_string())) } else { Ok(()) }
-}
-
 /// Resolves `ManagedOrganizationalUnit` (or any OU string) to an OU or root id.
 pub async fn resolve_ou(ctx: &Context, ou: &str) -> Result<String, StepError> {
     let org = clients::organizations(&ctx.ct_session().await?);
@@ -201,10 +197,7 @@ async fn wait_create(
             }
             _ => {}
         }
-        check_deadline(deadline, "waiting for organizations:CreateAccount")?;
-        if !backoff.wait().await {
-            return Err(StepError::Stopped("waiting for organizations:CreateAccount".into()));
-        }
+        backoff.pause(deadline, "waiting for organizations:CreateAccount").await?;
     }
 }
 

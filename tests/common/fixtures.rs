@@ -266,6 +266,13 @@ impl Landing {
     }
 }
 
+/// A provisioning customizations state machine that waits `seconds` (moto runs Wait states).
+pub fn slow_asl(seconds: u64) -> String {
+    format!(
+        r#"{{"StartAt":"Slow","States":{{"Slow":{{"Type":"Wait","Seconds":{seconds},"Next":"Done"}},"Done":{{"Type":"Succeed"}}}}}}"#
+    )
+}
+
 /// An `aft_account_provisioning` block.
 pub fn account_block(name: &str, email: &str, ou: &str, extra: &str) -> String {
     format!(

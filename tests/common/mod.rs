@@ -25,6 +25,17 @@ pub fn random_account_id() -> String {
     format!("{}", 100_000_000_000u64 + (n % 899_999_999_999) as u64)
 }
 
+/// A unique email for a test: `<tag>-<suffix>@example.com`.
+pub fn email(tag: &str) -> String {
+    format!("{tag}-{}@example.com", suffix())
+}
+
+/// Text with its line breaks and runs of spaces folded into single spaces (Terraform wraps
+/// diagnostics), so assertions can look for a phrase.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// A short random suffix for names.
 pub fn suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_string()

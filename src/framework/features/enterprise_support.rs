@@ -35,7 +35,9 @@ pub async fn run(ctx: &Context, account_id: &str) -> Result<String, StepError> {
     let support = aws_sdk_support::Client::new(&Aws::in_region(&ctx.ct_session().await?, "us-east-1"));
     let want = subject(account_id);
     let mut wait = std::time::Duration::from_millis(250);
-    for attempt in 1.. {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         if let Some(id) = existing(&support, &want).await? {
             return Ok(if attempt == 1 {
                 format!("Enterprise Support already requested (case {id})")
@@ -71,5 +73,4 @@ pub async fn run(ctx: &Context, account_id: &str) -> Result<String, StepError> {
             Err(e) => return Err(e.into()),
         }
     }
-    unreachable!("the loop returns")
 }
