@@ -79,6 +79,8 @@ pub struct Settings {
     pub max_concurrent_customizations: usize,
     pub iam_propagation_timeout: Duration,
     pub drift_detection: DriftDetection,
+    /// `aft_request_rows`: which row of AFT's `aft-request` table each account gets.
+    pub aft_request_rows: crate::framework::request_row::RowMode,
 }
 
 impl Default for Settings {
@@ -102,6 +104,7 @@ impl Default for Settings {
             max_concurrent_customizations: 5,
             iam_propagation_timeout: Duration::from_secs(120),
             drift_detection: DriftDetection::Standard,
+            aft_request_rows: Default::default(),
         }
     }
 }
@@ -122,6 +125,8 @@ pub struct Context {
     pub aws: Aws,
     pub settings: Settings,
     landing_zone: OnceCell<LandingZone>,
+    /// AFT's request table and what listens to it (read once per process).
+    aft_request: OnceCell<crate::framework::request_row::Deployment>,
     /// Cap on account vending operations in flight (`max_concurrent_operations`).
     pub vend_slots: Semaphore,
     /// Held while an Account Factory operation checks Control Tower's room and is sent, so two
@@ -151,6 +156,7 @@ impl Context {
             aws,
             settings,
             landing_zone: OnceCell::new(),
+            aft_request: OnceCell::new(),
             planned_unique: Default::default(),
             snapshot: Default::default(),
             pipelines: Default::default(),
@@ -220,6 +226,14 @@ impl Context {
             log_archive: s.log_archive_account_id.clone().or_else(|| from_ssm(2)),
             audit: s.audit_account_id.clone().or_else(|| from_ssm(3)),
         })
+    }
+
+    /// AFT's request table and what listens to it (one look per provider process).
+    pub async fn aft_request_deployment(&self) -> Result<&crate::framework::request_row::Deployment, AwsError> {
+        use crate::framework::request_row;
+        self.aft_request
+            .get_or_try_init(|| async { Ok(request_row::detect(self, request_row::table_name(self).await?).await) })
+            .await
     }
 
     /// hub → `AWSAFTService` in the CT management account (Organizations, Service Catalog, Support).

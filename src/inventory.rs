@@ -148,8 +148,10 @@ async fn scan(ctx: &Context, table: &str) -> Result<Vec<HashMap<String, Attribut
 }
 
 /// The rows of AFT's `aft-request` table by lower-cased email; empty when the table does not exist.
+/// Inert rows (no `control_tower_parameters`, so no email) are not requests and are left out.
 pub async fn aft_requests(ctx: &Context) -> Result<BTreeMap<String, AccountRequest>, AwsError> {
-    match scan(ctx, metadata::AFT_REQUEST_TABLE).await {
+    let table = ctx.aft_request_deployment().await?.table().to_string();
+    match scan(ctx, &table).await {
         Ok(items) => Ok(items
             .iter()
             .map(metadata::request_from_item)

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use crate::aws::{AssumeRole, Aws, AwsSettings};
 use crate::context::{Context, DriftDetection, FeatureOptions, RoleNames, Settings, VendMethod};
+use crate::framework::request_row::RowMode;
 use crate::plugin::{
     Action, AttrPath, Attribute, Block, DataSource, Diagnostics, ListResource, NestedBlock, Resource, Schema, Type,
     Value,
@@ -47,6 +48,7 @@ impl crate::plugin::Provider for AftProvider {
             .attr(Attribute::optional("max_concurrent_customizations", Type::Number, "Cap on customization executions running at once. Default: `5`."))
             .attr(s("iam_propagation_timeout", "How long to keep proving that new roles can be assumed, e.g. `2m`. Default: `2m`."))
             .attr(s("drift_detection", "What a refresh compares with AWS: `standard` (the account exists and is active, its OU, its metadata item; one bulk read shared by all accounts, about 0.1 API calls per account) or `full` (also its Organizations tags, one more call per account, and each customization pipeline's definition and last execution, two calls per pipeline). Default: `standard`."))
+            .attr(s("aft_request_rows", "Which row of AFT's `aft-request` table (SSM `/aft/resources/ddb/aft-request-table-name`) each account gets, so AFT's own invoke-customizations finds it: `auto` (AFT's full row where nothing listens to the table's stream, none where an AFT request pipeline does), `full` (AFT's full row always: AFT's listeners act on it), `inert` (a row without `control_tower_parameters`, which AFT's trigger rejects before acting) or `none`. Rows AFT wrote are never replaced or removed. Default: `auto`."))
             .block(NestedBlock::single(
                 "assume_role",
                 Block::new("Role to assume to reach the AFT management account (in AFT: `AWSAFTAdmin`).")
@@ -131,6 +133,10 @@ impl crate::plugin::Provider for AftProvider {
         check(AttrPath::attr("drift_detection"), c.get("drift_detection"), &|s| match s {
             "standard" | "full" => Ok(()),
             _ => Err(format!("{s:?} is not a drift detection level; use \"standard\" or \"full\".")),
+        });
+        check(AttrPath::attr("aft_request_rows"), c.get("aft_request_rows"), &|s| match RowMode::parse(s) {
+            Some(_) => Ok(()),
+            None => Err(format!("{s:?} is not a row mode; use \"auto\", \"full\", \"inert\" or \"none\".")),
         });
         check(AttrPath::attr("iam_propagation_timeout"), c.get("iam_propagation_timeout"), &|s| {
             validation::duration(s).map(|_| ())
@@ -220,6 +226,7 @@ impl crate::plugin::Provider for AftProvider {
                 Some("full") => DriftDetection::Full,
                 _ => DriftDetection::Standard,
             },
+            aft_request_rows: c.get("aft_request_rows").as_str().and_then(RowMode::parse).unwrap_or_default(),
             roles,
         };
         let ar = c.get("assume_role");

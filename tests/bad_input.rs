@@ -39,6 +39,7 @@ fn provider_cases(l: &Landing) -> Vec<Case> {
         p("state machine name with !", "  provisioning_customizations_state_machine = \"bad name!\"", "bad name!"),
         p("propagation timeout not a duration", "  iam_propagation_timeout = \"forever\"", "forever"),
         p("unknown drift detection", "  drift_detection = \"paranoid\"", "paranoid"),
+        p("unknown aft-request row mode", "  aft_request_rows = \"sometimes\"", "sometimes"),
         p("zero customizations", "  max_concurrent_customizations = 0", "max_concurrent_customizations"),
         p("too many customizations", "  max_concurrent_customizations = 1000", "max_concurrent_customizations"),
         p("fractional customizations", "  max_concurrent_customizations = 2.5", "max_concurrent_customizations"),

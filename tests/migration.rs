@@ -4,118 +4,18 @@
 
 mod common;
 
-use aws_sdk_dynamodb::types::AttributeValue as Av;
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
-use common::{Landing, Moto, Tf};
+use common::{Landing, Tf, aft};
 
 const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
-
-/// One account as an AFT deployment left it.
-struct Seeded {
-    id: String,
-    email: String,
-    name: String,
-    ou: &'static str,
-    tags: Vec<(String, String)>,
-    custom: Vec<(String, String)>,
-}
-
-async fn aft_request_table(l: &Landing) {
-    let key = KeySchemaElement::builder().attribute_name("id").key_type(KeyType::Hash).build().unwrap();
-    let attr =
-        AttributeDefinition::builder().attribute_name("id").attribute_type(ScalarAttributeType::S).build().unwrap();
-    aws_sdk_dynamodb::Client::new(&l.aft_cfg)
-        .create_table()
-        .table_name("aft-request")
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key)
-        .attribute_definitions(attr)
-        .send()
-        .await
-        .unwrap();
-}
-
-/// Seeds what AFT leaves behind for an account: the account in its OU with tags, the
-/// `aft-request` row (AFT's shape: tags and custom fields as JSON strings), the metadata item
-/// (AFT's shape, without our `account_request`), `AWSAFTExecution`, and the SSM custom fields.
-async fn seed_aft_account(l: &Landing, n: usize, ou: &'static str) -> Seeded {
-    let email = format!("legacy{n}-{}@example.com", common::suffix());
-    let name = format!("legacy{n}");
-    let id = l.create_account(&email, &name, Some(ou)).await;
-    let tags = vec![("Owner".to_string(), format!("team-{n}")), ("Env".to_string(), "dev".to_string())];
-    let custom = vec![("tier".to_string(), format!("t{n}"))];
-    let org = l.org();
-    let mut req = org.tag_resource().resource_id(&id);
-    for (k, v) in &tags {
-        req = req.tags(aws_sdk_organizations::types::Tag::builder().key(k).value(v).build().unwrap());
-    }
-    req.send().await.unwrap();
-    let json = |kv: &[(String, String)]| {
-        serde_json::to_string(&kv.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()).unwrap()
-    };
-    let ct = [
-        ("AccountEmail", email.clone()),
-        ("AccountName", name.clone()),
-        ("ManagedOrganizationalUnit", ou.to_string()),
-        ("SSOUserEmail", "owner@example.com".to_string()),
-        ("SSOUserFirstName", "Ada".to_string()),
-        ("SSOUserLastName", "Lovelace".to_string()),
-    ];
-    let ddb = aws_sdk_dynamodb::Client::new(&l.aft_cfg);
-    ddb.put_item()
-        .table_name("aft-request")
-        .item("id", Av::S(email.clone()))
-        .item("control_tower_parameters", Av::M(ct.iter().map(|(k, v)| (k.to_string(), Av::S(v.clone()))).collect()))
-        .item(
-            "change_management_parameters",
-            Av::M(
-                [("change_reason", "onboarding"), ("change_requested_by", "platform")]
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), Av::S(v.to_string())))
-                    .collect(),
-            ),
-        )
-        .item("account_tags", Av::S(json(&tags)))
-        .item("account_customizations_name", Av::S("sandbox".into()))
-        .item("custom_fields", Av::S(json(&custom)))
-        .send()
-        .await
-        .unwrap();
-    let tag_refs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    l.put_metadata(&id, &email, &name, &l.ous[ou], &tag_refs).await;
-    let cfg = Moto::get().account(&id).await;
-    let trust = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"sts:AssumeRole"}}]}}"#,
-        l.aft
-    );
-    aws_sdk_iam::Client::new(&cfg)
-        .create_role()
-        .role_name("AWSAFTExecution")
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap();
-    let ssm = aws_sdk_ssm::Client::new(&cfg);
-    for (k, v) in &custom {
-        ssm.put_parameter()
-            .name(format!("/aft/account-request/custom-fields/{k}"))
-            .value(v)
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .send()
-            .await
-            .unwrap();
-    }
-    Seeded { id, email, name, ou, tags, custom }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn query_generates_config_that_imports_an_existing_aft_deployment() {
     let l = Landing::new().await;
-    aft_request_table(&l).await;
+    aft::request_table(&l, false).await;
     let mut seeded = Vec::new();
     for (n, ou) in [(1, "Sandbox"), (2, "Sandbox"), (3, "Prod"), (4, "Workloads"), (5, "Sandbox")] {
-        seeded.push(seed_aft_account(&l, n, ou).await);
+        seeded.push(aft::seed_account(&l, n, ou).await);
     }
     // an account AFT does not manage is not listed
     let stranger = l.create_account(&format!("stranger-{}@example.com", common::suffix()), "stranger", None).await;
@@ -170,10 +70,10 @@ async fn query_generates_config_that_imports_an_existing_aft_deployment() {
 #[tokio::test(flavor = "multi_thread")]
 async fn query_filters_by_ou_tag_and_email() {
     let l = Landing::new().await;
-    aft_request_table(&l).await;
-    let a = seed_aft_account(&l, 1, "Sandbox").await;
-    let b = seed_aft_account(&l, 2, "Prod").await;
-    let c = seed_aft_account(&l, 3, "Sandbox").await;
+    aft::request_table(&l, false).await;
+    let a = aft::seed_account(&l, 1, "Sandbox").await;
+    let b = aft::seed_account(&l, 2, "Prod").await;
+    let c = aft::seed_account(&l, 3, "Sandbox").await;
     let tf = Tf::new("migrate-filters");
     tf.write(&l.provider(ORGS));
     tf.write_file(

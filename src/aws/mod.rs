@@ -247,6 +247,14 @@ pub mod clients {
     pub fn codepipeline(c: &SdkConfig) -> aws_sdk_codepipeline::Client {
         aws_sdk_codepipeline::Client::new(c)
     }
+    /// Lambda (only to see what consumes AFT's `aft-request` stream).
+    pub fn lambda(c: &SdkConfig) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(c)
+    }
+    /// EventBridge (only to see whether AFT's Control Tower event rule is on).
+    pub fn eventbridge(c: &SdkConfig) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(c)
+    }
     /// Service Catalog.
     pub fn servicecatalog(c: &SdkConfig) -> aws_sdk_servicecatalog::Client {
         aws_sdk_servicecatalog::Client::new(c)

@@ -146,7 +146,11 @@ pub async fn run(
     let item = MetadataItem::new(&account.info, &account.parent_id, request);
     put(ctx, &item).await?;
     audit(ctx, request, event).await?;
-    Ok(Done::ok((), format!("item {} written to {}, audit {event} recorded", item.id, ctx.settings.metadata_table)))
+    let row = super::request_row::write(ctx, &account.info.email, request).await.map_err(|e| e.in_account(&item.id))?;
+    Ok(Done::ok(
+        (),
+        format!("item {} written to {}, audit {event} recorded, {row}", item.id, ctx.settings.metadata_table),
+    ))
 }
 
 /// Reads the metadata item of an account; `None` when AFT does not manage it.
@@ -202,8 +206,9 @@ pub async fn audit(ctx: &Context, request: &AccountRequest, event: &str) -> Resu
     if let Some(cm) = &request.change_management_parameters {
         item.insert("change_management_parameters".to_string(), string_map(cm));
     }
-    item.insert("account_tags".to_string(), s(serde_json::to_string(&request.account_tags).unwrap_or_default()));
-    item.insert("custom_fields".to_string(), s(serde_json::to_string(&request.custom_fields).unwrap_or_default()));
+    // the row's image, as AFT's audit trigger copies it: JSON text as Terraform's jsonencode writes it
+    item.insert("account_tags".to_string(), s(super::request_row::jsonencode(&request.account_tags)));
+    item.insert("custom_fields".to_string(), s(super::request_row::jsonencode(&request.custom_fields)));
     item.insert("account_customizations_name".to_string(), s(request.account_customizations_name.clone()));
     clients::dynamodb(ctx.aws.hub())
         .put_item()
@@ -215,13 +220,12 @@ pub async fn audit(ctx: &Context, request: &AccountRequest, event: &str) -> Resu
     Ok(())
 }
 
-/// AFT's own request table (read when taking over an existing AFT deployment).
-pub const AFT_REQUEST_TABLE: &str = "aft-request";
-
 /// The request AFT's own `aft-request` table holds for an email, when that table exists.
 pub async fn aft_request(ctx: &Context, email: &str) -> Result<Option<AccountRequest>, AwsError> {
-    match clients::dynamodb(ctx.aws.hub()).get_item().table_name(AFT_REQUEST_TABLE).key("id", s(email)).send().await {
-        Ok(out) => match out.item() {
+    let table = ctx.aft_request_deployment().await?.table().to_string();
+    match clients::dynamodb(ctx.aws.hub()).get_item().table_name(table).key("id", s(email)).send().await {
+        // an inert row (no control_tower_parameters) holds no request
+        Ok(out) => match out.item().filter(|i| i.contains_key("control_tower_parameters")) {
             Some(item) => Ok(Some(request_from_item(item))),
             // the table's key is the email as the request wrote it; Organizations may spell it
             // in another case, so look through the rows before saying there is none

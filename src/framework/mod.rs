@@ -19,6 +19,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod poll;
 pub mod request;
+pub mod request_row;
 pub mod tags;
 pub mod validate;
 pub mod vend;

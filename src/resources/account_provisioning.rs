@@ -14,7 +14,7 @@ use crate::aws::{AwsError, clients, organizations};
 use crate::context::{Context, DriftDetection, VendMethod};
 use crate::framework::request::{AccountRequest, CT_KEYS};
 use crate::framework::validate::{self, Draft, Field};
-use crate::framework::{self, RunRecord, metadata, vend};
+use crate::framework::{self, RunRecord, metadata, request_row, vend};
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
@@ -299,6 +299,17 @@ impl Resource<Context> for AccountProvisioning {
         }
         if req.prior.is_null() {
             plan.planned.set("drift", Value::List(Vec::new()));
+            // said at plan time, where the reviewer can still choose: the account will get no row
+            // in AFT's request table, so AFT's own invoke-customizations would fail
+            if let Some(ctx) = ctx
+                && let Ok(deployment) = ctx.aft_request_deployment().await
+                && let Some(why) = deployment.warning(ctx.settings.aft_request_rows)
+            {
+                d.push(
+                    Diagnostic::warning(format!("No {} row for this account", deployment.table()), why)
+                        .at(AttrPath::attr("control_tower_parameters").key("AccountEmail")),
+                );
+            }
             return d;
         }
         let old = req.prior.get("control_tower_parameters");
@@ -487,6 +498,18 @@ impl Resource<Context> for AccountProvisioning {
             }
             metadata::delete(ctx, &id).await.map_err(|e| aws_diag("Removing the metadata item failed", e))?;
             metadata::audit(ctx, &req, "REMOVE").await.map_err(|e| aws_diag("Writing the audit record failed", e))?;
+            // the row is keyed by the email Organizations holds, as it was written
+            let org = clients::organizations(
+                &ctx.ct_session().await.map_err(|e| aws_diag("Removing the aft-request row failed", e))?,
+            );
+            let email = match organizations::describe_account(&org, &id).await {
+                Ok(Some(a)) => a.email,
+                _ => req.email().to_string(),
+            };
+            let row = request_row::remove(ctx, &email)
+                .await
+                .map_err(|e| aws_diag("Removing the aft-request row failed", format!("account {id}: {e}")))?;
+            tracing::info!(account = %id, row = %row, "aft-request row");
             let close = prior.get("close_account_on_delete").as_bool().unwrap_or(false);
             let park = prior.get("parking_organizational_unit").as_str();
             let what = vend::retire(ctx, &id, park, close)

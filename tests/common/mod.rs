@@ -2,6 +2,7 @@
 //! with the AWS SDK, and a runner for the real Terraform CLI against the built provider.
 #![allow(dead_code, unused_imports)]
 
+pub mod aft;
 pub mod fixtures;
 pub mod http;
 pub mod moto;
