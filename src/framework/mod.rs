@@ -3,7 +3,7 @@
 //!
 //! Steps (numbers are the seed's): 1 `validate` (plan time), vending in `vend` (with the
 //! Control Tower Account Factory product in `account_factory`), then
-//! 2 `account_info`, 3 `metadata`, 4 `execution_role`, 5 `tags` and `custom_fields`,
+//! 2 `account_info`, 3 `metadata` (with AFT's `aft-request` row in `request_row`), 4 `execution_role`, 5 `tags` and `custom_fields`,
 //! 6 `features`, 7 `customizations`, 10 `notify`. Steps 8 and 9 are the
 //! `aft_customization_pipeline` resource, built from `pipeline` and `invoke`.
 
