@@ -134,6 +134,46 @@ async fn quiet_request_table_gets_afts_rows_and_afts_targeting_sees_the_mixed_fl
                           "exclude": [{"type": "ous", "target_value": ["Sandbox"]}]});
     assert_eq!(targets(&aft::model(&l, "identify-targets", &accounts.to_string(), None)), sorted(&[&p2]));
 
+    // this provider's own targeting (the aft_accounts data source, shared with the action) picks
+    // the same accounts as AFT's, for each kind of target
+    let selectors: [(&str, &str, serde_json::Value); 5] = [
+        ("all", "  include {\n    type = \"all\"\n  }", json!({"include": [{"type": "all"}]})),
+        ("sandbox", "  include {\n    type = \"ous\"\n    target_value = [\"Sandbox\"]\n  }", ous.clone()),
+        (
+            "workloads",
+            "  include {\n    type = \"ous\"\n    target_value = [\"Workloads\"]\n  }",
+            json!({"include": [{"type": "ous", "target_value": ["Workloads"]}]}),
+        ),
+        (
+            "two_maps",
+            "  include {\n    type = \"tags\"\n    tags = [{ tier = \"gold\" }, { env = \"prod\" }]\n  }",
+            json!({"include": [{"type": "tags", "target_value": [{"tier": "gold"}, {"env": "prod"}]}]}),
+        ),
+        (
+            "one_map",
+            "  include {\n    type = \"tags\"\n    tags = [{ tier = \"silver\", env = \"prod\" }]\n  }",
+            json!({"include": [{"type": "tags", "target_value": [{"tier": "silver", "env": "prod"}]}]}),
+        ),
+    ];
+    let mut with_data = config(true);
+    for (name, body, _) in &selectors {
+        with_data += &format!(
+            "data \"aft_accounts\" \"{name}\" {{\n{body}\n}}\noutput \"{name}\" {{\n  value = data.aft_accounts.{name}.ids\n}}\n"
+        );
+    }
+    tf.write(&with_data);
+    tf.apply();
+    let out: serde_json::Value = serde_json::from_str(&tf.run(&["output", "-json"]).ok().stdout).unwrap();
+    for (name, _, payload) in &selectors {
+        let mut ours: Vec<String> =
+            out[name]["value"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+        ours.sort();
+        let afts = targets(&aft::model(&l, "identify-targets", &payload.to_string(), None));
+        assert_eq!(ours, afts, "{name}: aft_accounts and AFT's identify-targets agree");
+    }
+    assert!(targets(&aft::model(&l, "identify-targets", &selectors[2].2.to_string(), None)).is_empty());
+    assert_eq!(targets(&aft::model(&l, "identify-targets", &selectors[4].2.to_string(), None)), sorted(&[&p1, &p2]));
+
     // AFT's own framework run (say, from its invoke-customizations) rewrites the metadata item in
     // its shape, without this provider's `account_request`: the plan stays empty
     l.put_metadata(&p1, &e1, "p1", &l.ous["Sandbox"], &[("env", "prod"), ("tier", "gold")]).await;

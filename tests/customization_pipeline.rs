@@ -89,7 +89,8 @@ async fn aft_accounts_resolves_every_target_type() {
     let config = [
         ds("all", "  include {\n    type = \"all\"\n  }"),
         ds("core", "  include {\n    type = \"core\"\n  }"),
-        ds("workloads_nested", "  include {\n    type = \"ous\"\n    target_value = [\"Workloads\"]\n  }"),
+        ds("workloads", "  include {\n    type = \"ous\"\n    target_value = [\"Workloads\"]\n  }"),
+        ds("workloads_nested", "  include {\n    type = \"ous\"\n    target_value = [\"Workloads\"]\n    include_nested_ous = true\n  }"),
         ds("prod_by_id", &format!("  include {{\n    type = \"ous\"\n    target_value = [\"{}\"]\n  }}", l.ous["Prod"])),
         ds("tagged_prod", "  include {\n    type = \"tags\"\n    tags = [{ Environment = \"prod\" }]\n  }"),
         ds("literal", &format!("  include {{\n    type = \"accounts\"\n    target_value = [\"{sandbox}\", \"{unmanaged}\"]\n  }}")),
@@ -113,7 +114,8 @@ async fn aft_accounts_resolves_every_target_type() {
     };
     assert_eq!(ids("all"), sorted(vec![&sandbox, &prod, &work]));
     assert_eq!(ids("core"), vec![l.ct.clone()]);
-    assert_eq!(ids("workloads_nested"), sorted(vec![&prod, &work]), "nested OUs count");
+    assert_eq!(ids("workloads"), vec![work.clone()], "as in AFT: accounts directly in the OU");
+    assert_eq!(ids("workloads_nested"), sorted(vec![&prod, &work]), "include_nested_ous: the OUs below too");
     assert_eq!(ids("prod_by_id"), vec![prod.clone()]);
     assert_eq!(ids("tagged_prod"), sorted(vec![&prod, &work]));
     assert_eq!(ids("literal"), vec![sandbox.clone()], "accounts AFT does not manage are left out");

@@ -27,8 +27,9 @@ type OuEntry = (String, String, String);
 pub enum Target {
     All,
     Core,
-    Ous(Vec<String>),
-    /// Each map must match all its pairs; an account matches if any map does.
+    /// OUs, and whether the OUs below them count too (AFT: no, accounts directly in them only).
+    Ous(Vec<String>, bool),
+    /// AFT's count: the pairs of all maps that the account's tags hold reach the number of maps.
     Tags(Vec<BTreeMap<String, String>>),
     Accounts(Vec<String>),
 }
@@ -40,7 +41,12 @@ pub fn target_block() -> Block {
         .attr(Attribute::optional(
             "target_value",
             Type::list(Type::String),
-            "For `ous`: OU names, `Name (ou-…)` or `ou-` ids (accounts in nested OUs count). For `accounts`: account ids.",
+            "For `ous`: OU names, `Name (ou-…)` or `ou-` ids; as in AFT, accounts directly in those OUs. For `accounts`: account ids.",
+        ))
+        .attr(Attribute::optional(
+            "include_nested_ous",
+            Type::Bool,
+            "For `ous` only: also the accounts of every OU below them (AFT does not do this). Default: `false`.",
         ))
         .attr(Attribute::optional(
             "tags",
@@ -65,6 +71,9 @@ fn parse_target(v: &Value, allow_all: bool) -> Result<Target, (&'static str, Str
             })
             .collect()
     };
+    if ty != "ous" && v.get("include_nested_ous").as_bool().is_some() {
+        return Err(("include_nested_ous", format!("include_nested_ous applies to type \"ous\" only, not {ty:?}")));
+    }
     match ty {
         "all" if allow_all => Ok(Target::All),
         "all" => Err(("type", "\"all\" cannot be excluded".into())),
@@ -74,7 +83,7 @@ fn parse_target(v: &Value, allow_all: bool) -> Result<Target, (&'static str, Str
             for o in &ous {
                 OuRef::parse(o).map_err(|e| ("target_value", e))?;
             }
-            Ok(Target::Ous(ous))
+            Ok(Target::Ous(ous, v.get("include_nested_ous").as_bool().unwrap_or(false)))
         }
         "accounts" => {
             let ids = strings()?;
@@ -211,7 +220,7 @@ async fn resolve(
             Target::All => out.extend(managed.iter().cloned()),
             Target::Core => out.extend(core.iter().cloned()),
             Target::Accounts(ids) => out.extend(ids.iter().cloned()),
-            Target::Ous(specs) => {
+            Target::Ous(specs, nested) => {
                 if ous_cache.is_none() {
                     let root = organizations::root_id(org).await.map_err(fail)?;
                     ous_cache = Some((root, organizations::all_ous(org).await.map_err(fail)?));
@@ -221,10 +230,11 @@ async fn resolve(
                     let r = OuRef::parse(spec).map_err(|e| Diagnostics::from(Diagnostic::error("Invalid OU", e)))?;
                     let id = organizations::resolve_ou(ous, root, &r)
                         .map_err(|e| Diagnostics::from(Diagnostic::error("OU not found", e)))?;
-                    // the OU and every OU below it
+                    // the OU (AFT's rule: ListAccountsForParent of each matched OU), and with
+                    // include_nested_ous every OU below it
                     let mut parents = vec![id];
                     let mut i = 0;
-                    while i < parents.len() {
+                    while *nested && i < parents.len() {
                         let p = parents[i].clone();
                         parents.extend(ous.iter().filter(|(_, _, parent)| *parent == p).map(|(c, _, _)| c.clone()));
                         i += 1;
@@ -341,8 +351,14 @@ mod tests {
         let strs = |v: &[&str]| Value::List(v.iter().map(|s| Value::from(*s)).collect());
         assert_eq!(
             parse_target(&block("ous", strs(&["Sandbox", "ou-ab12-cdefgh34"])), true).unwrap(),
-            Target::Ous(vec!["Sandbox".into(), "ou-ab12-cdefgh34".into()])
+            Target::Ous(vec!["Sandbox".into(), "ou-ab12-cdefgh34".into()], false)
         );
+        let mut nested = block("ous", strs(&["Workloads"]));
+        nested.set("include_nested_ous", Value::Bool(true));
+        assert_eq!(parse_target(&nested, true).unwrap(), Target::Ous(vec!["Workloads".into()], true));
+        let mut misplaced = block("accounts", strs(&["123456789012"]));
+        misplaced.set("include_nested_ous", Value::Bool(true));
+        assert_eq!(parse_target(&misplaced, true).unwrap_err().0, "include_nested_ous");
         assert_eq!(parse_target(&block("all", Value::Null), true).unwrap(), Target::All);
         assert_eq!(parse_target(&block("all", Value::Null), false).unwrap_err().0, "type");
         assert_eq!(parse_target(&block("bogus", Value::Null), true).unwrap_err().0, "type");
