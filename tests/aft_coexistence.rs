@@ -19,17 +19,21 @@ const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
 
 /// AFT's core-account parameters, which AFT's target filter reads (`get_core_accounts`).
 async fn core_parameters(l: &Landing) {
-    let ssm = aws_sdk_ssm::Client::new(&l.aft_cfg);
     for name in ["log-archive", "audit"] {
-        ssm.put_parameter()
-            .name(format!("/aft/account/{name}/account-id"))
-            .value(common::random_account_id())
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .overwrite(true)
-            .send()
-            .await
-            .unwrap();
+        let id = common::random_account_id();
+        common::fixtures::put_parameter(&l.aft_cfg, &format!("/aft/account/{name}/account-id"), &id).await;
     }
+}
+
+/// A live AFT deployment: the request table with its stream, AFT's action trigger on it, and one
+/// account AFT vended.
+async fn live_deployment() -> (Landing, aft::Seeded) {
+    let l = Landing::new().await;
+    let stream = aft::request_table(&l, true).await.expect("stream");
+    aft::action_trigger(&l, &stream).await;
+    core_parameters(&l).await;
+    let a1 = aft::seed_account(&l, 1, "Sandbox").await;
+    (l, a1)
 }
 
 /// A provider-managed account with tags, custom fields and a customizations name.
@@ -193,11 +197,7 @@ async fn quiet_request_table_gets_afts_rows_and_afts_targeting_sees_the_mixed_fl
 
 #[tokio::test(flavor = "multi_thread")]
 async fn live_request_pipeline_gets_nothing_written_and_a_plan_warning() {
-    let l = Landing::new().await;
-    let stream = aft::request_table(&l, true).await.expect("stream");
-    aft::action_trigger(&l, &stream).await;
-    core_parameters(&l).await;
-    let a1 = aft::seed_account(&l, 1, "Sandbox").await;
+    let (l, a1) = live_deployment().await;
     let before = aft::rows(&l).await;
 
     let e1 = common::email("co-live");
@@ -233,11 +233,7 @@ async fn live_request_pipeline_gets_nothing_written_and_a_plan_warning() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn inert_rows_keep_afts_targeting_working_and_its_trigger_idle() {
-    let l = Landing::new().await;
-    let stream = aft::request_table(&l, true).await.expect("stream");
-    aft::action_trigger(&l, &stream).await;
-    core_parameters(&l).await;
-    let a1 = aft::seed_account(&l, 1, "Sandbox").await;
+    let (l, a1) = live_deployment().await;
     let afts_row = aft::rows(&l).await[&a1.email].clone();
 
     let e1 = common::email("co-inert");

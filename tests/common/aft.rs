@@ -45,18 +45,10 @@ pub async fn request_table(l: &Landing, stream: bool) -> Option<String> {
         );
     }
     let out = create.send().await.unwrap();
-    let ssm = aws_sdk_ssm::Client::new(&l.aft_cfg);
     for (name, value) in
         [("aft-request-table-name", "aft-request"), ("aft-request-metadata-table-name", "aft-request-metadata")]
     {
-        ssm.put_parameter()
-            .name(format!("/aft/resources/ddb/{name}"))
-            .value(value)
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .overwrite(true)
-            .send()
-            .await
-            .unwrap();
+        super::fixtures::put_parameter(&l.aft_cfg, &format!("/aft/resources/ddb/{name}"), value).await;
     }
     out.table_description().and_then(|t| t.latest_stream_arn()).map(str::to_string)
 }

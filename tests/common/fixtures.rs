@@ -8,6 +8,19 @@ use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement
 
 use super::moto::Moto;
 
+/// Writes (or overwrites) a String parameter in SSM.
+pub async fn put_parameter(cfg: &SdkConfig, name: &str, value: &str) {
+    aws_sdk_ssm::Client::new(cfg)
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// One landing zone.
 pub struct Landing {
     pub aft: String,
@@ -85,16 +98,8 @@ impl Landing {
             sns.subscribe().topic_arn(t).protocol("sqs").endpoint(&queue_arn).send().await.unwrap();
         }
 
-        let ssm = aws_sdk_ssm::Client::new(&aft_cfg);
         for (name, value) in [("aft-management", &aft), ("ct-management", &ct)] {
-            ssm.put_parameter()
-                .name(format!("/aft/account/{name}/account-id"))
-                .value(value)
-                .r#type(aws_sdk_ssm::types::ParameterType::String)
-                .overwrite(true)
-                .send()
-                .await
-                .unwrap();
+            put_parameter(&aft_cfg, &format!("/aft/account/{name}/account-id"), value).await;
         }
         Landing { aft, ct, aft_cfg, ct_cfg, root, ous, topic, failure_topic, queue_url, received: Default::default() }
     }
