@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
 use super::request::AccountRequest;
-use crate::aws::{AwsError, AwsResultExt, clients};
+use crate::aws::{AwsError, AwsResultExt, clients, organizations};
 use crate::context::{Context, VendMethod};
 
 /// AFT's SSM parameter that names its request table.
@@ -273,17 +273,24 @@ pub async fn write(ctx: &Context, org_email: &str, request: &AccountRequest) -> 
 }
 
 /// Removes the account's row, only when it is ours and nothing listens to the table (a REMOVE
-/// would start AFT's cleanup). Returns what was done.
-pub async fn remove(ctx: &Context, org_email: &str) -> Result<String, AwsError> {
+/// would start AFT's cleanup). The row is keyed by the email Organizations holds, as it was
+/// written; `request_email` serves only for an account Organizations no longer has.
+/// Returns what was done.
+pub async fn remove(ctx: &Context, account_id: &str, request_email: &str) -> Result<String, AwsError> {
     let deployment = ctx.aft_request_deployment().await?;
     let table = deployment.table();
     if !deployment.quiet() {
         return Ok(format!("{table} row kept (AFT may listen to the table; its REMOVE would start AFT's cleanup)"));
     }
+    let org = clients::organizations(&ctx.ct_session().await?);
+    let email = match organizations::describe_account(&org, account_id).await? {
+        Some(a) => a.email,
+        None => request_email.to_string(),
+    };
     let del = clients::dynamodb(ctx.aws.hub())
         .delete_item()
         .table_name(table)
-        .key("id", Av::S(org_email.to_string()))
+        .key("id", Av::S(email))
         .condition_expression("#owner = :us")
         .expression_attribute_names("#owner", OWNER_ATTRIBUTE)
         .expression_attribute_values(":us", Av::S(OWNER.into()))

@@ -498,15 +498,7 @@ impl Resource<Context> for AccountProvisioning {
             }
             metadata::delete(ctx, &id).await.map_err(|e| aws_diag("Removing the metadata item failed", e))?;
             metadata::audit(ctx, &req, "REMOVE").await.map_err(|e| aws_diag("Writing the audit record failed", e))?;
-            // the row is keyed by the email Organizations holds, as it was written
-            let org = clients::organizations(
-                &ctx.ct_session().await.map_err(|e| aws_diag("Removing the aft-request row failed", e))?,
-            );
-            let email = match organizations::describe_account(&org, &id).await {
-                Ok(Some(a)) => a.email,
-                _ => req.email().to_string(),
-            };
-            let row = request_row::remove(ctx, &email)
+            let row = request_row::remove(ctx, &id, req.email())
                 .await
                 .map_err(|e| aws_diag("Removing the aft-request row failed", format!("account {id}: {e}")))?;
             tracing::info!(account = %id, row = %row, "aft-request row");
