@@ -10,9 +10,15 @@ go through it, so every AWS call the provider makes is counted), seeds the AFT b
   2. a no-change `terraform plan -detailed-exitcode` (must exit 0), with the AWS calls it makes;
   3. the same no-change plan over 2N `terraform_data` resources (the same instance count): the floor;
   4. a one-account change (one account's `account_tags`): its plan and its apply;
-  5. the provider's peak RSS (VmHWM of every process running the binary, sampled every 50 ms).
+  5. the provider's peak RSS (VmHWM of every process running the binary, sampled every 50 ms);
+  6. variants of the no-change plan in the same run: the plugin transport over TCP
+     (AFT_PLUGIN_TRANSPORT=tcp) against the default unix socket, and with --baseline DIR another
+     build of the provider (the "before" of a change), each with the time from process start to
+     the handshake line (measured by starting the binary directly, --handshakes times);
+  7. where a no-change plan's time goes: each provider process appends its RPC counts and
+     durations to AFT_TIMINGS_FILE (src/plugin/timings.rs), summed over the processes.
 
-The no-change plans (2 and 3) run --repeat times, interleaved; medians are reported. Results go
+The no-change plans (2, 3 and 6) run --repeat times, interleaved; medians are reported. Results go
 to --out (Markdown, overwritten), stdout, and target/bench/results.json (raw).
 
 usage: .venv/bin/python scripts/bench.py --provider-dir target/release --accounts 1000
@@ -254,15 +260,29 @@ class Terraform:
         })
         self.env = env
 
-    def run(self, name, chdir, args, timeout, ok=(0,)):
-        """Run one terraform command; -> {wall_s, exit, provider_peak_rss_mb, ...}. Raises on a bad exit."""
+    def variant(self, v):
+        """(env, binary) for a plan variant: its own dev_overrides directory and extra variables."""
+        if v["dir"] == os.path.dirname(self.binary) and not v["env"]:
+            return self.env, self.binary
+        tfrc = os.path.join(self.work, f"dev-{re.sub(r'[^a-z0-9]+', '-', v['label'])}.tfrc")
+        with open(tfrc, "w") as f:
+            f.write('provider_installation {\n  dev_overrides {\n'
+                    f'    "aft-rs/aft" = "{v["dir"]}"\n  }}\n  direct {{}}\n}}\n')
+        return dict(self.env, TF_CLI_CONFIG_FILE=tfrc, **v["env"]), os.path.join(v["dir"], "terraform-provider-aft")
+
+    def run(self, name, chdir, args, timeout, ok=(0,), variant=None):
+        """Run one terraform command; -> {wall_s, exit, provider_peak_rss_mb, ...}. Raises on a bad exit.
+        With a variant, its provider build and variables; the providers' timings are read back."""
         out, err = (os.path.join(self.log_dir, f"{name}.{s}") for s in ("out", "err"))
+        env, binary = self.variant(variant) if variant else (self.env, self.binary)
+        timings = os.path.join(self.log_dir, f"{name}.timings.jsonl")
+        env = dict(env, AFT_TIMINGS_FILE=timings)
         cmd = [self.bin, f"-chdir={chdir}", *args, "-no-color"]
         t0 = time.monotonic()
-        p = subprocess.Popen(cmd, env=self.env, cwd=self.work, stdin=subprocess.DEVNULL,
+        p = subprocess.Popen(cmd, env=env, cwd=self.work, stdin=subprocess.DEVNULL,
                              stdout=open(out, "w"), stderr=open(err, "w"), start_new_session=True)
         CHILDREN.append(p)
-        sampler = RssSampler(self.binary, p.pid)
+        sampler = RssSampler(binary, p.pid)
         sampler.start()
         try:
             code = p.wait(timeout)
@@ -289,11 +309,74 @@ class Terraform:
              "terraform_peak_rss_mb": round(sampler.tf_peak_kb / 1024, 1),
              # CPU seconds (sampled every 50 ms, so the last 50 ms of a process may be missed)
              "provider_cpu_s": round(sum(v for k, v in sampler.cpu.items() if k in sampler.pids), 2),
-             "terraform_cpu_s": round(sampler.cpu.get(p.pid, 0.0), 2)}
+             "terraform_cpu_s": round(sampler.cpu.get(p.pid, 0.0), 2),
+             "timings": read_timings(timings)}
         print(f"    {name}: {wall:.2f}s exit {code}, provider peak RSS {r['provider_peak_rss_mb']} MB"
               f" ({len(sampler.pids)} processes), CPU provider {r['provider_cpu_s']} s,"
               f" terraform {r['terraform_cpu_s']} s; {summary}", flush=True)
         return r
+
+
+def read_timings(path):
+    """The AFT_TIMINGS_FILE lines of one command's provider processes, summed: {processes,
+    handshake_ms (each process, start to handshake line), spans: {name: {count, total_ms, max_ms}}}.
+    A build without timings (an older baseline) writes nothing: None."""
+    try:
+        with open(path) as f:
+            lines = [json.loads(l) for l in f if l.strip()]
+    except (OSError, ValueError):
+        return None
+    if not lines:
+        return None
+    spans = {}
+    for line in lines:
+        for k, v in line["spans"].items():
+            s = spans.setdefault(k, {"count": 0, "total_ms": 0.0, "max_ms": 0.0})
+            s["count"] += v["count"]
+            s["total_ms"] = round(s["total_ms"] + v["total_us"] / 1000, 1)
+            s["max_ms"] = round(max(s["max_ms"], v["max_us"] / 1000), 1)
+    return {"processes": len(lines),
+            "handshake_ms": sorted(round(l["handshake_us"] / 1000, 1) for l in lines if l.get("handshake_us")),
+            "spans": spans}
+
+
+MAGIC_COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"  # go-plugin's, for Terraform
+
+
+def client_cert_pem() -> str:
+    """A throwaway client certificate, as Terraform's AutoMTLS passes in PLUGIN_CLIENT_CERT."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP384R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1)).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def handshake_times(binary, extra_env, runs, work):
+    """Starts `binary` as Terraform would (magic cookie, protocol 6, a client certificate) `runs`
+    times; -> the milliseconds from spawn to its handshake line, sorted, and the line's network."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "PLUGIN_", "AFT_"))}
+    env.update({"TF_PLUGIN_MAGIC_COOKIE": MAGIC_COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "6",
+                "PLUGIN_CLIENT_CERT": client_cert_pem(), "PLUGIN_UNIX_SOCKET_DIR": work, **extra_env})
+    times, network = [], None
+    for _ in range(runs):
+        t0 = time.monotonic()
+        p = subprocess.Popen([binary], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        line = p.stdout.readline().decode()
+        times.append(round((time.monotonic() - t0) * 1000, 2))
+        p.terminate()
+        p.wait(10)
+        if line.count("|") < 5:
+            raise BenchError(f"{binary} printed no handshake line: {line!r}")
+        network = line.split("|")[2]
+    return sorted(times), network
 
 
 def hold(tf, work, services):
@@ -471,6 +554,14 @@ def table(res) -> str:
                      f"{c['plan']['wall_s']:.2f} s, {c['plan']['aws_calls']} AWS calls", "", ""))
         rows.append(("One-account change: `apply`",
                      f"{c['apply']['wall_s']:.2f} s, {c['apply']['aws_calls']} AWS calls", "", ""))
+    for label, v in m.get("variants", {}).items():
+        what = {"tcp": "plugin transport over TCP (`AFT_PLUGIN_TRANSPORT=tcp`)",
+                "baseline": "the `--baseline` build"}.get(label, label)
+        rows.append((f"No-change `plan`, {what} (median of {len(v['runs'])})",
+                     f"{v['median_s']:.2f} s ({v['median_s'] / pp['median_s']:.2f}× the default)", "", ""))
+    for label, h in m.get("handshake", {}).items():
+        rows.append((f"Process start → handshake line, {label} (median of {len(h['runs_ms'])})",
+                     f"{h['median_ms']:.1f} ms (`{h['network']}`)", "", ""))
     for label, key in [("no-change plan", "rss_plan_mb"), ("create apply", "rss_apply_mb"),
                        ("change plan", "rss_change_plan_mb"), ("change apply", "rss_change_apply_mb")]:
         if key in m:
@@ -478,6 +569,34 @@ def table(res) -> str:
                          ok(m[key] < TARGET_RSS_MB)))
     return "\n".join("| " + " | ".join(r) + " |" + ("\n|---|---|---|---|" if i == 0 else "")
                      for i, r in enumerate(rows))
+
+
+def breakdown(res) -> str:
+    """Where the median default no-change plan's time went, from its providers' AFT_TIMINGS_FILE."""
+    m = res["measurements"]
+    runs = sorted(m["plan_nochange"]["runs"], key=lambda r: r["wall_s"])
+    r = runs[len(runs) // 2]
+    t = r.get("timings")
+    if not t:
+        return ""
+    floor = m["floor_plan_nochange"]["median_s"]
+    hs = t["handshake_ms"]
+    lines = [
+        f"Where the time of the median no-change plan went ({r['wall_s']:.2f} s wall; the floor"
+        f" took {floor:.2f} s). Terraform used {r['terraform_cpu_s']} s of CPU, the {t['processes']}"
+        f" provider processes {r['provider_cpu_s']} s. Each process timed its own RPCs from the"
+        " request's arrival to the answer's headers (decoding and provider code included, encoding"
+        " of the answer body not); calls overlap, so totals can exceed the wall time.",
+        "",
+        "| What | Count | Total | Longest |",
+        "|---|---|---|---|",
+        f"| process start → handshake line (each process) | {len(hs)} | {sum(hs):.1f} ms |"
+        f" {max(hs, default=0):.1f} ms |",
+    ]
+    order = lambda kv: (-kv[1]["total_ms"], kv[0])
+    for name, s in sorted(t["spans"].items(), key=order):
+        lines.append(f"| `{name}` | {s['count']} | {s['total_ms']:.1f} ms | {s['max_ms']:.1f} ms |")
+    return "\n".join(lines)
 
 
 def markdown(res) -> str:
@@ -511,6 +630,8 @@ apply and moto's memory. moto is one Python process on the same CPUs, so absolut
 include emulator time; the call counts do not depend on it.
 
 {table(res)}
+
+{breakdown(res)}
 """
 
 
@@ -546,12 +667,20 @@ def parse_args():
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds per terraform command (default: 600 + 10 s per account for applies, "
                          "300 + 1 s per account for plans)")
+    ap.add_argument("--baseline", default=None, metavar="DIR",
+                    help="directory of another terraform-provider-aft build (the 'before' of a change): its"
+                         " no-change plan and handshake are measured in the same run")
+    ap.add_argument("--handshakes", type=int, default=20, help="process starts timed per variant (default 20)")
     ap.add_argument("--managed-policies", default="AdministratorAccess",
                     help="AWS managed policies moto loads per account (AFT_MOTO_MANAGED_POLICIES)")
     a = ap.parse_args()
     if a.accounts < 1 or a.repeat < 1:
         ap.error("--accounts and --repeat must be at least 1")
     a.provider_dir = os.path.realpath(a.provider_dir)
+    if a.baseline:
+        a.baseline = os.path.realpath(a.baseline)
+        if not os.access(os.path.join(a.baseline, "terraform-provider-aft"), os.X_OK):
+            ap.error(f"--baseline {a.baseline} has no terraform-provider-aft")
     a.binary = os.path.join(a.provider_dir, "terraform-provider-aft")
     if not os.access(a.binary, os.X_OK):
         ap.error(f"{a.binary} is missing (build it: `cargo build --release`)")
@@ -603,8 +732,13 @@ def main() -> int:
         print("==> 3. floor: apply", flush=True)
         m["floor_apply"] = tf.run("floor-apply", floor, ["apply", "-auto-approve", "-input=false"], t_apply)
 
-        print(f"==> 2./3. no-change plans, {a.repeat}x each, interleaved", flush=True)
+        variants = [{"label": "tcp", "dir": a.provider_dir, "env": {"AFT_PLUGIN_TRANSPORT": "tcp"}}]
+        if a.baseline:
+            variants.append({"label": "baseline", "dir": a.baseline, "env": {}})
+        print(f"==> 2./3./6. no-change plans, {a.repeat}x each, interleaved"
+              f" (variants: {', '.join(v['label'] for v in variants)})", flush=True)
         plans, floors, call_runs = [], [], []
+        by_variant = {v["label"]: [] for v in variants}
         plan_args = ["plan", "-input=false", "-detailed-exitcode"]
         for i in range(a.repeat):
             reset()
@@ -614,8 +748,22 @@ def main() -> int:
             plans.append(r)
             call_runs.append(s)
             floors.append(tf.run(f"floor-plan-nochange-{i + 1}", floor, plan_args, t_plan))
+            for v in variants:
+                by_variant[v["label"]].append(
+                    tf.run(f"plan-nochange-{v['label']}-{i + 1}", fleet, plan_args, t_plan, variant=v))
         med = lambda rs: round(statistics.median(r["wall_s"] for r in rs), 3)
         m["plan_nochange"] = {"median_s": med(plans), "runs": plans}
+        print(f"==> 6. process start to handshake line, {a.handshakes}x per variant", flush=True)
+        hs_dir = tempfile.mkdtemp(prefix="hs-", dir="/tmp")  # short: a socket path must fit sun_path
+        m["handshake"] = {}
+        for label, binary, env in [("unix socket", a.binary, {}), *[(v["label"], os.path.join(v["dir"],
+                                   "terraform-provider-aft"), v["env"]) for v in variants]]:
+            times, network = handshake_times(binary, env, a.handshakes, hs_dir)
+            m["handshake"][label] = {"median_ms": round(statistics.median(times), 2), "runs_ms": times,
+                                     "network": network}
+            print(f"    {label}: median {statistics.median(times):.2f} ms ({network})", flush=True)
+        shutil.rmtree(hs_dir, ignore_errors=True)
+        m["variants"] = {label: {"median_s": med(rs), "runs": rs} for label, rs in by_variant.items()}
         m["floor_plan_nochange"] = {"median_s": med(floors), "runs": floors}
         m["ratio_plan_vs_floor"] = round(m["plan_nochange"]["median_s"] / m["floor_plan_nochange"]["median_s"], 3)
         worst = max(call_runs, key=lambda s: s["total"])
@@ -664,6 +812,7 @@ def main() -> int:
             f.write(report)
         print()
         print(table(res))
+        print(breakdown(res))
         print(f"\n==> wrote {os.path.relpath(a.out, ROOT)} and {os.path.relpath(a.results, ROOT)}")
         failed = False
         if a.hold:

@@ -45,6 +45,7 @@ impl Snapshot {
     /// Reads the organization (through the CT management session) and the metadata table, both
     /// at once.
     pub async fn load(ctx: &Context) -> Result<Snapshot, AwsError> {
+        let began = Instant::now();
         let org = async {
             let org = clients::organizations(&ctx.ct_session().await?);
             let root = organizations::root_id(&org).await?;
@@ -58,6 +59,7 @@ impl Snapshot {
             parents.insert(a.id.clone(), parent);
             accounts.insert(a.id.clone(), a);
         }
+        crate::plugin::timings::record("bulk read (organization + metadata)", began.elapsed());
         Ok(Snapshot { accounts, parents, ous, root, metadata, taken: Some(Instant::now()) })
     }
 
@@ -194,6 +196,7 @@ pub async fn pipeline_names(ctx: &Context) -> Result<Arc<HashSet<String>>, AwsEr
     {
         return Ok(names.clone());
     }
+    let began = Instant::now();
     let cp = clients::codepipeline(ctx.aws.hub());
     let mut names = HashSet::new();
     let mut pages = cp.list_pipelines().into_paginator().send();
@@ -203,6 +206,7 @@ pub async fn pipeline_names(ctx: &Context) -> Result<Arc<HashSet<String>>, AwsEr
         );
     }
     let names = Arc::new(names);
+    crate::plugin::timings::record("bulk read (pipelines)", began.elapsed());
     *slot = Some((Instant::now(), names.clone()));
     Ok(names)
 }

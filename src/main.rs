@@ -7,6 +7,7 @@ fn main() -> ExitCode {
         println!("terraform-provider-aft {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
+    terraform_provider_aft::plugin::timings::start();
     terraform_provider_aft::plugin::logging::init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -15,7 +16,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(terraform_provider_aft::plugin::server::serve(terraform_provider_aft::provider::AftProvider)) {
+    match rt.block_on(terraform_provider_aft::plugin::transport::serve(terraform_provider_aft::provider::AftProvider)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");

@@ -184,12 +184,13 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyServer {
     }
 }
 
-/// Completes a TLS handshake and one read; Ok(()) if the server kept the connection.
+/// Completes a TLS handshake and one read over `network` (`unix` or `tcp`, as the handshake line
+/// names it); Ok(()) if the server kept the connection.
 async fn connect(
+    network: &str,
     addr: &str,
     client: Option<(rustls::pki_types::CertificateDer<'static>, rustls::pki_types::PrivateKeyDer<'static>)>,
 ) -> Result<(), String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let b = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -201,10 +202,23 @@ async fn connect(
         None => b.with_no_client_auth(),
     };
     cfg.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls =
-        tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp).await.map_err(|e| e.to_string())?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    match network {
+        "unix" => {
+            let sock = tokio::net::UnixStream::connect(addr).await.map_err(|e| e.to_string())?;
+            preface(connector.connect(name, sock).await.map_err(|e| e.to_string())?).await
+        }
+        _ => {
+            let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+            preface(connector.connect(name, tcp).await.map_err(|e| e.to_string())?).await
+        }
+    }
+}
+
+/// Sends the HTTP/2 preface; Ok(()) when the server answers with its SETTINGS frame.
+async fn preface(mut tls: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // HTTP/2 preface: a server that accepted us answers with its SETTINGS frame
     tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
         .await
@@ -217,34 +231,75 @@ async fn connect(
     if buf[3] == 0x04 { Ok(()) } else { Err(format!("unexpected frame {buf:?}")) }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn plugin_channel_accepts_only_terraforms_client_certificate() {
-    let (pem, der, key) = client_cert();
-    let (_, other_der, other_key) = client_cert();
-    let mut child = Command::new(provider_binary())
-        .env("TF_PLUGIN_MAGIC_COOKIE", "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2")
+/// Starts the binary as Terraform does, with `env` added; -> the child and its handshake line's
+/// fields.
+fn start_plugin(pem: &str, env: &[(&str, &str)]) -> (std::process::Child, Vec<String>) {
+    let mut cmd = Command::new(provider_binary());
+    cmd.env("TF_PLUGIN_MAGIC_COOKIE", "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2")
         .env("PLUGIN_PROTOCOL_VERSIONS", "5,6")
-        .env("PLUGIN_CLIENT_CERT", &pem)
+        .env("PLUGIN_CLIENT_CERT", pem)
         .env_remove("TF_DISABLE_PLUGIN_TLS")
+        .env_remove("AFT_PLUGIN_TRANSPORT")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let parts: Vec<&str> = line.trim().split('|').collect();
-    assert_eq!(parts[..3], ["1", "6", "tcp"], "{line}");
+    let parts: Vec<String> = line.trim().split('|').map(str::to_string).collect();
+    assert_eq!(parts.len(), 6, "{line}");
+    assert_eq!(parts[..2], ["1", "6"], "{line}");
     assert_eq!(parts[4], "grpc");
     assert!(parts[5].len() > 50, "the server certificate is in the handshake line");
-    let addr = parts[3].to_string();
-    assert!(addr.starts_with("127.0.0.1:"));
+    (child, parts)
+}
 
-    let wrong = connect(&addr, Some((other_der, other_key))).await;
-    let none = connect(&addr, None).await;
-    let right = connect(&addr, Some((der, key))).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(wrong.is_err(), "a client with another certificate must be refused");
-    assert!(none.is_err(), "a client without a certificate must be refused");
-    assert_eq!(right, Ok(()), "Terraform's certificate must be accepted");
+#[tokio::test(flavor = "multi_thread")]
+async fn plugin_channel_accepts_only_terraforms_client_certificate_on_both_transports() {
+    let (pem, der, key) = client_cert();
+    let (_, other_der, other_key) = client_cert();
+    let sockets = Tf::new("plugin-sockets").dir.join("sockets");
+    std::fs::create_dir_all(&sockets).unwrap();
+    let dir = sockets.display().to_string();
+    // go-plugin's default on Unix: a socket in PLUGIN_UNIX_SOCKET_DIR; TCP when asked for
+    for env in [vec![("PLUGIN_UNIX_SOCKET_DIR", dir.as_str())], vec![("AFT_PLUGIN_TRANSPORT", "tcp")]] {
+        let (mut child, parts) = start_plugin(&pem, &env);
+        let (network, addr) = (parts[2].as_str(), parts[3].as_str());
+        if env[0].0 == "AFT_PLUGIN_TRANSPORT" {
+            assert_eq!(network, "tcp");
+            assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+        } else {
+            assert_eq!(network, "unix");
+            let path = std::path::Path::new(addr);
+            assert_eq!(path.parent(), Some(sockets.as_path()), "the socket is in PLUGIN_UNIX_SOCKET_DIR");
+            assert!(std::os::unix::fs::FileTypeExt::is_socket(&std::fs::metadata(path).unwrap().file_type()));
+        }
+        let wrong = connect(network, addr, Some((other_der.clone(), other_key.clone_key()))).await;
+        let none = connect(network, addr, None).await;
+        let right = connect(network, addr, Some((der.clone(), key.clone_key()))).await;
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(wrong.is_err(), "{network}: a client with another certificate must be refused");
+        assert!(none.is_err(), "{network}: a client without a certificate must be refused");
+        assert_eq!(right, Ok(()), "{network}: Terraform's certificate must be accepted");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terraform_talks_to_the_provider_over_a_unix_socket_and_the_socket_is_removed() {
+    let l = Landing::new().await;
+    let mut tf = Tf::new("unix-socket");
+    let sockets = tf.dir.join("sockets");
+    std::fs::create_dir_all(&sockets).unwrap();
+    tf.env("PLUGIN_UNIX_SOCKET_DIR", &sockets.display().to_string());
+    tf.env("TF_LOG_PROVIDER", "DEBUG");
+    tf.write(&data_source_config(&l, "account_id = \"000000000000\""));
+    let out = tf.run(&["validate", "-no-color"]).ok();
+    let log = common::one_line(&out.stderr);
+    assert!(log.contains("network=unix"), "{log}");
+    assert!(log.contains(&format!("{}/plugin", sockets.display())), "the socket is in PLUGIN_UNIX_SOCKET_DIR: {log}");
+    let left: Vec<_> = std::fs::read_dir(&sockets).unwrap().collect();
+    assert!(left.is_empty(), "sockets left behind after Terraform stopped the provider: {left:?}");
 }

@@ -1,13 +1,17 @@
-//! Installing the provider as a user does (issue 16, first part): `scripts/dist.py` (what `make
-//! dist` runs) makes the registry's archives, a packed filesystem mirror serves them, and
-//! `terraform init` installs from it with no `dev_overrides`: the lock file records the
-//! package's `h1:` hash, a second init verifies against it, a tampered archive is refused, and
-//! the installed binary applies. The HTTPS network mirror (and its `zh:` hashes) is not here yet.
+//! Installing the provider as a user does: `scripts/dist.py` (what `make dist` runs) makes the
+//! registry's archives, and `terraform init` installs them with no `dev_overrides` from a packed
+//! filesystem mirror, from a provider network mirror over HTTPS and through the provider registry
+//! protocol over HTTPS (scripts/mirror_server.py, a throwaway CA trusted through SSL_CERT_FILE).
+//! The lock file records the package's `h1:` hash and, where SHA256SUMS arrives signed (the
+//! registry protocol), the `zh:` hash of every line of SHA256SUMS; a second init on a fresh
+//! directory verifies against that lock file; a tampered archive is refused; the installed binary
+//! plans and applies.
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use common::fixtures::account_block;
 use common::moto::venv_bin;
@@ -69,6 +73,129 @@ fn installing(name: &str, rc: &Path) -> Tf {
     tf
 }
 
+/// A throwaway GPG signing key in `home`: (key id, ASCII-armoured public key file).
+fn signing_key(home: &Path) -> (String, PathBuf) {
+    std::fs::create_dir_all(home).unwrap();
+    let gpg = |args: &[&str]| {
+        let o = Command::new("gpg").args(["--batch", "--homedir"]).arg(home).args(args).output().unwrap();
+        assert!(o.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    gpg(&["--passphrase", "", "--quick-gen-key", "aft-test@example.com", "ed25519", "sign", "1d"]);
+    let listing = gpg(&["--list-keys", "--with-colons", "aft-test@example.com"]);
+    let key_id = listing.lines().find(|l| l.starts_with("pub:")).unwrap().split(':').nth(4).unwrap().to_string();
+    let public = home.join("public.asc");
+    std::fs::write(&public, gpg(&["--armor", "--export", "aft-test@example.com"])).unwrap();
+    (key_id, public)
+}
+
+/// The configuration every install test uses: the provider pinned by a `~> X.Y` constraint, and
+/// one account.
+fn pinned_config(l: &Landing, email: &str) -> String {
+    let v = version();
+    let hcl = format!(
+        "{}{}",
+        l.provider("  account_factory {\n    method = \"organizations\"\n  }").replace(
+            "aft = { source = \"aft-rs/aft\" }",
+            &format!("aft = {{ source = \"aft-rs/aft\", version = \"~> {}\" }}", &v[..v.rfind('.').unwrap()])
+        ),
+        account_block("a", email, "Sandbox", "")
+    );
+    assert!(hcl.contains("version = \"~> "), "{hcl}");
+    hcl
+}
+
+/// scripts/mirror_server.py serving `dist` over HTTPS on 127.0.0.1, stopped by its pid on drop.
+struct MirrorServer {
+    port: u16,
+    pid: u32,
+    ca: PathBuf,
+}
+
+impl MirrorServer {
+    fn start(dist: &Path, certs: &Path, key: &(String, PathBuf)) -> MirrorServer {
+        let mut child = Command::new(venv_bin("python"))
+            .arg(common::repo().join("scripts/mirror_server.py"))
+            .arg("--dist")
+            .arg(dist)
+            .arg("--cert-dir")
+            .arg(certs)
+            .arg("--gpg-key-id")
+            .arg(&key.0)
+            .arg("--gpg-public-key")
+            .arg(&key.1)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start scripts/mirror_server.py");
+        let pid = child.id();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().strip_prefix("PORT=").and_then(|p| p.parse().ok()).expect("PORT= line");
+        std::mem::forget(child);
+        MirrorServer { port, pid, ca: certs.join("ca.pem") }
+    }
+
+    /// A CLI configuration installing from the network mirror protocol.
+    fn network_mirror_rc(&self, dir: &Path) -> PathBuf {
+        let rc = dir.join("network-mirror.tfrc");
+        std::fs::write(
+            &rc,
+            format!(
+                "provider_installation {{\n  network_mirror {{\n    url = \"https://127.0.0.1:{}/mirror/\"\n  }}\n}}\n",
+                self.port
+            ),
+        )
+        .unwrap();
+        rc
+    }
+
+    /// A CLI configuration installing through the registry protocol: a `host` block sends
+    /// registry.terraform.io's provider service to this server.
+    fn registry_rc(&self, dir: &Path) -> PathBuf {
+        let rc = dir.join("registry.tfrc");
+        std::fs::write(
+            &rc,
+            format!(
+                "host \"registry.terraform.io\" {{\n  services = {{\n    \"providers.v1\" = \"https://127.0.0.1:{}/v1/providers/\"\n  }}\n}}\nprovider_installation {{\n  direct {{}}\n}}\n",
+                self.port
+            ),
+        )
+        .unwrap();
+        rc
+    }
+}
+
+impl Drop for MirrorServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+    }
+}
+
+/// A working directory that installs from `rc` over HTTPS, trusting `server`'s throwaway CA.
+fn installing_https(name: &str, rc: &Path, server: &MirrorServer) -> Tf {
+    let mut tf = installing(name, rc);
+    tf.env("SSL_CERT_FILE", &server.ca.display().to_string());
+    tf
+}
+
+/// The provider binary with bytes appended: what an altered archive would carry.
+fn tampered_binary(work: &Path) -> PathBuf {
+    let bad = work.join("tampered");
+    let mut bytes = std::fs::read(common::terraform::provider_binary()).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&bad, bytes).unwrap();
+    bad
+}
+
+/// The `hashes` of the lock file's one provider entry.
+fn locked_hashes(lock: &str) -> Vec<String> {
+    let start = lock.find("hashes = [").expect("hashes in the lock file");
+    let end = start + lock[start..].find(']').unwrap();
+    lock[start..end].split('"').skip(1).step_by(2).map(str::to_string).collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn terraform_init_installs_the_release_archive_from_a_mirror_and_pins_its_hash() {
     let l = Landing::new().await;
@@ -76,14 +203,7 @@ async fn terraform_init_installs_the_release_archive_from_a_mirror_and_pins_its_
     let out = work.join("dist");
     // a throwaway signing key
     let gnupg = work.join("gnupg");
-    std::fs::create_dir_all(&gnupg).unwrap();
-    let keygen = Command::new("gpg")
-        .args(["--batch", "--homedir"])
-        .arg(&gnupg)
-        .args(["--passphrase", "", "--quick-gen-key", "aft-test@example.com", "ed25519", "sign", "1d"])
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "gpg key: {}", String::from_utf8_lossy(&keygen.stderr));
+    signing_key(&gnupg);
     dist(&common::terraform::provider_binary(), &out, Some((&gnupg, "aft-test@example.com")));
 
     let v = version();
@@ -112,15 +232,7 @@ async fn terraform_init_installs_the_release_archive_from_a_mirror_and_pins_its_
 
     // install from a packed filesystem mirror
     let rc = mirror(&work.join("mirror"), &zip);
-    let hcl = format!(
-        "{}{}",
-        l.provider("  account_factory {\n    method = \"organizations\"\n  }").replace(
-            "aft = { source = \"aft-rs/aft\" }",
-            &format!("aft = {{ source = \"aft-rs/aft\", version = \"~> {}\" }}", &v[..v.rfind('.').unwrap()])
-        ),
-        account_block("a", &format!("install-{}@example.com", common::suffix()), "Sandbox", "")
-    );
-    assert!(hcl.contains("version = \"~> "), "{hcl}");
+    let hcl = pinned_config(&l, &format!("install-{}@example.com", common::suffix()));
     let tf = installing("install-first", &rc);
     tf.write(&hcl);
     tf.run(&["init", "-input=false", "-no-color"]).ok();
@@ -139,10 +251,7 @@ async fn terraform_init_installs_the_release_archive_from_a_mirror_and_pins_its_
     again.run(&["init", "-input=false", "-no-color"]).ok();
 
     // a tampered archive (another binary under the same name) is refused
-    let bad_bin = work.join("tampered");
-    let mut bytes = std::fs::read(common::terraform::provider_binary()).unwrap();
-    bytes.extend_from_slice(b"tampered");
-    std::fs::write(&bad_bin, bytes).unwrap();
+    let bad_bin = tampered_binary(&work);
     let bad_out = work.join("dist-tampered");
     dist(&bad_bin, &bad_out, None);
     let bad_rc = mirror(&work.join("mirror-tampered"), &bad_out.join(zip.file_name().unwrap()));
@@ -153,4 +262,98 @@ async fn terraform_init_installs_the_release_archive_from_a_mirror_and_pins_its_
     assert_ne!(out.code, 0, "a tampered archive was installed");
     let words = common::one_line(&out.stderr);
     assert!(words.contains("checksum"), "{words}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terraform_init_installs_over_https_from_a_network_mirror_and_through_the_registry_protocol() {
+    let l = Landing::new().await;
+    let work = Tf::new("install-https").dir;
+    let key = signing_key(&work.join("gnupg"));
+    let out = work.join("dist");
+    dist(&common::terraform::provider_binary(), &out, Some((&work.join("gnupg"), "aft-test@example.com")));
+    let v = version();
+    let zip = out.join(format!("terraform-provider-aft_{v}_linux_amd64.zip"));
+    let sums = std::fs::read_to_string(out.join(format!("terraform-provider-aft_{v}_SHA256SUMS"))).unwrap();
+    let server = MirrorServer::start(&out, &work.join("certs"), &key);
+    let hcl = pinned_config(&l, &format!("install-https-{}@example.com", common::suffix()));
+    let h1 = h1_of(&zip);
+
+    // the network mirror protocol refuses a server it cannot verify: no SSL_CERT_FILE, no install
+    let nm_rc = server.network_mirror_rc(&work);
+    let untrusted = installing("install-https-untrusted", &nm_rc);
+    untrusted.write(&hcl);
+    let refused = untrusted.run(&["init", "-input=false", "-no-color"]);
+    assert_ne!(refused.code, 0, "installed from a server whose certificate nobody trusts");
+    assert!(
+        common::one_line(&refused.stderr).contains("certificate signed by unknown authority"),
+        "{}",
+        refused.stderr
+    );
+
+    // trusted through the throwaway CA, it installs, pins h1, and the binary plans and applies
+    let nm = installing_https("install-https-mirror", &nm_rc, &server);
+    nm.write(&hcl);
+    nm.run(&["init", "-input=false", "-no-color"]).ok();
+    let lock = std::fs::read_to_string(nm.path(".terraform.lock.hcl")).unwrap();
+    assert!(lock.contains(&format!("version     = \"{v}\"")), "{lock}");
+    // Terraform records a mirror's zh: hashes only when they come signed; a network mirror's
+    // come unsigned (they only check the download), so the lock holds the package's h1 alone.
+    assert_eq!(locked_hashes(&lock), vec![h1.clone()], "{lock}");
+    nm.apply();
+    assert!(nm.values("aft_account_provisioning.a")["account_id"].is_string());
+    assert_eq!(nm.plan_exit(), 0);
+
+    // the registry protocol: SHA256SUMS signed by the throwaway key, so the lock file records the
+    // zh: hash of every line of SHA256SUMS beside the h1
+    let reg_rc = server.registry_rc(&work);
+    let reg = installing_https("install-https-registry", &reg_rc, &server);
+    reg.write(&hcl);
+    let init = reg.run(&["init", "-input=false", "-no-color"]).ok();
+    assert!(common::one_line(&init.stdout).contains(&format!("self-signed, key ID {}", key.0)), "{}", init.stdout);
+    let lock = std::fs::read_to_string(reg.path(".terraform.lock.hcl")).unwrap();
+    let mut expected: Vec<String> =
+        sums.lines().map(|l| format!("zh:{}", l.split_whitespace().next().unwrap())).collect();
+    expected.push(h1.clone());
+    expected.sort();
+    let mut got = locked_hashes(&lock);
+    got.sort();
+    assert_eq!(got, expected, "the lock file holds the h1 and every zh: of SHA256SUMS:\n{lock}\n{sums}");
+    assert_eq!(reg.plan_exit(), 2, "the registry-installed binary plans");
+
+    // a fresh directory with that lock file verifies against it, through both protocols
+    for (name, rc) in [("install-https-again-registry", &reg_rc), ("install-https-again-mirror", &nm_rc)] {
+        let again = installing_https(name, rc, &server);
+        again.write(&hcl);
+        again.write_file(".terraform.lock.hcl", &lock);
+        again.run(&["init", "-input=false", "-no-color"]).ok();
+        assert_eq!(std::fs::read_to_string(again.path(".terraform.lock.hcl")).unwrap(), lock, "{name}");
+    }
+
+    // a server whose archive was altered after SHA256SUMS was signed: both protocols refuse it,
+    // with no lock file to compare against (the registry checks the signed sums, the mirror its zh:)
+    let bad_out = work.join("dist-tampered");
+    dist(&tampered_binary(&work), &work.join("dist-tampered-build"), None);
+    std::fs::create_dir_all(&bad_out).unwrap();
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), bad_out.join(entry.file_name())).unwrap();
+    }
+    std::fs::copy(
+        work.join("dist-tampered-build").join(zip.file_name().unwrap()),
+        bad_out.join(zip.file_name().unwrap()),
+    )
+    .unwrap();
+    let bad = MirrorServer::start(&bad_out, &work.join("certs-tampered"), &key);
+    for (name, rc) in [
+        ("install-https-bad-registry", bad.registry_rc(&bad_out)),
+        ("install-https-bad-mirror", bad.network_mirror_rc(&bad_out)),
+    ] {
+        let tf = installing_https(name, &rc, &bad);
+        tf.write(&hcl);
+        let out = tf.run(&["init", "-input=false", "-no-color"]);
+        assert_ne!(out.code, 0, "{name}: a tampered archive was installed");
+        let words = common::one_line(&out.stderr);
+        assert!(words.contains("checksum") || words.contains("does not match"), "{name}: {words}");
+        assert!(!tf.path(".terraform.lock.hcl").exists(), "{name}: a lock file was written");
+    }
 }

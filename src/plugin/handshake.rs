@@ -1,10 +1,7 @@
-//! go-plugin's handshake: magic cookie, protocol version, listener, and the stdout line.
-
-use std::net::SocketAddr;
+//! go-plugin's handshake: magic cookie, protocol version, and the stdout line.
 
 use base64::Engine;
 use thiserror::Error;
-use tokio::net::TcpListener;
 
 /// The magic cookie Terraform sets for provider plugins.
 pub const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
@@ -50,27 +47,11 @@ pub fn check_environment() -> Result<(), HandshakeError> {
     Ok(())
 }
 
-/// Binds a loopback listener inside the port range Terraform asks for (any free port when unset).
-pub async fn listen() -> Result<TcpListener, HandshakeError> {
-    let min = std::env::var("PLUGIN_MIN_PORT").ok().and_then(|s| s.parse::<u16>().ok());
-    let max = std::env::var("PLUGIN_MAX_PORT").ok().and_then(|s| s.parse::<u16>().ok());
-    match (min, max) {
-        (Some(lo), Some(hi)) if lo > 0 && lo <= hi => {
-            for port in lo..=hi {
-                if let Ok(l) = TcpListener::bind(("127.0.0.1", port)).await {
-                    return Ok(l);
-                }
-            }
-            Err(HandshakeError::NoPort(lo, hi))
-        }
-        _ => Ok(TcpListener::bind(("127.0.0.1", 0)).await?),
-    }
-}
-
-/// The line go-plugin reads from our stdout: `1|6|tcp|ADDR|grpc|CERT`.
-pub fn handshake_line(addr: SocketAddr, cert_der: Option<&[u8]>) -> String {
+/// The line go-plugin reads from our stdout: `1|6|NETWORK|ADDR|grpc|CERT`, the network being
+/// `unix` (ADDR a socket path) or `tcp` (ADDR host:port).
+pub fn handshake_line(network: &str, addr: &str, cert_der: Option<&[u8]>) -> String {
     let cert = cert_der.map(|d| base64::engine::general_purpose::STANDARD_NO_PAD.encode(d)).unwrap_or_default();
-    format!("{CORE_PROTOCOL_VERSION}|{PROTOCOL_VERSION}|tcp|{addr}|grpc|{cert}")
+    format!("{CORE_PROTOCOL_VERSION}|{PROTOCOL_VERSION}|{network}|{addr}|grpc|{cert}")
 }
 
 #[cfg(test)]
@@ -79,8 +60,8 @@ mod tests {
 
     #[test]
     fn line_format() {
-        let addr: SocketAddr = "127.0.0.1:1234".parse().unwrap();
-        assert_eq!(handshake_line(addr, None), "1|6|tcp|127.0.0.1:1234|grpc|");
-        assert_eq!(handshake_line(addr, Some(&[0xff, 0xfe])), "1|6|tcp|127.0.0.1:1234|grpc|//4");
+        assert_eq!(handshake_line("tcp", "127.0.0.1:1234", None), "1|6|tcp|127.0.0.1:1234|grpc|");
+        assert_eq!(handshake_line("tcp", "127.0.0.1:1234", Some(&[0xff, 0xfe])), "1|6|tcp|127.0.0.1:1234|grpc|//4");
+        assert_eq!(handshake_line("unix", "/tmp/plugin42", Some(&[0xff])), "1|6|unix|/tmp/plugin42|grpc|/w");
     }
 }

@@ -1,7 +1,7 @@
 //! The Terraform plugin protocol (tfplugin6.10) over go-plugin's gRPC transport.
 //!
-//! Knows nothing of AWS or AFT. `handshake` and `tls` bring the process up the way go-plugin
-//! expects; `server` dispatches RPCs to a [`Provider`]; `value`, `schema`, `diagnostics` and
+//! Knows nothing of AWS or AFT. `transport`, `handshake` and `tls` bring the process up the way
+//! go-plugin expects (unix socket or TCP, AutoMTLS, the stdout line); `server` dispatches RPCs to a [`Provider`]; `value`, `schema`, `diagnostics` and
 //! `plan` are the typed API resource code works with; `logging` turns `tracing` events into the
 //! JSON lines go-plugin forwards to `TF_LOG`.
 
@@ -13,8 +13,10 @@ pub mod plan;
 pub mod schema;
 pub mod server;
 pub mod stop;
+pub mod timings;
 pub mod tls;
 pub mod traits;
+pub mod transport;
 pub mod value;
 
 /// Generated protocol types.

@@ -7,16 +7,13 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::{Notify, RwLock};
+use tokio::sync::RwLock;
 use tonic::{Request, Response, Status};
 
 use super::diagnostics::{AttrPath, Diagnostic, Diagnostics};
-use super::handshake;
 use super::plan::default_plan;
-use super::proto::plugin as gp;
 use super::proto::tfplugin6 as pb;
 use super::schema::Schema;
-use super::tls;
 use super::traits::{Action, DataSource, ListResource, Plan, PlanRequest, Private, Progress, Provider, Resource};
 use super::value::{self, Type, Value};
 
@@ -820,126 +817,6 @@ fn capabilities() -> pb::ServerCapabilities {
         generate_resource_config: true,
         ..Default::default()
     }
-}
-
-struct Controller {
-    shutdown: Arc<Notify>,
-}
-
-#[tonic::async_trait]
-impl gp::grpc_controller_server::GrpcController for Controller {
-    async fn shutdown(&self, _r: Request<gp::Empty>) -> Result<Response<gp::Empty>, Status> {
-        self.shutdown.notify_one();
-        Ok(Response::new(gp::Empty {}))
-    }
-}
-
-struct Stdio;
-
-#[tonic::async_trait]
-impl gp::grpc_stdio_server::GrpcStdio for Stdio {
-    async fn stream_stdio(
-        &self,
-        _r: Request<()>,
-    ) -> Result<Response<Pin<Box<dyn futures::Stream<Item = Result<gp::StdioData, Status>> + Send>>>, Status> {
-        // We never write to stdout/stderr through this channel: logs go to stderr directly.
-        Ok(Response::new(Box::pin(futures::stream::pending())))
-    }
-}
-
-/// Why serving stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error(transparent)]
-    Handshake(#[from] handshake::HandshakeError),
-    #[error(transparent)]
-    Tls(#[from] tls::TlsError),
-    #[error("gRPC server failed: {0}")]
-    Transport(#[from] tonic::transport::Error),
-}
-
-/// Serves a provider the way Terraform launches it: handshake on stdout, gRPC until Shutdown.
-pub async fn serve<P: Provider>(provider: P) -> Result<(), ServeError> {
-    handshake::check_environment()?;
-    let listener = handshake::listen().await?;
-    let addr = listener.local_addr().map_err(handshake::HandshakeError::Io)?;
-    tracing::debug!(%addr, "serving Terraform plugin protocol 6");
-    let shutdown = Arc::new(Notify::new());
-    let service = pb::provider_server::ProviderServer::new(ProviderService::new(provider))
-        .max_decoding_message_size(256 * 1024 * 1024)
-        .max_encoding_message_size(256 * 1024 * 1024);
-    let router = tonic::transport::Server::builder()
-        .add_service(service)
-        .add_service(gp::grpc_controller_server::GrpcControllerServer::new(Controller { shutdown: shutdown.clone() }))
-        .add_service(gp::grpc_stdio_server::GrpcStdioServer::new(Stdio));
-    // A terminal's Ctrl-C reaches the whole process group, providers included. Like go-plugin's
-    // plugins we keep serving (Terraform still needs us to finish the RPCs in flight and save
-    // state), but end long waits at once, as StopProvider does.
-    tokio::spawn(async {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("interrupt received: ending long waits");
-            super::stop::global().request();
-        }
-    });
-    let stop = {
-        let s = shutdown.clone();
-        async move { s.notified().await }
-    };
-
-    let client_cert = std::env::var("PLUGIN_CLIENT_CERT").ok().filter(|s| !s.trim().is_empty());
-    let tls_disabled = std::env::var_os("TF_DISABLE_PLUGIN_TLS").is_some();
-    match client_cert {
-        Some(pem) if !tls_disabled => {
-            let tls = tls::server_tls(&pem)?;
-            print_handshake(&handshake::handshake_line(addr, Some(&tls.cert_der)));
-            let (tx, rx) = tokio::sync::mpsc::channel(16);
-            let acceptor = tls.acceptor.clone();
-            tokio::spawn(async move {
-                loop {
-                    let Ok((tcp, _)) = listener.accept().await else { break };
-                    no_delay(&tcp);
-                    let acceptor = acceptor.clone();
-                    let tx = tx.clone();
-                    tokio::spawn(async move {
-                        match acceptor.accept(tcp).await {
-                            Ok(s) => {
-                                let _ = tx.send(Ok::<_, std::io::Error>(s)).await;
-                            }
-                            Err(e) => tracing::warn!(error = %e, "refused a plugin client at the TLS handshake"),
-                        }
-                    });
-                }
-            });
-            router.serve_with_incoming_shutdown(tokio_stream::wrappers::ReceiverStream::new(rx), stop).await?;
-        }
-        _ => {
-            print_handshake(&handshake::handshake_line(addr, None));
-            let incoming = futures::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |tcp| {
-                if let Ok(t) = &tcp {
-                    no_delay(t);
-                }
-                tcp
-            });
-            router.serve_with_incoming_shutdown(incoming, stop).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Turns Nagle's algorithm off on a plugin connection. gRPC writes small frames and waits for
-/// the answer; with Nagle on, each exchange could stall on the peer's delayed ACK (up to 40 ms
-/// on Linux), which made every resource instance of a plan cost tens of milliseconds of waiting.
-fn no_delay(tcp: &tokio::net::TcpStream) {
-    if let Err(e) = tcp.set_nodelay(true) {
-        tracing::debug!(error = %e, "could not set TCP_NODELAY on a plugin connection");
-    }
-}
-
-fn print_handshake(line: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }
 
 #[cfg(test)]
