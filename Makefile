@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.toolchain-installed
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: build release dist toolchain test lint demo bench fuzz clean
+.PHONY: build release dist toolchain test lint demo docs bench fuzz clean
 
 BENCH_N    ?= 1000
 BENCH_ARGS ?=
@@ -47,6 +47,11 @@ test: toolchain lint
 
 demo: toolchain build
 	scripts/demo.sh
+
+# The Registry pages docs/index.md, docs/{resources,data-sources,list-resources,actions}/ from
+# templates/, examples/ and the built provider's schema (scripts/docs.py; --check is tests/docs.rs).
+docs: toolchain build
+	$(VENV)/bin/python scripts/docs.py --provider-dir target/debug
 
 # Fleet-scale benchmark against moto (not part of `make test`): writes docs/benchmarks.md and
 # target/bench/results.json. BENCH_N=100 make bench, or make bench BENCH_ARGS="--repeat 5 --keep".

@@ -302,6 +302,20 @@ fn check_rule(path: &str, rule: &Value, top: bool, out: &mut Vec<AslProblem>) {
     }
 }
 
+/// A revision id that changes exactly when the deployed definition or role changes
+/// (FNV-1a over the definition's canonical JSON and the role ARN).
+pub fn revision_id(definition: &str, role_arn: &str) -> String {
+    let canonical = serde_json::from_str::<serde_json::Value>(definition)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| definition.to_string());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in canonical.bytes().chain([0u8]).chain(role_arn.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! What every operation receives once the provider is configured: settings, AWS sessions,
 //! the landing zone's account ids (resolved once, lazily), and the provider-wide concurrency caps.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -80,7 +81,7 @@ pub struct Settings {
     pub iam_propagation_timeout: Duration,
     pub drift_detection: DriftDetection,
     /// `aft_request_rows`: which row of AFT's `aft-request` table each account gets.
-    pub aft_request_rows: crate::framework::request_row::RowMode,
+    pub aft_request_rows: RowMode,
 }
 
 impl Default for Settings {
@@ -120,13 +121,39 @@ pub struct LandingZone {
     pub audit: Option<String>,
 }
 
+/// `aft_request_rows`: which row to write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RowMode {
+    /// A full row where nothing listens to the table, none where something does (or may).
+    #[default]
+    Auto,
+    /// AFT's full row always (the user accepts what AFT's listeners do with it).
+    Full,
+    /// A row without `control_tower_parameters`: identify-targets reads it; AFT's action trigger
+    /// fails on it (`KeyError`) before doing anything, and publishes a failure notification.
+    Inert,
+    /// Never write a row.
+    None,
+}
+
+impl RowMode {
+    /// Parses the setting (validated at plan time).
+    pub fn parse(s: &str) -> Option<RowMode> {
+        match s {
+            "auto" => Some(RowMode::Auto),
+            "full" => Some(RowMode::Full),
+            "inert" => Some(RowMode::Inert),
+            "none" => Some(RowMode::None),
+            _ => None,
+        }
+    }
+}
+
 /// The configured provider.
 pub struct Context {
     pub aws: Aws,
     pub settings: Settings,
     landing_zone: OnceCell<LandingZone>,
-    /// AFT's request table and what listens to it (read once per process).
-    aft_request: OnceCell<crate::framework::request_row::Deployment>,
     /// Cap on account vending operations in flight (`max_concurrent_operations`).
     pub vend_slots: Semaphore,
     /// Held while an Account Factory operation checks Control Tower's room and is sent, so two
@@ -137,14 +164,10 @@ pub struct Context {
     /// Emails and account names planned by this provider process (one plan walk), to catch
     /// duplicates.
     planned_unique: std::sync::Mutex<std::collections::HashMap<String, String>>,
-    /// The bulk read of the organization and metadata table shared by refreshes (see [`crate::inventory`]).
-    pub snapshot: tokio::sync::Mutex<Option<std::sync::Arc<crate::inventory::Snapshot>>>,
-    /// The pipeline names read by [`crate::inventory::pipeline_names`], with when they were read.
-    pub pipelines: tokio::sync::Mutex<Option<PipelineNames>>,
+    /// What the modules above keep for the life of the process, one value per type (the bulk
+    /// read of the fleet, what listens to AFT's request table): see [`Context::memo`].
+    memos: std::sync::Mutex<std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
 }
-
-/// Pipeline names read at one moment.
-pub type PipelineNames = (std::time::Instant, std::sync::Arc<std::collections::HashSet<String>>);
 
 impl Context {
     /// A context over an AWS session and settings.
@@ -156,10 +179,8 @@ impl Context {
             aws,
             settings,
             landing_zone: OnceCell::new(),
-            aft_request: OnceCell::new(),
             planned_unique: Default::default(),
-            snapshot: Default::default(),
-            pipelines: Default::default(),
+            memos: Default::default(),
         }
     }
 
@@ -228,12 +249,17 @@ impl Context {
         })
     }
 
-    /// AFT's request table and what listens to it (one look per provider process).
-    pub async fn aft_request_deployment(&self) -> Result<&crate::framework::request_row::Deployment, AwsError> {
-        use crate::framework::request_row;
-        self.aft_request
-            .get_or_try_init(|| async { Ok(request_row::detect(self, request_row::table_name(self).await?).await) })
-            .await
+    /// The process-wide value of type `T`, made with `T::default()` on first use. Modules above
+    /// the context keep their caches here (each in a type of its own), so the context needs to
+    /// know none of them.
+    pub fn memo<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut memos = self.memos.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = memos.entry(std::any::TypeId::of::<T>()).or_insert_with(|| Arc::new(T::default())).clone();
+        match slot.downcast::<T>() {
+            Ok(t) => t,
+            // the map is keyed by the type id, so the slot always holds a `T`
+            Err(_) => Arc::new(T::default()),
+        }
     }
 
     /// hub → `AWSAFTService` in the CT management account (Organizations, Service Catalog, Support).

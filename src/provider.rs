@@ -5,8 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::aws::{AssumeRole, Aws, AwsSettings};
+use crate::context::RowMode;
 use crate::context::{Context, DriftDetection, FeatureOptions, RoleNames, Settings, VendMethod};
-use crate::framework::request_row::RowMode;
 use crate::plugin::{
     Action, AttrPath, Attribute, Block, DataSource, Diagnostics, ListResource, NestedBlock, Resource, Schema, Type,
     Value,

@@ -14,8 +14,8 @@ use futures::StreamExt;
 
 use crate::aws::{AwsError, clients, organizations};
 use crate::context::Context;
-use crate::data_sources::accounts::{resolve_targets, target_block, validate_targets};
 use crate::framework::{self, invoke, metadata};
+use crate::inventory::targets::{resolve_targets, target_block, validate_targets};
 use crate::plugin::{
     Action, AttrPath, Attribute, Block, Diagnostic, Diagnostics, NestedBlock, Progress, Schema, Type, Value,
 };
@@ -111,7 +111,7 @@ async fn request_for(ctx: &Context, id: &str) -> Result<Option<framework::reques
     }
     let org = clients::organizations(&ctx.ct_session().await?);
     match organizations::describe_account(&org, id).await? {
-        Some(a) => metadata::aft_request(ctx, &a.email).await,
+        Some(a) => crate::framework::request_row::aft_request(ctx, &a.email).await,
         None => Ok(None),
     }
 }

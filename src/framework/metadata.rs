@@ -220,24 +220,6 @@ pub async fn audit(ctx: &Context, request: &AccountRequest, event: &str) -> Resu
     Ok(())
 }
 
-/// The request AFT's own `aft-request` table holds for an email, when that table exists.
-pub async fn aft_request(ctx: &Context, email: &str) -> Result<Option<AccountRequest>, AwsError> {
-    let table = ctx.aft_request_deployment().await?.table().to_string();
-    match clients::dynamodb(ctx.aws.hub()).get_item().table_name(table).key("id", s(email)).send().await {
-        // an inert row (no control_tower_parameters) holds no request
-        Ok(out) => match out.item().filter(|i| i.contains_key("control_tower_parameters")) {
-            Some(item) => Ok(Some(request_from_item(item))),
-            // the table's key is the email as the request wrote it; Organizations may spell it
-            // in another case, so look through the rows before saying there is none
-            None => Ok(crate::inventory::aft_requests(ctx).await?.remove(&email.to_ascii_lowercase())),
-        },
-        Err(e) => {
-            let e = AwsError::from_sdk("dynamodb:GetItem", e);
-            if e.is_not_found() { Ok(None) } else { Err(e) }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,33 +34,7 @@ pub const OWNER_ATTRIBUTE: &str = "managed_by";
 /// Its value.
 pub const OWNER: &str = "terraform-provider-aft";
 
-/// `aft_request_rows`: which row to write.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RowMode {
-    /// A full row where nothing listens to the table, none where something does (or may).
-    #[default]
-    Auto,
-    /// AFT's full row always (the user accepts what AFT's listeners do with it).
-    Full,
-    /// A row without `control_tower_parameters`: identify-targets reads it; AFT's action trigger
-    /// fails on it (`KeyError`) before doing anything, and publishes a failure notification.
-    Inert,
-    /// Never write a row.
-    None,
-}
-
-impl RowMode {
-    /// Parses the setting (validated at plan time).
-    pub fn parse(s: &str) -> Option<RowMode> {
-        match s {
-            "auto" => Some(RowMode::Auto),
-            "full" => Some(RowMode::Full),
-            "inert" => Some(RowMode::Inert),
-            "none" => Some(RowMode::None),
-            _ => None,
-        }
-    }
-}
+pub use crate::context::RowMode;
 
 /// What listens to AFT's request table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -246,7 +220,7 @@ pub fn row(org_email: &str, request: &AccountRequest, inert: bool) -> HashMap<St
 /// Writes the account's row as decided; a row that is not ours (AFT's own) is never replaced.
 /// Returns the one-line detail for the step record.
 pub async fn write(ctx: &Context, org_email: &str, request: &AccountRequest) -> Result<String, AwsError> {
-    let deployment = ctx.aft_request_deployment().await?;
+    let deployment = deployment(ctx).await?;
     let table = deployment.table();
     let inert = match deployment.decide(ctx.settings.aft_request_rows) {
         Decision::Skip(why) => return Ok(format!("no {table} row ({why})")),
@@ -277,7 +251,7 @@ pub async fn write(ctx: &Context, org_email: &str, request: &AccountRequest) -> 
 /// written; `request_email` serves only for an account Organizations no longer has.
 /// Returns what was done.
 pub async fn remove(ctx: &Context, account_id: &str, request_email: &str) -> Result<String, AwsError> {
-    let deployment = ctx.aft_request_deployment().await?;
+    let deployment = deployment(ctx).await?;
     let table = deployment.table();
     if !deployment.quiet() {
         return Ok(format!("{table} row kept (AFT may listen to the table; its REMOVE would start AFT's cleanup)"));
@@ -300,6 +274,55 @@ pub async fn remove(ctx: &Context, account_id: &str, request_email: &str) -> Res
     match del {
         Ok(_) => Ok(format!("{table} row removed")),
         Err(e) if e.code == "ConditionalCheckFailedException" => Ok(format!("no {table} row of ours to remove")),
+        Err(e) => Err(e),
+    }
+}
+
+/// What [`deployment`] found, kept for the life of the process.
+#[derive(Default)]
+struct Detected(tokio::sync::OnceCell<std::sync::Arc<Deployment>>);
+
+/// AFT's request table and what listens to it (one look per provider process).
+pub async fn deployment(ctx: &Context) -> Result<std::sync::Arc<Deployment>, AwsError> {
+    let detected = ctx.memo::<Detected>();
+    detected
+        .0
+        .get_or_try_init(|| async { Ok(std::sync::Arc::new(detect(ctx, table_name(ctx).await?).await)) })
+        .await
+        .cloned()
+}
+
+/// The request AFT's own `aft-request` table holds for an email, when that table exists.
+pub async fn aft_request(ctx: &Context, email: &str) -> Result<Option<AccountRequest>, AwsError> {
+    let table = deployment(ctx).await?.table().to_string();
+    match clients::dynamodb(ctx.aws.hub()).get_item().table_name(table).key("id", Av::S(email.to_string())).send().await
+    {
+        // an inert row (no control_tower_parameters) holds no request
+        Ok(out) => match out.item().filter(|i| i.contains_key("control_tower_parameters")) {
+            Some(item) => Ok(Some(super::metadata::request_from_item(item))),
+            // the table's key is the email as the request wrote it; Organizations may spell it
+            // in another case, so look through the rows before saying there is none
+            None => Ok(aft_requests(ctx).await?.remove(&email.to_ascii_lowercase())),
+        },
+        Err(e) => {
+            let e = AwsError::from_sdk("dynamodb:GetItem", e);
+            if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
+/// The rows of AFT's `aft-request` table by lower-cased email; empty when the table does not exist.
+/// Inert rows (no `control_tower_parameters`, so no email) are not requests and are left out.
+pub async fn aft_requests(ctx: &Context) -> Result<BTreeMap<String, AccountRequest>, AwsError> {
+    let table = deployment(ctx).await?.table().to_string();
+    match crate::aws::dynamodb::scan_all(&clients::dynamodb(ctx.aws.hub()), &table).await {
+        Ok(items) => Ok(items
+            .iter()
+            .map(super::metadata::request_from_item)
+            .filter(|r| !r.email().is_empty())
+            .map(|r| (r.email().to_ascii_lowercase(), r))
+            .collect()),
+        Err(e) if e.is_not_found() => Ok(BTreeMap::new()),
         Err(e) => Err(e),
     }
 }

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use crate::aws::organizations::OuRef;
 use crate::context::Context;
 use crate::inventory;
+use crate::inventory::imported::imported_state;
 use crate::plugin::{AttrPath, Attribute, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, Type, Value};
-use crate::resources::account_provisioning::imported_state;
 
 /// `list "aft_account_provisioning"`
 pub struct AccountProvisioningList;
@@ -117,7 +117,7 @@ impl ListResource<Context> for AccountProvisioningList {
             Diagnostics::from(Diagnostic::error("Listing AFT accounts failed", e.to_string()))
         };
         let snap = inventory::shared(ctx).await.map_err(fail)?;
-        let requests = inventory::aft_requests(ctx).await.map_err(fail)?;
+        let requests = crate::framework::request_row::aft_requests(ctx).await.map_err(fail)?;
         let mut allowed_parents: Option<Vec<String>> = None;
         if !f.ous.is_empty() {
             let mut all = Vec::new();

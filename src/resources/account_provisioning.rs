@@ -15,6 +15,7 @@ use crate::context::{Context, DriftDetection, VendMethod};
 use crate::framework::request::{AccountRequest, CT_KEYS};
 use crate::framework::validate::{self, Draft, Field};
 use crate::framework::{self, RunRecord, metadata, request_row, vend};
+use crate::inventory::imported::imported_state;
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
@@ -64,10 +65,6 @@ pub fn request_of(v: &Value) -> AccountRequest {
         change_management_parameters: if cm.is_null() { None } else { Some(cm.as_string_map()) },
         account_customizations_name: v.get("account_customizations_name").as_str().unwrap_or_default().to_string(),
     }
-}
-
-fn nonempty_map(m: &BTreeMap<String, String>) -> Value {
-    if m.is_empty() { Value::Null } else { Value::string_map(m.clone()) }
 }
 
 fn field_path(f: &Field) -> AttrPath {
@@ -302,7 +299,7 @@ impl Resource<Context> for AccountProvisioning {
             // said at plan time, where the reviewer can still choose: the account will get no row
             // in AFT's request table, so AFT's own invoke-customizations would fail
             if let Some(ctx) = ctx
-                && let Ok(deployment) = ctx.aft_request_deployment().await
+                && let Ok(deployment) = crate::framework::request_row::deployment(ctx).await
                 && let Some(why) = deployment.warning(ctx.settings.aft_request_rows)
             {
                 d.push(
@@ -540,59 +537,11 @@ impl Resource<Context> for AccountProvisioning {
         let item = metadata::get(ctx, &account.id).await.map_err(fail)?;
         let request = match item.as_ref().and_then(|i| i.request.clone()) {
             Some(r) => Some(r),
-            None => metadata::aft_request(ctx, &account.email).await.map_err(fail)?,
+            None => crate::framework::request_row::aft_request(ctx, &account.email).await.map_err(fail)?,
         };
         let (parent, _) = organizations::parent(&org, &account.id).await.map_err(fail)?;
         Ok(imported_state(&account, &parent, item.as_ref(), request))
     }
-}
-
-/// The state of an account taken under management: its request (from our metadata item, or AFT's
-/// `aft-request` row), or what Organizations and AFT's metadata item say when there is none.
-pub fn imported_state(
-    account: &organizations::AccountInfo,
-    parent: &str,
-    item: Option<&metadata::MetadataItem>,
-    request: Option<AccountRequest>,
-) -> Value {
-    let request = request.unwrap_or_else(|| AccountRequest {
-        control_tower_parameters: [
-            ("AccountEmail".to_string(), account.email.clone()),
-            ("AccountName".to_string(), account.name.clone()),
-            ("ManagedOrganizationalUnit".to_string(), parent.to_string()),
-        ]
-        .into(),
-        account_tags: item.map(|i| i.account_level_tags.clone()).unwrap_or_default(),
-        account_customizations_name: item.map(|i| i.account_customizations_name.clone()).unwrap_or_default(),
-        ..Default::default()
-    });
-    let cm = request.change_management_parameters.as_ref().map(|m| {
-        Value::object([
-            ("change_requested_by", Value::from(m.get("change_requested_by").cloned())),
-            ("change_reason", Value::from(m.get("change_reason").cloned())),
-        ])
-    });
-    let name = &request.account_customizations_name;
-    Value::object([
-        ("control_tower_parameters", Value::string_map(request.control_tower_parameters.clone())),
-        ("account_tags", nonempty_map(&request.account_tags)),
-        ("custom_fields", nonempty_map(&request.custom_fields)),
-        ("change_management_parameters", cm.unwrap_or(Value::Null)),
-        ("account_customizations_name", if name.is_empty() { Value::Null } else { Value::from(name.as_str()) }),
-        ("rerun_triggers", Value::Null),
-        ("close_account_on_delete", Value::Null),
-        ("parking_organizational_unit", Value::Null),
-        ("id", account.id.as_str().into()),
-        ("account_id", account.id.as_str().into()),
-        ("account_arn", account.arn.as_str().into()),
-        ("account_status", account.status.as_str().into()),
-        ("parent_ou_id", parent.into()),
-        ("execution_role_arn", Value::Null),
-        ("framework_run_id", Value::Null),
-        ("framework_completed_at", Value::Null),
-        ("drift", Value::List(Vec::new())),
-        ("timeouts", Value::Null),
-    ])
 }
 
 /// True when `parent` is the OU a `ManagedOrganizationalUnit` string names (no call when the

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_sfn::types::Tag;
 
 use crate::asl;
+use crate::asl::revision_id;
 use crate::aws::errors::while_role_propagates;
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
@@ -33,20 +34,6 @@ fn same_json(a: &str, b: &str) -> bool {
         (Ok(x), Ok(y)) => x == y,
         _ => a == b,
     }
-}
-
-/// A revision id that changes exactly when the deployed definition or role changes
-/// (FNV-1a over the definition's canonical JSON and the role ARN).
-pub fn revision_id(definition: &str, role_arn: &str) -> String {
-    let canonical = serde_json::from_str::<serde_json::Value>(definition)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| definition.to_string());
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in canonical.bytes().chain([0u8]).chain(role_arn.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
 }
 
 fn asl_diags(definition: &str) -> Diagnostics {

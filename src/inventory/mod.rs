@@ -7,18 +7,22 @@
 //! and `Scan` pages of the metadata table, so a fleet of N accounts is read with about
 //! N/20 + 2 × OUs + N/400 calls instead of 4 calls per account. A snapshot answers only what
 //! it saw: an account it does not know is looked up directly by the caller.
+//!
+//! It is the layer the resources, data sources, list resources and actions share (they never
+//! import each other): the snapshot here, the customization targets of AFT's invoke-customizations
+//! in [`targets`], and the state of an account taken under management in [`imported`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+pub mod imported;
+pub mod targets;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::aws::organizations::{self, AccountInfo};
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
-use crate::framework::metadata::{self, MetadataItem};
-use crate::framework::request::AccountRequest;
+use crate::framework::metadata::MetadataItem;
 
 /// How long a snapshot is trusted. Terraform starts a fresh provider process for each plan and
 /// apply, so in practice a snapshot lives for one refresh walk.
@@ -129,7 +133,7 @@ async fn org_tree(
 
 async fn scan_metadata(ctx: &Context) -> Result<HashMap<String, MetadataItem>, AwsError> {
     let mut out = HashMap::new();
-    for item in scan(ctx, &ctx.settings.metadata_table).await? {
+    for item in crate::aws::dynamodb::scan_all(&clients::dynamodb(ctx.aws.hub()), &ctx.settings.metadata_table).await? {
         let m = MetadataItem::from_item(&item);
         if !m.id.is_empty() {
             out.insert(m.id.clone(), m);
@@ -138,37 +142,19 @@ async fn scan_metadata(ctx: &Context) -> Result<HashMap<String, MetadataItem>, A
     Ok(out)
 }
 
-/// Every item of a table (paged `Scan`).
-async fn scan(ctx: &Context, table: &str) -> Result<Vec<HashMap<String, AttributeValue>>, AwsError> {
-    let ddb = clients::dynamodb(ctx.aws.hub());
-    let mut out = Vec::new();
-    let mut pages = ddb.scan().table_name(table).consistent_read(true).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        out.extend(page.aws("dynamodb:Scan")?.items().iter().cloned());
-    }
-    Ok(out)
-}
+/// The process's snapshot, kept in the context.
+#[derive(Default)]
+struct SnapshotSlot(tokio::sync::Mutex<Option<Arc<Snapshot>>>);
 
-/// The rows of AFT's `aft-request` table by lower-cased email; empty when the table does not exist.
-/// Inert rows (no `control_tower_parameters`, so no email) are not requests and are left out.
-pub async fn aft_requests(ctx: &Context) -> Result<BTreeMap<String, AccountRequest>, AwsError> {
-    let table = ctx.aft_request_deployment().await?.table().to_string();
-    match scan(ctx, &table).await {
-        Ok(items) => Ok(items
-            .iter()
-            .map(metadata::request_from_item)
-            .filter(|r| !r.email().is_empty())
-            .map(|r| (r.email().to_ascii_lowercase(), r))
-            .collect()),
-        Err(e) if e.is_not_found() => Ok(BTreeMap::new()),
-        Err(e) => Err(e),
-    }
-}
+/// The process's pipeline names with when they were read, kept in the context.
+#[derive(Default)]
+struct PipelinesSlot(tokio::sync::Mutex<Option<(Instant, Arc<HashSet<String>>)>>);
 
 /// The snapshot of this provider process, read on first use and again once it is older than
 /// [`MAX_AGE`]; concurrent callers share one read.
 pub async fn shared(ctx: &Context) -> Result<Arc<Snapshot>, AwsError> {
-    let mut slot = ctx.snapshot.lock().await;
+    let memo = ctx.memo::<SnapshotSlot>();
+    let mut slot = memo.0.lock().await;
     if let Some(s) = slot.as_ref()
         && s.fresh()
     {
@@ -190,7 +176,8 @@ pub async fn shared(ctx: &Context) -> Result<Arc<Snapshot>, AwsError> {
 /// The names of every CodePipeline pipeline in the AFT management account (paged
 /// `ListPipelines`), read once per provider process like the snapshot.
 pub async fn pipeline_names(ctx: &Context) -> Result<Arc<HashSet<String>>, AwsError> {
-    let mut slot = ctx.pipelines.lock().await;
+    let memo = ctx.memo::<PipelinesSlot>();
+    let mut slot = memo.0.lock().await;
     if let Some((taken, names)) = slot.as_ref()
         && taken.elapsed() < MAX_AGE
     {
