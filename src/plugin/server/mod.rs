@@ -15,6 +15,8 @@ mod list;
 mod provider_rpcs;
 mod registry;
 mod resource;
+#[cfg(test)]
+mod tests;
 
 use std::pin::Pin;
 use std::sync::Arc;
