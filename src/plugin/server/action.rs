@@ -3,7 +3,7 @@
 
 use super::codec::decode;
 use super::guard::guarded;
-use super::{BoxStream, Failure, ProviderService, diagnostics_only};
+use super::{BoxStream, Failure, ProviderService, diagnostics_only, validate_with};
 use crate::plugin::diagnostics::Diagnostics;
 use crate::plugin::proto::tfplugin6 as pb;
 use crate::plugin::traits::{Progress, Provider};
@@ -22,9 +22,8 @@ impl<P: Provider> ProviderService<P> {
         &self,
         r: &pb::validate_action_config::Request,
     ) -> Result<pb::validate_action_config::Response, Diagnostics> {
-        let e = self.registry.actions.get(&r.type_name)?;
-        let cfg = decode(r.config.as_ref(), &e.ty)?;
-        Ok(pb::validate_action_config::Response { diagnostics: e.imp.validate(&cfg).to_proto() })
+        let diagnostics = validate_with(&self.registry.actions, &r.type_name, r.config.as_ref(), |t, c| t.validate(c))?;
+        Ok(pb::validate_action_config::Response { diagnostics })
     }
 
     pub(super) async fn plan_action_rpc(

@@ -2,7 +2,7 @@
 
 use super::codec::{decode, encode};
 use super::guard::guarded;
-use super::{Failure, ProviderService, diagnostics_only};
+use super::{Failure, ProviderService, diagnostics_only, validate_with};
 use crate::plugin::diagnostics::Diagnostics;
 use crate::plugin::proto::tfplugin6 as pb;
 use crate::plugin::traits::Provider;
@@ -14,9 +14,9 @@ impl<P: Provider> ProviderService<P> {
         &self,
         r: &pb::validate_data_resource_config::Request,
     ) -> Result<pb::validate_data_resource_config::Response, Diagnostics> {
-        let e = self.registry.data_sources.get(&r.type_name)?;
-        let cfg = decode(r.config.as_ref(), &e.ty)?;
-        Ok(pb::validate_data_resource_config::Response { diagnostics: e.imp.validate(&cfg).to_proto() })
+        let diagnostics =
+            validate_with(&self.registry.data_sources, &r.type_name, r.config.as_ref(), |t, c| t.validate(c))?;
+        Ok(pb::validate_data_resource_config::Response { diagnostics })
     }
 
     pub(super) async fn read_data(

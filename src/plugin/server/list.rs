@@ -2,7 +2,7 @@
 
 use super::codec::{decode, encode, identity};
 use super::guard::guarded;
-use super::{BoxStream, Failure, ProviderService, diagnostics_only};
+use super::{BoxStream, Failure, ProviderService, diagnostics_only, validate_with};
 use crate::plugin::diagnostics::{Diagnostic, Diagnostics};
 use crate::plugin::proto::tfplugin6 as pb;
 use crate::plugin::traits::Provider;
@@ -15,9 +15,8 @@ impl<P: Provider> ProviderService<P> {
         &self,
         r: &pb::validate_list_resource_config::Request,
     ) -> Result<pb::validate_list_resource_config::Response, Diagnostics> {
-        let e = self.registry.lists.get(&r.type_name)?;
-        let cfg = decode(r.config.as_ref(), &e.ty)?;
-        Ok(pb::validate_list_resource_config::Response { diagnostics: e.imp.validate(&cfg).to_proto() })
+        let diagnostics = validate_with(&self.registry.lists, &r.type_name, r.config.as_ref(), |t, c| t.validate(c))?;
+        Ok(pb::validate_list_resource_config::Response { diagnostics })
     }
 
     /// Finds the objects and streams one event each (a failure to encode one object is that

@@ -94,6 +94,19 @@ fn answer<Req, Resp: Failure<Req>>(req: &Req, out: Result<Resp, Diagnostics>) ->
     Ok(Response::new(out.unwrap_or_else(|d| Resp::failed(req, d))))
 }
 
+/// The shape of every Validate*Config RPC: the type's entry, its configuration decoded with the
+/// type's schema, and the type's own checks of it.
+fn validate_with<T: ?Sized>(
+    table: &registry::Table<T>,
+    name: &str,
+    config: Option<&pb::DynamicValue>,
+    check: impl Fn(&T, &super::value::Value) -> Diagnostics,
+) -> Result<Vec<pb::Diagnostic>, Diagnostics> {
+    let e = table.get(name)?;
+    let cfg = codec::decode(config, &e.ty)?;
+    Ok(check(&e.imp, &cfg).to_proto())
+}
+
 /// A one-event stream for a streaming RPC that failed before it started.
 fn failed_stream<T: Send + 'static>(event: T) -> Response<BoxStream<T>> {
     Response::new(Box::pin(futures::stream::iter([Ok(event)])))

@@ -3,7 +3,7 @@
 
 use super::codec::{decode, decode_private, decode_stored, encode, encode_private, identity};
 use super::guard::guarded;
-use super::{Failure, ProviderService, diagnostics_only};
+use super::{Failure, ProviderService, diagnostics_only, validate_with};
 use crate::plugin::diagnostics::{AttrPath, Diagnostic, Diagnostics};
 use crate::plugin::plan::{config_of_state, default_plan};
 use crate::plugin::proto::tfplugin6 as pb;
@@ -47,9 +47,9 @@ impl<P: Provider> ProviderService<P> {
         &self,
         r: &pb::validate_resource_config::Request,
     ) -> Result<pb::validate_resource_config::Response, Diagnostics> {
-        let e = self.registry.resources.get(&r.type_name)?;
-        let cfg = decode(r.config.as_ref(), &e.ty)?;
-        Ok(pb::validate_resource_config::Response { diagnostics: e.imp.validate(&cfg).to_proto() })
+        let diagnostics =
+            validate_with(&self.registry.resources, &r.type_name, r.config.as_ref(), |t, c| t.validate(c))?;
+        Ok(pb::validate_resource_config::Response { diagnostics })
     }
 
     /// JSON state of any earlier version decodes into the current schema: new attributes start
