@@ -37,4 +37,4 @@ pub use schema::{Attribute, Block, IdentitySchema, NestedBlock, Nesting, Schema}
 pub use traits::{
     Action, DataSource, Failed, ListResource, Listed, Plan, PlanRequest, Private, Progress, Provider, Resource,
 };
-pub use value::{Number, Type, Value};
+pub use value::{Attr, Number, Type, Value, check_model, from_value, to_value};

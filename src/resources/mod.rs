@@ -7,9 +7,84 @@ pub mod provisioning_customizations;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::context::Context;
-use crate::plugin::{AttrPath, Diagnostics, Resource, Value};
+use crate::plugin::{Attr, AttrPath, Diagnostics, Resource, Value};
 use crate::validation;
+
+/// The `timeouts` block every resource has (typed models).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeouts {
+    pub create: Attr<String>,
+    pub update: Attr<String>,
+    pub delete: Attr<String>,
+}
+
+impl Timeouts {
+    /// The duration for `op` of an optional block, or `default`.
+    pub fn of(t: &Option<Timeouts>, op: Op, default: Duration) -> Duration {
+        let set = t.as_ref().and_then(|t| match op {
+            Op::Create => t.create.as_str(),
+            Op::Update => t.update.as_str(),
+            Op::Delete => t.delete.as_str(),
+        });
+        set.and_then(|s| validation::duration(s).ok()).unwrap_or(default)
+    }
+
+    /// Checks the durations of an optional block.
+    pub fn check(t: &Option<Timeouts>, d: &mut Diagnostics) {
+        let Some(t) = t else { return };
+        for (op, v) in [("create", &t.create), ("update", &t.update), ("delete", &t.delete)] {
+            if let Some(s) = v.as_str()
+                && let Err(e) = validation::duration(s)
+            {
+                d.error_at(AttrPath::attr("timeouts").then(op), "Invalid timeout", e);
+            }
+        }
+    }
+}
+
+/// A timed operation.
+#[derive(Clone, Copy, Debug)]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+/// A map of strings whose elements may be unknown at plan time; [`known_map`] reads what is known.
+pub type StringMap = std::collections::BTreeMap<String, Attr<String>>;
+
+/// The known elements of an optional map (null and unknown elements left out).
+pub fn known_map(m: &Attr<StringMap>) -> std::collections::BTreeMap<String, String> {
+    m.known()
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+        .unwrap_or_default()
+}
+
+/// A model read from a value Terraform sent, with a decoding failure as an error diagnostic (it
+/// means the model and the schema disagree: a bug, reported instead of guessed around).
+pub fn read_model<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T, Diagnostics> {
+    crate::plugin::from_value(v).map_err(|e| {
+        crate::plugin::Diagnostic::error(
+            "The provider could not read its own model",
+            format!("{what}: {e}. This is a bug in terraform-provider-aft."),
+        )
+        .into()
+    })
+}
+
+/// A model written as a value of `ty`, with a failure as an error diagnostic.
+pub fn write_model<T: Serialize>(m: &T, ty: &crate::plugin::Type) -> Result<Value, Diagnostics> {
+    crate::plugin::to_value(m, ty).map_err(|e| {
+        crate::plugin::Diagnostic::error(
+            "The provider could not write its own model",
+            format!("{e}. This is a bug in terraform-provider-aft."),
+        )
+        .into()
+    })
+}
 
 /// Every resource the provider serves.
 pub fn all() -> Vec<Arc<dyn Resource<Context>>> {

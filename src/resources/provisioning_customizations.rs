@@ -3,8 +3,11 @@
 //!
 //! Order: model → schema → validate → plan → create → read → update → delete → import.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use aws_sdk_sfn::types::Tag;
+use serde::{Deserialize, Serialize};
 
 use crate::asl;
 use crate::asl::revision_id;
@@ -13,9 +16,11 @@ use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
-    AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, Plan, PlanRequest, Private, Resource,
-    Schema, Type, Value,
+    Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, Plan, PlanRequest, Private,
+    Resource, Schema, Type, Value,
 };
+
+use super::{StringMap, Timeouts, known_map, read_model, write_model};
 
 /// `aft_provisioning_customizations`
 pub struct ProvisioningCustomizations;
@@ -27,6 +32,54 @@ pub const DEFAULT_ROLE: &str = "aft-account-provisioning-customizations-role";
 const POLICY_NAME: &str = "aft-account-provisioning-customizations-policy";
 
 // ------------------------------------------------------------------ model
+
+/// The configuration, plan and state of `aft_provisioning_customizations`: one field per
+/// schema attribute (checked one to one by a test), read and written only through
+/// [`read_model`] and [`write_model`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub definition: Attr<String>,
+    pub name: Attr<String>,
+    pub role_arn: Attr<String>,
+    pub role_policy: Attr<String>,
+    pub tags: Attr<StringMap>,
+    pub id: Attr<String>,
+    pub arn: Attr<String>,
+    pub revision_id: Attr<String>,
+    pub role_created: Attr<bool>,
+    pub timeouts: Option<Timeouts>,
+}
+
+/// The identity: the state machine's ARN.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    pub arn: String,
+}
+
+/// The schema's type, built once.
+fn ty() -> &'static Type {
+    static TY: OnceLock<Type> = OnceLock::new();
+    TY.get_or_init(|| ProvisioningCustomizations.schema().cty())
+}
+
+impl Model {
+    fn read(v: &Value) -> Result<Model, Diagnostics> {
+        read_model(v, "aft_provisioning_customizations")
+    }
+
+    fn write(&self) -> Result<Value, Diagnostics> {
+        write_model(self, ty())
+    }
+
+    /// The deployed definition and role as state records them.
+    fn deployed(&mut self, arn: &str, definition: &str, role: &str, created: bool) {
+        self.id = Attr::Known(arn.to_string());
+        self.arn = Attr::Known(arn.to_string());
+        self.role_arn = Attr::Known(role.to_string());
+        self.role_created = Attr::Known(created);
+        self.revision_id = Attr::Known(revision_id(definition, role));
+    }
+}
 
 /// Same JSON, ignoring formatting.
 fn same_json(a: &str, b: &str) -> bool {
@@ -44,8 +97,8 @@ fn asl_diags(definition: &str) -> Diagnostics {
     d
 }
 
-fn sfn_tags(v: &Value) -> Vec<Tag> {
-    v.get("tags").as_string_map().into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+fn sfn_tags(m: &Model) -> Vec<Tag> {
+    known_map(&m.tags).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 fn diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
@@ -140,11 +193,11 @@ async fn update_machine(
 }
 
 /// The role to run with: the configured one, or the provider's own (created or repaired).
-async fn role_for(ctx: &Context, config: &Value) -> Result<(String, bool), Failed> {
-    match config.get("role_arn").as_str() {
+async fn role_for(ctx: &Context, config: &Model) -> Result<(String, bool), Failed> {
+    match config.role_arn.as_str() {
         Some(r) => Ok((r.to_string(), false)),
         None => {
-            let arn = ensure_role(ctx, config.get("role_policy").as_str())
+            let arn = ensure_role(ctx, config.role_policy.as_str())
                 .await
                 .map_err(|e| diag("Creating the state machine role failed", e))?;
             Ok((arn, true))
@@ -206,15 +259,20 @@ impl Resource<Context> for ProvisioningCustomizations {
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
-        state.get("arn").as_str().map(|a| Value::object([("arn", Value::from(a))]))
+        let arn = Model::read(state).ok()?.arn.known()?.clone();
+        crate::plugin::to_value(&Identity { arn }, &Type::object([("arn", Type::String)])).ok()
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
+        let config = match Model::read(config) {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
         let mut d = Diagnostics::new();
-        if let Some(def) = config.get("definition").as_str() {
+        if let Some(def) = config.definition.as_str() {
             d.extend(asl_diags(def));
         }
-        if let Some(n) = config.get("name").as_str()
+        if let Some(n) = config.name.as_str()
             && (n.is_empty() || n.len() > 80 || !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)))
         {
             d.error_at(
@@ -223,13 +281,13 @@ impl Resource<Context> for ProvisioningCustomizations {
                 format!("{n:?}: use 1 to 80 of a-z A-Z 0-9 - _"),
             );
         }
-        if let Some(r) = config.get("role_arn").as_str()
+        if let Some(r) = config.role_arn.as_str()
             && let Err(e) = crate::validation::role_arn(r)
         {
             d.error_at(AttrPath::attr("role_arn"), "Invalid role ARN", e);
         }
-        super::check_timeouts(config, &mut d);
-        if let Some(p) = config.get("role_policy").as_str() {
+        Timeouts::check(&config.timeouts, &mut d);
+        if let Some(p) = config.role_policy.as_str() {
             if !serde_json::from_str::<serde_json::Value>(p).is_ok_and(|v| v.is_object()) {
                 d.error_at(
                     AttrPath::attr("role_policy"),
@@ -237,7 +295,7 @@ impl Resource<Context> for ProvisioningCustomizations {
                     "role_policy must be an IAM policy document (a JSON object).",
                 );
             }
-            if !config.get("role_arn").is_null() {
+            if !config.role_arn.is_null() {
                 d.error_at(
                     AttrPath::attr("role_policy"),
                     "Conflicting arguments",
@@ -252,50 +310,27 @@ impl Resource<Context> for ProvisioningCustomizations {
         if plan.planned.is_null() {
             return Diagnostics::new();
         }
-        if plan.planned.get("name").is_null() {
-            plan.planned.set("name", DEFAULT_NAME);
-        }
-        if req.prior.is_null() {
-            if !req.config.get("role_arn").is_null() {
-                plan.planned.set("role_created", false);
+        match plan_model(req, &plan.planned).and_then(|m| m.write()) {
+            Ok(v) => {
+                plan.planned = v;
+                Diagnostics::new()
             }
-            return Diagnostics::new();
+            Err(d) => d,
         }
-        let cfg_role = req.config.get("role_arn");
-        let prior_created = req.prior.get("role_created").as_bool() == Some(true);
-        let role_changed = match cfg_role.as_str() {
-            Some(r) => Some(r) != req.prior.get("role_arn").as_str() || prior_created,
-            // left out: the provider's own role
-            None if cfg_role.is_null() => !prior_created,
-            None => true,
-        };
-        if role_changed {
-            if cfg_role.is_null() {
-                plan.planned.set("role_arn", Value::Unknown);
-            }
-            plan.planned.set("role_created", Value::Unknown);
-        }
-        let def_changed = match (req.prior.get("definition").as_str(), plan.planned.get("definition").as_str()) {
-            (Some(a), Some(b)) => !same_json(a, b),
-            _ => true,
-        };
-        if def_changed || role_changed {
-            plan.planned.set("revision_id", Value::Unknown);
-        }
-        Diagnostics::new()
     }
 
     async fn create(&self, ctx: &Context, planned: &Value, config: &Value) -> Result<Value, Failed> {
-        let definition = planned.get("definition").as_str().unwrap_or_default().to_string();
+        let (mut s, config) = (Model::read(planned)?, Model::read(config)?);
+        let definition = s.definition.as_str().unwrap_or_default().to_string();
         let d = asl_diags(&definition);
         if d.has_errors() {
             return Err(d.into());
         }
-        let name = planned.get("name").as_str().unwrap_or(DEFAULT_NAME).to_string();
-        let (role, created) = role_for(ctx, config).await?;
+        let name = s.name.as_str().unwrap_or(DEFAULT_NAME).to_string();
+        let (role, created) = role_for(ctx, &config).await?;
         let sfn = clients::sfn(ctx.aws.hub());
         // a role created a moment ago is refused until IAM has propagated it
-        let tags = Some(sfn_tags(planned)).filter(|t| !t.is_empty());
+        let tags = Some(sfn_tags(&s)).filter(|t| !t.is_empty());
         let created_machine = while_role_propagates(ctx.settings.iam_propagation_timeout, || async {
             sfn.create_state_machine()
                 .name(&name)
@@ -334,18 +369,14 @@ impl Resource<Context> for ProvisioningCustomizations {
             }
             Err(e) => return Err(diag("Creating the state machine failed", e).into()),
         };
-        let mut s = planned.clone();
-        s.set("id", arn.as_str());
-        s.set("arn", arn.as_str());
-        s.set("name", name.as_str());
-        s.set("role_arn", role.as_str());
-        s.set("role_created", created);
-        s.set("revision_id", revision_id(&definition, &role));
-        Ok(s)
+        s.name = Attr::Known(name);
+        s.deployed(&arn, &definition, &role, created);
+        Ok(s.write()?)
     }
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let Some(arn) = state.get("arn").as_str() else { return Ok(None) };
+        let mut s = Model::read(state)?;
+        let Some(arn) = s.arn.as_str() else { return Ok(None) };
         let sfn = clients::sfn(ctx.aws.hub());
         let d =
             match sfn.describe_state_machine().state_machine_arn(arn).send().await.aws("states:DescribeStateMachine") {
@@ -353,28 +384,28 @@ impl Resource<Context> for ProvisioningCustomizations {
                 Err(e) if e.is_not_found() || e.code == "StateMachineDoesNotExist" => return Ok(None),
                 Err(e) => return Err(diag("Reading the state machine failed", e)),
             };
-        let mut s = state.clone();
         // keep the configuration's formatting unless the deployed definition really differs
-        if !state.get("definition").as_str().is_some_and(|cur| same_json(cur, d.definition())) {
-            s.set("definition", d.definition());
+        if !s.definition.as_str().is_some_and(|cur| same_json(cur, d.definition())) {
+            s.definition = Attr::Known(d.definition().to_string());
         }
-        s.set("role_arn", d.role_arn());
-        let def = s.get("definition").as_str().unwrap_or_default().to_string();
-        s.set("revision_id", revision_id(&def, d.role_arn()));
-        Ok(Some(s))
+        s.role_arn = Attr::Known(d.role_arn().to_string());
+        let def = s.definition.as_str().unwrap_or_default().to_string();
+        s.revision_id = Attr::Known(revision_id(&def, d.role_arn()));
+        Ok(Some(s.write()?))
     }
 
     async fn update(&self, ctx: &Context, prior: &Value, planned: &Value, config: &Value) -> Result<Value, Failed> {
-        let definition = planned.get("definition").as_str().unwrap_or_default().to_string();
+        let (prior, mut s, config) = (Model::read(prior)?, Model::read(planned)?, Model::read(config)?);
+        let definition = s.definition.as_str().unwrap_or_default().to_string();
         let d = asl_diags(&definition);
         if d.has_errors() {
             return Err(d.into());
         }
-        let arn = prior.get("arn").as_str().unwrap_or_default().to_string();
-        let (role, created) = role_for(ctx, config).await?;
+        let arn = prior.arn.as_str().unwrap_or_default().to_string();
+        let (role, created) = role_for(ctx, &config).await?;
         let sfn = clients::sfn(ctx.aws.hub());
         update_machine(ctx, &sfn, &arn, &definition, &role).await?;
-        let (old, new) = (prior.get("tags").as_string_map(), planned.get("tags").as_string_map());
+        let (old, new) = (known_map(&prior.tags), known_map(&s.tags));
         let removed: Vec<String> = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
         if !removed.is_empty() {
             sfn.untag_resource()
@@ -388,25 +419,23 @@ impl Resource<Context> for ProvisioningCustomizations {
         if old != new && !new.is_empty() {
             sfn.tag_resource()
                 .resource_arn(&arn)
-                .set_tags(Some(sfn_tags(planned)))
+                .set_tags(Some(sfn_tags(&s)))
                 .send()
                 .await
                 .aws("states:TagResource")
                 .map_err(|e| diag("Tagging failed", e))?;
         }
-        let ours = prior.get("role_arn").as_str().unwrap_or_default();
-        if prior.get("role_created").as_bool() == Some(true) && !created && role != ours {
+        let ours = prior.role_arn.as_str().unwrap_or_default();
+        if prior.role_created.known() == Some(&true) && !created && role != ours {
             delete_role(ctx).await.map_err(|e| diag("Deleting the role the provider had created failed", e))?;
         }
-        let mut s = planned.clone();
-        s.set("role_arn", role.as_str());
-        s.set("role_created", created);
-        s.set("revision_id", revision_id(&definition, &role));
-        Ok(s)
+        s.deployed(&arn, &definition, &role, created);
+        Ok(s.write()?)
     }
 
     async fn delete(&self, ctx: &Context, prior: &Value, _private: &Private) -> Result<(), Diagnostics> {
-        let arn = prior.get("arn").as_str().unwrap_or_default();
+        let prior = Model::read(prior)?;
+        let arn = prior.arn.as_str().unwrap_or_default();
         match clients::sfn(ctx.aws.hub())
             .delete_state_machine()
             .state_machine_arn(arn)
@@ -418,7 +447,7 @@ impl Resource<Context> for ProvisioningCustomizations {
             Err(e) if e.is_not_found() || e.code == "StateMachineDoesNotExist" => {}
             Err(e) => return Err(diag("Deleting the state machine failed", e)),
         }
-        if prior.get("role_created").as_bool() == Some(true) {
+        if prior.role_created.known() == Some(&true) {
             delete_role(ctx).await.map_err(|e| diag("Deleting the role failed", e))?;
         }
         Ok(())
@@ -439,25 +468,65 @@ impl Resource<Context> for ProvisioningCustomizations {
             .aws("states:DescribeStateMachine")
             .map_err(|e| diag("Import failed", e))?;
         let role = d.role_arn().to_string();
-        Ok(Value::object([
-            ("definition", Value::from(d.definition())),
-            ("name", Value::from(d.name())),
-            ("role_arn", Value::from(role.as_str())),
-            ("role_policy", Value::Null),
-            ("tags", Value::Null),
-            ("id", Value::from(arn.as_str())),
-            ("arn", Value::from(arn.as_str())),
-            ("revision_id", Value::from(revision_id(d.definition(), &role))),
-            // the template's role name means the role came with the machine: destroy removes both
-            ("role_created", Value::from(role.ends_with(&format!(":role/{DEFAULT_ROLE}")))),
-            ("timeouts", Value::Null),
-        ]))
+        let mut m = Model {
+            definition: Attr::Known(d.definition().to_string()),
+            name: Attr::Known(d.name().to_string()),
+            ..Model::default()
+        };
+        // the template's role name means the role came with the machine: destroy removes both
+        m.deployed(&arn, d.definition(), &role, role.ends_with(&format!(":role/{DEFAULT_ROLE}")));
+        m.write()
     }
+}
+
+/// The planned model: the default name, and unknowns for what the apply will decide (the role
+/// the provider makes, its revision).
+fn plan_model(req: &PlanRequest<'_>, planned: &Value) -> Result<Model, Diagnostics> {
+    let (mut plan, config) = (Model::read(planned)?, Model::read(req.config)?);
+    if plan.name.is_null() {
+        plan.name = Attr::Known(DEFAULT_NAME.to_string());
+    }
+    if req.prior.is_null() {
+        if !config.role_arn.is_null() {
+            plan.role_created = Attr::Known(false);
+        }
+        return Ok(plan);
+    }
+    let prior = Model::read(req.prior)?;
+    let prior_created = prior.role_created.known() == Some(&true);
+    let role_changed = match &config.role_arn {
+        Attr::Known(r) => Some(r.as_str()) != prior.role_arn.as_str() || prior_created,
+        // left out: the provider's own role
+        Attr::Null => !prior_created,
+        Attr::Unknown => true,
+    };
+    if role_changed {
+        if config.role_arn.is_null() {
+            plan.role_arn = Attr::Unknown;
+        }
+        plan.role_created = Attr::Unknown;
+    }
+    let def_changed = match (prior.definition.as_str(), plan.definition.as_str()) {
+        (Some(a), Some(b)) => !same_json(a, b),
+        _ => true,
+    };
+    if def_changed || role_changed {
+        plan.revision_id = Attr::Unknown;
+    }
+    Ok(plan)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_model_matches_the_schema_one_to_one() {
+        crate::plugin::check_model::<Model>(ty()).unwrap();
+        let id = ProvisioningCustomizations.identity_schema().unwrap();
+        crate::plugin::check_model::<Identity>(&Type::object(id.attributes.iter().map(|a| (a.0.clone(), a.1.clone()))))
+            .unwrap();
+    }
 
     #[test]
     fn revision_id_follows_meaning_not_formatting() {

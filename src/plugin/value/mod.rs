@@ -12,11 +12,13 @@ use thiserror::Error;
 
 mod json;
 mod msgpack;
+mod serde;
 #[cfg(test)]
 mod tests;
 
 pub use json::{from_json, from_json_value, to_json_value};
 pub use msgpack::{from_msgpack, to_msgpack};
+pub use serde::{Attr, check_model, from_value, to_value};
 
 /// A cty type, as carried by a schema.
 #[derive(Clone, Debug, PartialEq)]
