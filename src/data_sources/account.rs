@@ -1,16 +1,46 @@
 //! Data source `aft_account`: one AFT-managed account by `account_id` or `email`, from the
 //! metadata table and Organizations.
 
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::aws::{AwsError, clients, organizations};
 use crate::context::Context;
 use crate::framework::metadata;
-use crate::plugin::{AttrPath, Attribute, Block, DataSource, Diagnostic, Diagnostics, Schema, Type, Value};
+use crate::plugin::{Attr, AttrPath, Attribute, Block, DataSource, Diagnostic, Diagnostics, Schema, Type, Value};
 use crate::validation;
 
 /// `aft_account`
 pub struct AccountDataSource;
+
+/// The configuration and result of `aft_account`: one field per schema attribute.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub account_id: Attr<String>,
+    pub email: Attr<String>,
+    pub id: Attr<String>,
+    pub name: Attr<String>,
+    pub arn: Attr<String>,
+    pub status: Attr<String>,
+    pub parent_ou_id: Attr<String>,
+    pub joined_method: Attr<String>,
+    pub joined_date: Attr<String>,
+    pub account_customizations_name: Attr<String>,
+    pub account_tags: Attr<BTreeMap<String, String>>,
+    pub tags: Attr<BTreeMap<String, String>>,
+}
+
+fn ty() -> &'static Type {
+    static TY: OnceLock<Type> = OnceLock::new();
+    TY.get_or_init(|| AccountDataSource.schema().cty())
+}
+
+fn read_config(config: &Value) -> Result<Model, Diagnostics> {
+    crate::plugin::read_model(config, "aft_account")
+}
 
 #[async_trait]
 impl DataSource<Context> for AccountDataSource {
@@ -39,9 +69,12 @@ impl DataSource<Context> for AccountDataSource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
+        let config = match read_config(config) {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
         let mut d = Diagnostics::new();
-        let id = config.get("account_id");
-        let email = config.get("email");
+        let (id, email) = (&config.account_id, &config.email);
         if id.is_null() && email.is_null() {
             d.push(
                 Diagnostic::error("Missing account selector", "Set `account_id` or `email`.")
@@ -70,10 +103,11 @@ impl DataSource<Context> for AccountDataSource {
     async fn read(&self, ctx: &Context, config: &Value) -> Result<Value, Diagnostics> {
         let fail = |e: AwsError| Diagnostics::from(Diagnostic::error("Reading the account failed", e.to_string()));
         let org = clients::organizations(&ctx.ct_session().await.map_err(fail)?);
-        let (path, account) = if let Some(id) = config.get("account_id").as_str() {
+        let config = read_config(config)?;
+        let (path, account) = if let Some(id) = config.account_id.as_str() {
             (AttrPath::attr("account_id"), organizations::describe_account(&org, id).await.map_err(fail)?)
         } else {
-            let email = config.get("email").as_str().unwrap_or_default();
+            let email = config.email.as_str().unwrap_or_default();
             (AttrPath::attr("email"), organizations::find_account_by_email(&org, email).await.map_err(fail)?)
         };
         let Some(account) = account else {
@@ -91,19 +125,30 @@ impl DataSource<Context> for AccountDataSource {
         };
         let (parent, _) = organizations::parent(&org, &account.id).await.map_err(fail)?;
         let tags = organizations::tags(&org, &account.id).await.map_err(fail)?;
-        Ok(Value::object([
-            ("id", account.id.clone().into()),
-            ("account_id", account.id.clone().into()),
-            ("email", account.email.into()),
-            ("name", account.name.into()),
-            ("arn", account.arn.into()),
-            ("status", account.status.into()),
-            ("parent_ou_id", parent.into()),
-            ("joined_method", account.joined_method.into()),
-            ("joined_date", account.joined_date.into()),
-            ("account_customizations_name", item.account_customizations_name.into()),
-            ("account_tags", Value::string_map(item.account_level_tags)),
-            ("tags", Value::string_map(tags)),
-        ]))
+        let m = Model {
+            id: Attr::Known(account.id.clone()),
+            account_id: Attr::Known(account.id),
+            email: Attr::Known(account.email),
+            name: Attr::Known(account.name),
+            arn: Attr::Known(account.arn),
+            status: Attr::Known(account.status),
+            parent_ou_id: Attr::Known(parent),
+            joined_method: Attr::Known(account.joined_method),
+            joined_date: Attr::Known(account.joined_date),
+            account_customizations_name: Attr::Known(item.account_customizations_name),
+            account_tags: Attr::Known(item.account_level_tags),
+            tags: Attr::Known(tags),
+        };
+        crate::plugin::write_model(&m, ty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_matches_the_schema_one_to_one() {
+        crate::plugin::check_model::<Model>(ty()).unwrap();
     }
 }

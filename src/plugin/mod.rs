@@ -9,6 +9,7 @@ pub mod diagnostics;
 mod fuzz;
 pub mod handshake;
 pub mod logging;
+pub mod model;
 pub mod plan;
 pub mod schema;
 pub mod server;
@@ -33,8 +34,9 @@ pub mod proto {
 }
 
 pub use diagnostics::{AttrPath, Diagnostic, Diagnostics};
+pub use model::{Attr, StringMap, check_model, known_map, read_model, write_model};
 pub use schema::{Attribute, Block, IdentitySchema, NestedBlock, Nesting, Schema};
 pub use traits::{
     Action, DataSource, Failed, ListResource, Listed, Plan, PlanRequest, Private, Progress, Provider, Resource,
 };
-pub use value::{Attr, Number, Type, Value, check_model, from_value, to_value};
+pub use value::{Number, Type, Value, from_value, to_value};

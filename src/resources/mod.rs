@@ -53,39 +53,6 @@ pub enum Op {
     Delete,
 }
 
-/// A map of strings whose elements may be unknown at plan time; [`known_map`] reads what is known.
-pub type StringMap = std::collections::BTreeMap<String, Attr<String>>;
-
-/// The known elements of an optional map (null and unknown elements left out).
-pub fn known_map(m: &Attr<StringMap>) -> std::collections::BTreeMap<String, String> {
-    m.known()
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
-        .unwrap_or_default()
-}
-
-/// A model read from a value Terraform sent, with a decoding failure as an error diagnostic (it
-/// means the model and the schema disagree: a bug, reported instead of guessed around).
-pub fn read_model<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T, Diagnostics> {
-    crate::plugin::from_value(v).map_err(|e| {
-        crate::plugin::Diagnostic::error(
-            "The provider could not read its own model",
-            format!("{what}: {e}. This is a bug in terraform-provider-aft."),
-        )
-        .into()
-    })
-}
-
-/// A model written as a value of `ty`, with a failure as an error diagnostic.
-pub fn write_model<T: Serialize>(m: &T, ty: &crate::plugin::Type) -> Result<Value, Diagnostics> {
-    crate::plugin::to_value(m, ty).map_err(|e| {
-        crate::plugin::Diagnostic::error(
-            "The provider could not write its own model",
-            format!("{e}. This is a bug in terraform-provider-aft."),
-        )
-        .into()
-    })
-}
-
 /// Every resource the provider serves.
 pub fn all() -> Vec<Arc<dyn Resource<Context>>> {
     vec![

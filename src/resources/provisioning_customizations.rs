@@ -20,7 +20,8 @@ use crate::plugin::{
     Resource, Schema, Type, Value,
 };
 
-use super::{StringMap, Timeouts, known_map, read_model, write_model};
+use super::Timeouts;
+use crate::plugin::{StringMap, known_map, read_model, write_model};
 
 /// `aft_provisioning_customizations`
 pub struct ProvisioningCustomizations;

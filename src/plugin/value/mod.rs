@@ -12,13 +12,13 @@ use thiserror::Error;
 
 mod json;
 mod msgpack;
-mod serde;
+pub(crate) mod serde_codec;
 #[cfg(test)]
 mod tests;
 
 pub use json::{from_json, from_json_value, to_json_value};
 pub use msgpack::{from_msgpack, to_msgpack};
-pub use serde::{Attr, check_model, from_value, to_value};
+pub use serde_codec::{from_value, to_value};
 
 /// A cty type, as carried by a schema.
 #[derive(Clone, Debug, PartialEq)]
@@ -283,10 +283,10 @@ pub struct CodecError {
 }
 
 impl CodecError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         CodecError { message: message.into() }
     }
-    fn at(self, step: &str) -> Self {
+    pub(crate) fn at(self, step: &str) -> Self {
         CodecError { message: format!("{step}: {}", self.message) }
     }
 }
