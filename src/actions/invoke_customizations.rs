@@ -15,9 +15,10 @@ use futures::StreamExt;
 use crate::aws::{AwsError, clients, organizations};
 use crate::context::Context;
 use crate::framework::{self, invoke, metadata};
-use crate::inventory::targets::{resolve_targets, target_block, validate_targets};
+use crate::inventory::targets::{TargetBlocks, resolve_targets, target_block, validate_targets};
 use crate::plugin::{
-    Action, AttrPath, Attribute, Block, Diagnostic, Diagnostics, NestedBlock, Progress, Schema, Type, Value,
+    Action, Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, NestedBlock, Progress, Schema, Type, Value,
+    read_model,
 };
 use crate::validation;
 
@@ -34,11 +35,28 @@ struct Options {
     wait: bool,
 }
 
-fn options(config: &Value) -> Options {
-    Options {
-        framework: config.get("rerun_framework").as_bool().unwrap_or(true),
-        pipelines: config.get("run_pipelines").as_bool().unwrap_or(true),
-        wait: config.get("wait_for_completion").as_bool().unwrap_or(false),
+/// The action's `config`: one field per schema attribute.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Config {
+    pub include: TargetBlocks,
+    pub exclude: TargetBlocks,
+    pub rerun_framework: Attr<bool>,
+    pub run_pipelines: Attr<bool>,
+    pub wait_for_completion: Attr<bool>,
+    pub timeout: Attr<String>,
+}
+
+impl Config {
+    fn read(v: &Value) -> Result<Config, Diagnostics> {
+        read_model(v, "aft_invoke_customizations")
+    }
+
+    fn options(&self) -> Options {
+        Options {
+            framework: self.rerun_framework.known().copied().unwrap_or(true),
+            pipelines: self.run_pipelines.known().copied().unwrap_or(true),
+            wait: self.wait_for_completion.known().copied().unwrap_or(false),
+        }
     }
 }
 
@@ -152,9 +170,13 @@ impl Action<Context> for InvokeCustomizations {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut d = validate_targets(config);
-        let o = options(config);
-        let known = !config.get("rerun_framework").is_unknown() && !config.get("run_pipelines").is_unknown();
+        let config = match Config::read(config) {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
+        let mut d = validate_targets(&config.include, &config.exclude);
+        let o = config.options();
+        let known = !config.rerun_framework.is_unknown() && !config.run_pipelines.is_unknown();
         if known && !o.framework && !o.pipelines {
             d.error_at(
                 AttrPath::attr("run_pipelines"),
@@ -162,7 +184,7 @@ impl Action<Context> for InvokeCustomizations {
                 "rerun_framework and run_pipelines are both false; set at least one to true.",
             );
         }
-        if let Some(t) = config.get("timeout").as_str()
+        if let Some(t) = config.timeout.as_str()
             && let Err(e) = validation::duration(t)
         {
             d.error_at(AttrPath::attr("timeout"), "Invalid timeout", e);
@@ -171,11 +193,14 @@ impl Action<Context> for InvokeCustomizations {
     }
 
     async fn invoke(&self, ctx: &Context, config: &Value, progress: Progress) -> Diagnostics {
-        let opts = options(config);
-        let limit =
-            config.get("timeout").as_str().and_then(|s| validation::duration(s).ok()).unwrap_or(DEFAULT_TIMEOUT);
+        let config = match Config::read(config) {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
+        let opts = config.options();
+        let limit = config.timeout.as_str().and_then(|s| validation::duration(s).ok()).unwrap_or(DEFAULT_TIMEOUT);
         let deadline = Instant::now() + limit;
-        let (ids, unmanaged) = match resolve_targets(ctx, config).await {
+        let (ids, unmanaged) = match resolve_targets(ctx, &config.include, &config.exclude).await {
             Ok(r) => (r.ids, r.unmanaged),
             Err(d) => return d,
         };
@@ -226,5 +251,15 @@ impl Action<Context> for InvokeCustomizations {
             ));
         }
         d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_matches_the_schema_one_to_one() {
+        crate::plugin::check_model::<Config>(&InvokeCustomizations.schema().cty()).unwrap();
     }
 }

@@ -6,11 +6,38 @@ use async_trait::async_trait;
 use crate::aws::organizations;
 use crate::aws::{AwsError, clients};
 use crate::context::Context;
-use crate::inventory::targets::{Resolved, resolve_targets, target_block, validate_targets};
-use crate::plugin::{Attribute, Block, DataSource, Diagnostic, Diagnostics, NestedBlock, Schema, Type, Value};
+use crate::inventory::targets::{Resolved, TargetBlocks, resolve_targets, target_block, validate_targets};
+use crate::plugin::{
+    Attr, Attribute, Block, DataSource, Diagnostic, Diagnostics, NestedBlock, Schema, Type, Value, read_model,
+    write_model,
+};
 
 /// `aft_accounts`
 pub struct AccountsDataSource;
+
+/// The configuration and result of `aft_accounts`: one field per schema attribute.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Model {
+    pub include: TargetBlocks,
+    pub exclude: TargetBlocks,
+    pub id: Attr<String>,
+    pub ids: Attr<Vec<String>>,
+    pub accounts: Attr<Vec<Account>>,
+}
+
+/// One resolved account.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub parent_ou_id: String,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+fn read_config(config: &Value) -> Result<Model, Diagnostics> {
+    read_model(config, "aft_accounts")
+}
 
 #[async_trait]
 impl DataSource<Context> for AccountsDataSource {
@@ -45,12 +72,16 @@ impl DataSource<Context> for AccountsDataSource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        validate_targets(config)
+        match read_config(config) {
+            Ok(m) => validate_targets(&m.include, &m.exclude),
+            Err(d) => d,
+        }
     }
 
     async fn read(&self, ctx: &Context, config: &Value) -> Result<Value, Diagnostics> {
         let fail = |e: AwsError| Diagnostics::from(Diagnostic::error("Reading AFT accounts failed", e.to_string()));
-        let Resolved { ids, mut tags_of, .. } = resolve_targets(ctx, config).await?;
+        let mut m = read_config(config)?;
+        let Resolved { ids, mut tags_of, .. } = resolve_targets(ctx, &m.include, &m.exclude).await?;
         let org = clients::organizations(&ctx.ct_session().await.map_err(fail)?);
         let mut accounts = Vec::new();
         let mut kept = Vec::new();
@@ -62,19 +93,21 @@ impl DataSource<Context> for AccountsDataSource {
                 None => organizations::tags(&org, id).await.map_err(fail)?,
             };
             kept.push(id.clone());
-            accounts.push(Value::object([
-                ("id", Value::from(id.as_str())),
-                ("email", Value::from(a.email)),
-                ("name", Value::from(a.name)),
-                ("parent_ou_id", Value::from(parent)),
-                ("tags", Value::string_map(tags)),
-            ]));
+            accounts.push(Account { id: id.clone(), email: a.email, name: a.name, parent_ou_id: parent, tags });
         }
-        let digest = crate::asl::revision_id(&kept.join(","), "");
-        let mut out = config.clone();
-        out.set("id", digest);
-        out.set("ids", Value::List(kept.iter().map(|s| Value::from(s.as_str())).collect()));
-        out.set("accounts", Value::List(accounts));
-        Ok(out)
+        m.id = Attr::Known(crate::asl::revision_id(&kept.join(","), ""));
+        m.ids = Attr::Known(kept);
+        m.accounts = Attr::Known(accounts);
+        write_model(&m, &self.schema().cty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_matches_the_schema_one_to_one() {
+        crate::plugin::check_model::<Model>(&AccountsDataSource.schema().cty()).unwrap();
     }
 }

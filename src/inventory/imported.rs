@@ -8,6 +8,34 @@ use crate::framework::metadata;
 use crate::framework::request::AccountRequest;
 use crate::plugin::Value;
 
+/// The resource identity of an `aft_account_provisioning` (shared by the resource and the list
+/// resource, which must agree on it).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AccountIdentity {
+    pub account_id: String,
+}
+
+impl AccountIdentity {
+    /// The identity schema's attributes.
+    pub fn schema() -> crate::plugin::IdentitySchema {
+        crate::plugin::IdentitySchema {
+            version: 0,
+            attributes: vec![(
+                "account_id".into(),
+                crate::plugin::Type::String,
+                "The 12-digit account id.".into(),
+                true,
+            )],
+        }
+    }
+
+    /// The identity as a value of its schema's type.
+    pub fn value(&self) -> Value {
+        let ty = crate::plugin::Type::object([("account_id", crate::plugin::Type::String)]);
+        crate::plugin::to_value(self, &ty).unwrap_or(Value::Null)
+    }
+}
+
 /// A map attribute that is null when empty (as the configuration leaves it unset).
 fn nonempty_map(m: &BTreeMap<String, String>) -> Value {
     if m.is_empty() { Value::Null } else { Value::string_map(m.clone()) }

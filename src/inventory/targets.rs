@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::aws::organizations::{self, OuRef};
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
-use crate::plugin::{AttrPath, Attribute, Block, Diagnostic, Diagnostics, Type, Value};
+use crate::plugin::{Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, StringMap, Type};
 use crate::validation;
 
 const TYPES: [&str; 5] = ["all", "core", "ous", "tags", "accounts"];
@@ -51,12 +51,42 @@ pub fn target_block() -> Block {
         ))
 }
 
+/// One `include` or `exclude` block as configured: one field per attribute of [`target_block`].
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TargetBlock {
+    #[serde(rename = "type")]
+    pub kind: Attr<String>,
+    pub target_value: Attr<Vec<Attr<String>>>,
+    pub include_nested_ous: Attr<bool>,
+    pub tags: Attr<Vec<Attr<StringMap>>>,
+}
+
+impl TargetBlock {
+    /// True when nothing in the block is unknown (only such blocks are checked at plan time).
+    fn is_known(&self) -> bool {
+        let list = |l: &Attr<Vec<Attr<String>>>| {
+            !l.is_unknown() && l.known().is_none_or(|v| v.iter().all(|x| !x.is_unknown()))
+        };
+        let maps = self.tags.known().is_none_or(|v| {
+            v.iter().all(|m| !m.is_unknown() && m.known().is_none_or(|m| m.values().all(|x| !x.is_unknown())))
+        });
+        !self.kind.is_unknown()
+            && list(&self.target_value)
+            && !self.include_nested_ous.is_unknown()
+            && !self.tags.is_unknown()
+            && maps
+    }
+}
+
+/// The `include` and `exclude` blocks of a configuration (a whole list is unknown when a
+/// `dynamic` block's `for_each` is).
+pub type TargetBlocks = Attr<Vec<TargetBlock>>;
+
 /// Parses one block; `Err` carries (attribute, message).
-fn parse_target(v: &Value, allow_all: bool) -> Result<Target, (&'static str, String)> {
-    let ty = v.get("type").as_str().unwrap_or_default();
-    let tv = v.get("target_value");
+fn parse_target(v: &TargetBlock, allow_all: bool) -> Result<Target, (&'static str, String)> {
+    let ty = v.kind.as_str().unwrap_or_default();
     let strings = || -> Result<Vec<String>, (&'static str, String)> {
-        let items = tv.elements();
+        let items = v.target_value.known().map(Vec::as_slice).unwrap_or_default();
         if items.is_empty() {
             return Err(("target_value", format!("type {ty:?} needs a non-empty list in target_value")));
         }
@@ -67,7 +97,7 @@ fn parse_target(v: &Value, allow_all: bool) -> Result<Target, (&'static str, Str
             })
             .collect()
     };
-    if ty != "ous" && v.get("include_nested_ous").as_bool().is_some() {
+    if ty != "ous" && v.include_nested_ous.known().is_some() {
         return Err(("include_nested_ous", format!("include_nested_ous applies to type \"ous\" only, not {ty:?}")));
     }
     match ty {
@@ -79,7 +109,7 @@ fn parse_target(v: &Value, allow_all: bool) -> Result<Target, (&'static str, Str
             for o in &ous {
                 OuRef::parse(o).map_err(|e| ("target_value", e))?;
             }
-            Ok(Target::Ous(ous, v.get("include_nested_ous").as_bool().unwrap_or(false)))
+            Ok(Target::Ous(ous, v.include_nested_ous.known().copied().unwrap_or(false)))
         }
         "accounts" => {
             let ids = strings()?;
@@ -89,14 +119,14 @@ fn parse_target(v: &Value, allow_all: bool) -> Result<Target, (&'static str, Str
             Ok(Target::Accounts(ids))
         }
         "tags" => {
-            let items = v.get("tags").elements();
+            let items = v.tags.known().map(Vec::as_slice).unwrap_or_default();
             if items.is_empty() {
                 return Err(("tags", "type \"tags\" needs tags = [{ Key = \"value\" }, ...]".into()));
             }
             items
                 .iter()
-                .map(|m| match m {
-                    Value::Map(_) if !m.as_string_map().is_empty() => Ok(m.as_string_map()),
+                .map(|m| match crate::plugin::known_map(m) {
+                    pairs if !pairs.is_empty() => Ok(pairs),
                     _ => Err(("tags", "each map in tags needs at least one pair".to_string())),
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -107,11 +137,11 @@ fn parse_target(v: &Value, allow_all: bool) -> Result<Target, (&'static str, Str
 }
 
 /// Parses the `include` or `exclude` blocks of a configuration; errors name the block and attribute.
-pub fn parse_all(config: &Value, block: &str) -> (Vec<Target>, Diagnostics) {
+pub fn parse_all(blocks: &TargetBlocks, block: &str) -> (Vec<Target>, Diagnostics) {
     let mut d = Diagnostics::new();
     let mut out = Vec::new();
-    for (i, v) in config.get(block).elements().iter().enumerate() {
-        if v.contains_unknown() {
+    for (i, v) in blocks.known().into_iter().flatten().enumerate() {
+        if !v.is_known() {
             continue;
         }
         match parse_target(v, block == "include") {
@@ -140,17 +170,18 @@ async fn managed_ids(ctx: &Context) -> Result<BTreeSet<String>, AwsError> {
 }
 
 /// Checks `include` and `exclude` blocks: each valid, 1 to 4 of each, at least one include.
-pub fn validate_targets(config: &Value) -> Diagnostics {
-    let mut d = parse_all(config, "include").1;
-    d.extend(parse_all(config, "exclude").1);
-    let n_inc = config.get("include").elements().len();
-    if !config.get("include").is_unknown() && n_inc == 0 {
+pub fn validate_targets(include: &TargetBlocks, exclude: &TargetBlocks) -> Diagnostics {
+    let mut d = parse_all(include, "include").1;
+    d.extend(parse_all(exclude, "exclude").1);
+    let count = |b: &TargetBlocks| b.known().map_or(0, Vec::len);
+    let n_inc = count(include);
+    if !include.is_unknown() && n_inc == 0 {
         d.push(Diagnostic::error(
             "No include block",
             "Add at least one include block, e.g. include { type = \"all\" }.",
         ));
     }
-    for (block, n) in [("include", n_inc), ("exclude", config.get("exclude").elements().len())] {
+    for (block, n) in [("include", n_inc), ("exclude", count(exclude))] {
         if n > 4 {
             d.error_at(AttrPath::attr(block).index(4), format!("Too many {block} blocks"), "AFT accepts 1 to 4.");
         }
@@ -169,9 +200,13 @@ pub struct Resolved {
 }
 
 /// Resolves the `include` and `exclude` blocks of a configuration as AFT's identify-targets does.
-pub async fn resolve_targets(ctx: &Context, config: &Value) -> Result<Resolved, Diagnostics> {
-    let (include, mut d) = parse_all(config, "include");
-    let (exclude, de) = parse_all(config, "exclude");
+pub async fn resolve_targets(
+    ctx: &Context,
+    include: &TargetBlocks,
+    exclude: &TargetBlocks,
+) -> Result<Resolved, Diagnostics> {
+    let (include, mut d) = parse_all(include, "include");
+    let (exclude, de) = parse_all(exclude, "exclude");
     d.extend(de);
     if d.has_errors() {
         return Err(d);
@@ -271,34 +306,40 @@ pub fn aft_tags_match(maps: &[BTreeMap<String, String>], tags: &BTreeMap<String,
 mod tests {
     use super::*;
 
-    fn block(ty: &str, tv: Value) -> Value {
-        Value::object([("type", Value::from(ty)), ("target_value", tv), ("tags", Value::Null)])
+    fn block(ty: &str, tv: Attr<Vec<Attr<String>>>) -> TargetBlock {
+        TargetBlock { kind: Attr::Known(ty.to_string()), target_value: tv, ..Default::default() }
+    }
+
+    #[test]
+    fn the_block_model_matches_the_schema_one_to_one() {
+        crate::plugin::check_model::<TargetBlock>(&target_block().cty()).unwrap();
     }
 
     #[test]
     fn targets_parse_and_bad_ones_name_the_attribute() {
-        let strs = |v: &[&str]| Value::List(v.iter().map(|s| Value::from(*s)).collect());
+        let strs = |v: &[&str]| Attr::Known(v.iter().map(|s| Attr::Known(s.to_string())).collect());
         assert_eq!(
             parse_target(&block("ous", strs(&["Sandbox", "ou-ab12-cdefgh34"])), true).unwrap(),
             Target::Ous(vec!["Sandbox".into(), "ou-ab12-cdefgh34".into()], false)
         );
         let mut nested = block("ous", strs(&["Workloads"]));
-        nested.set("include_nested_ous", Value::Bool(true));
+        nested.include_nested_ous = Attr::Known(true);
         assert_eq!(parse_target(&nested, true).unwrap(), Target::Ous(vec!["Workloads".into()], true));
         let mut misplaced = block("accounts", strs(&["123456789012"]));
-        misplaced.set("include_nested_ous", Value::Bool(true));
+        misplaced.include_nested_ous = Attr::Known(true);
         assert_eq!(parse_target(&misplaced, true).unwrap_err().0, "include_nested_ous");
-        assert_eq!(parse_target(&block("all", Value::Null), true).unwrap(), Target::All);
-        assert_eq!(parse_target(&block("all", Value::Null), false).unwrap_err().0, "type");
-        assert_eq!(parse_target(&block("bogus", Value::Null), true).unwrap_err().0, "type");
+        assert_eq!(parse_target(&block("all", Attr::Null), true).unwrap(), Target::All);
+        assert_eq!(parse_target(&block("all", Attr::Null), false).unwrap_err().0, "type");
+        assert_eq!(parse_target(&block("bogus", Attr::Null), true).unwrap_err().0, "type");
         assert_eq!(parse_target(&block("accounts", strs(&["123"])), true).unwrap_err().0, "target_value");
-        let mut tagged = block("tags", Value::Null);
-        tagged.set("tags", Value::List(vec![Value::string_map([("Environment", "prod")])]));
+        let mut tagged = block("tags", Attr::Null);
+        tagged.tags =
+            Attr::Known(vec![Attr::Known([("Environment".to_string(), Attr::Known("prod".to_string()))].into())]);
         assert_eq!(
             parse_target(&tagged, true).unwrap(),
             Target::Tags(vec![[("Environment".to_string(), "prod".to_string())].into()])
         );
-        assert_eq!(parse_target(&block("tags", Value::Null), true).unwrap_err().0, "tags");
+        assert_eq!(parse_target(&block("tags", Attr::Null), true).unwrap_err().0, "tags");
     }
 
     #[test]

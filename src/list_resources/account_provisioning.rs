@@ -14,11 +14,22 @@ use async_trait::async_trait;
 use crate::aws::organizations::OuRef;
 use crate::context::Context;
 use crate::inventory;
-use crate::inventory::imported::imported_state;
-use crate::plugin::{AttrPath, Attribute, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, Type, Value};
+use crate::inventory::imported::{AccountIdentity, imported_state};
+use crate::plugin::{
+    Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, StringMap, Type, Value,
+    known_map, read_model,
+};
 
 /// `list "aft_account_provisioning"`
 pub struct AccountProvisioningList;
+
+/// The `config` block of a `list "aft_account_provisioning"`: one field per schema attribute.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Config {
+    pub organizational_units: Attr<Vec<Attr<String>>>,
+    pub tags: Attr<StringMap>,
+    pub email: Attr<String>,
+}
 
 /// The filters of a `list` block's `config`.
 #[derive(Debug, Default, PartialEq)]
@@ -29,22 +40,23 @@ struct Filters {
 }
 
 fn filters(config: &Value) -> Result<Filters, Diagnostics> {
+    let config: Config = read_model(config, "list aft_account_provisioning")?;
     let mut d = Diagnostics::new();
     let mut f = Filters::default();
-    for (i, v) in config.get("organizational_units").elements().iter().enumerate() {
+    for (i, v) in config.organizational_units.known().into_iter().flatten().enumerate() {
         match v.as_str().map(OuRef::parse) {
             Some(Ok(r)) => f.ous.push(r),
             Some(Err(e)) => d.error_at(AttrPath::attr("organizational_units").index(i as i64), "Invalid OU", e),
             None => {}
         }
     }
-    f.tags = config.get("tags").as_string_map();
+    f.tags = known_map(&config.tags);
     for k in f.tags.keys() {
         if k.is_empty() {
             d.error_at(AttrPath::attr("tags"), "Invalid tag filter", "Tag keys must not be empty.");
         }
     }
-    if let Some(p) = config.get("email").as_str() {
+    if let Some(p) = config.email.as_str() {
         if p.trim().is_empty() {
             d.error_at(AttrPath::attr("email"), "Invalid email pattern", "The pattern must not be empty.");
         }
@@ -168,7 +180,7 @@ impl ListResource<Context> for AccountProvisioningList {
                 .and_then(|i| i.request.clone())
                 .or_else(|| requests.get(&account.email.to_ascii_lowercase()).cloned());
             out.push(Listed {
-                identity: Value::object([("account_id", Value::from(id.as_str()))]),
+                identity: AccountIdentity { account_id: id.clone() }.value(),
                 display_name: format!("{} ({}, {})", account.name, id, account.email),
                 object: imported_state(account, &parent, item, request),
             });
@@ -181,6 +193,11 @@ impl ListResource<Context> for AccountProvisioningList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_model_matches_the_schema_one_to_one() {
+        crate::plugin::check_model::<Config>(&AccountProvisioningList.schema().cty()).unwrap();
+    }
 
     #[test]
     fn glob_patterns() {
