@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::aws::{AssumeRole, Aws, AwsSettings};
 use crate::context::RowMode;
 use crate::context::{Context, DriftDetection, FeatureOptions, RoleNames, Settings, VendMethod};
 use crate::plugin::{
-    Action, AttrPath, Attribute, Block, DataSource, Diagnostics, ListResource, NestedBlock, Resource, Schema, Type,
-    Value,
+    Action, Attr, AttrPath, Attribute, Block, DataSource, Diagnostics, ListResource, NestedBlock, Number, Resource,
+    Schema, Type, Value, read_model,
 };
 use crate::validation;
 
@@ -17,8 +18,74 @@ use crate::validation;
 #[derive(Default)]
 pub struct AftProvider;
 
-fn str_attr(v: &Value, name: &str) -> Option<String> {
-    v.get(name).as_str().map(str::to_string)
+/// The provider block: one field per schema attribute, read once.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub region: Attr<String>,
+    pub profile: Attr<String>,
+    pub endpoint_url: Attr<String>,
+    pub aft_management_account_id: Attr<String>,
+    pub ct_management_account_id: Attr<String>,
+    pub log_archive_account_id: Attr<String>,
+    pub audit_account_id: Attr<String>,
+    pub metadata_table: Attr<String>,
+    pub audit_table: Attr<String>,
+    pub notification_topic_arn: Attr<String>,
+    pub failure_notification_topic_arn: Attr<String>,
+    pub provisioning_customizations_state_machine: Attr<String>,
+    pub max_concurrent_customizations: Attr<Number>,
+    pub iam_propagation_timeout: Attr<String>,
+    pub drift_detection: Attr<String>,
+    pub aft_request_rows: Attr<String>,
+    pub assume_role: Option<AssumeRoleBlock>,
+    pub role_names: Option<RoleNamesBlock>,
+    pub feature_options: Option<FeatureOptionsBlock>,
+    pub account_factory: Option<AccountFactoryBlock>,
+}
+
+/// `assume_role { … }`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AssumeRoleBlock {
+    pub role_arn: Attr<String>,
+    pub session_name: Attr<String>,
+    pub external_id: Attr<String>,
+}
+
+/// `role_names { … }`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoleNamesBlock {
+    pub admin: Attr<String>,
+    pub service: Attr<String>,
+    pub execution: Attr<String>,
+    pub control_tower_execution: Attr<String>,
+    pub session_name: Attr<String>,
+}
+
+/// `feature_options { … }`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeatureOptionsBlock {
+    pub delete_default_vpcs: Attr<bool>,
+    pub enterprise_support: Attr<bool>,
+    pub cloudtrail_data_events: Attr<bool>,
+}
+
+/// `account_factory { … }`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountFactoryBlock {
+    pub method: Attr<String>,
+    pub product_name: Attr<String>,
+    pub max_concurrent_operations: Attr<Number>,
+    pub poll_interval: Attr<String>,
+}
+
+/// The known string of an attribute, owned.
+fn owned(a: &Attr<String>) -> Option<String> {
+    a.known().cloned()
+}
+
+/// A cap from 1 to 100, when the number is a whole one.
+fn cap_of(n: &Attr<Number>) -> Option<usize> {
+    n.known().and_then(Number::as_i64).map(|n| n as usize)
 }
 
 #[async_trait]
@@ -84,22 +151,30 @@ impl crate::plugin::Provider for AftProvider {
     }
 
     fn validate(&self, c: &Value) -> Diagnostics {
+        let c: Config = match read_model(c, "provider \"aft\"") {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
         let mut d = Diagnostics::new();
-        let mut check = |path: AttrPath, v: &Value, f: &dyn Fn(&str) -> Result<(), String>| {
+        let mut check = |path: AttrPath, v: &Attr<String>, f: &dyn Fn(&str) -> Result<(), String>| {
             if let Some(s) = v.as_str()
                 && let Err(e) = f(s)
             {
                 d.error_at(path.clone(), format!("Invalid value for {path}"), e);
             }
         };
-        check(AttrPath::attr("region"), c.get("region"), &validation::region);
-        check(AttrPath::attr("endpoint_url"), c.get("endpoint_url"), &validation::url);
-        for a in ["aft_management_account_id", "ct_management_account_id", "log_archive_account_id", "audit_account_id"]
-        {
-            check(AttrPath::attr(a), c.get(a), &validation::account_id);
+        check(AttrPath::attr("region"), &c.region, &validation::region);
+        check(AttrPath::attr("endpoint_url"), &c.endpoint_url, &validation::url);
+        for (a, v) in [
+            ("aft_management_account_id", &c.aft_management_account_id),
+            ("ct_management_account_id", &c.ct_management_account_id),
+            ("log_archive_account_id", &c.log_archive_account_id),
+            ("audit_account_id", &c.audit_account_id),
+        ] {
+            check(AttrPath::attr(a), v, &validation::account_id);
         }
-        for a in ["metadata_table", "audit_table"] {
-            check(AttrPath::attr(a), c.get(a), &|s| {
+        for (a, v) in [("metadata_table", &c.metadata_table), ("audit_table", &c.audit_table)] {
+            check(AttrPath::attr(a), v, &|s| {
                 let ok =
                     (3..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
                 if ok {
@@ -109,12 +184,15 @@ impl crate::plugin::Provider for AftProvider {
                 }
             });
         }
-        for a in ["notification_topic_arn", "failure_notification_topic_arn"] {
-            check(AttrPath::attr(a), c.get(a), &|s| validation::service_arn(s, "sns"));
+        for (a, v) in [
+            ("notification_topic_arn", &c.notification_topic_arn),
+            ("failure_notification_topic_arn", &c.failure_notification_topic_arn),
+        ] {
+            check(AttrPath::attr(a), v, &|s| validation::service_arn(s, "sns"));
         }
         check(
             AttrPath::attr("provisioning_customizations_state_machine"),
-            c.get("provisioning_customizations_state_machine"),
+            &c.provisioning_customizations_state_machine,
             &|s| {
                 if s.starts_with("arn:") {
                     validation::service_arn(s, "states")
@@ -130,43 +208,53 @@ impl crate::plugin::Provider for AftProvider {
                 }
             },
         );
-        check(AttrPath::attr("drift_detection"), c.get("drift_detection"), &|s| match s {
+        check(AttrPath::attr("drift_detection"), &c.drift_detection, &|s| match s {
             "standard" | "full" => Ok(()),
             _ => Err(format!("{s:?} is not a drift detection level; use \"standard\" or \"full\".")),
         });
-        check(AttrPath::attr("aft_request_rows"), c.get("aft_request_rows"), &|s| match RowMode::parse(s) {
+        check(AttrPath::attr("aft_request_rows"), &c.aft_request_rows, &|s| match RowMode::parse(s) {
             Some(_) => Ok(()),
             None => Err(format!("{s:?} is not a row mode; use \"auto\", \"full\", \"inert\" or \"none\".")),
         });
-        check(AttrPath::attr("iam_propagation_timeout"), c.get("iam_propagation_timeout"), &|s| {
+        check(AttrPath::attr("iam_propagation_timeout"), &c.iam_propagation_timeout, &|s| {
             validation::duration(s).map(|_| ())
         });
-        let ar = c.get("assume_role");
-        check(AttrPath::attr("assume_role").then("role_arn"), ar.get("role_arn"), &validation::role_arn);
-        check(AttrPath::attr("assume_role").then("session_name"), ar.get("session_name"), &validation::iam_name);
-        let rn = c.get("role_names");
-        for a in ["admin", "service", "execution", "control_tower_execution", "session_name"] {
-            check(AttrPath::attr("role_names").then(a), rn.get(a), &validation::iam_name);
+        if let Some(ar) = &c.assume_role {
+            check(AttrPath::attr("assume_role").then("role_arn"), &ar.role_arn, &validation::role_arn);
+            check(AttrPath::attr("assume_role").then("session_name"), &ar.session_name, &validation::iam_name);
         }
-        let af = c.get("account_factory");
-        check(AttrPath::attr("account_factory").then("method"), af.get("method"), &|s| match s {
+        if let Some(rn) = &c.role_names {
+            for (a, v) in [
+                ("admin", &rn.admin),
+                ("service", &rn.service),
+                ("execution", &rn.execution),
+                ("control_tower_execution", &rn.control_tower_execution),
+                ("session_name", &rn.session_name),
+            ] {
+                check(AttrPath::attr("role_names").then(a), v, &validation::iam_name);
+            }
+        }
+        let af = c.account_factory.clone().unwrap_or_default();
+        check(AttrPath::attr("account_factory").then("method"), &af.method, &|s| match s {
             "control_tower" | "organizations" => Ok(()),
             _ => Err(format!("{s:?} is not a vending method; use \"control_tower\" or \"organizations\".")),
         });
-        check(AttrPath::attr("account_factory").then("product_name"), af.get("product_name"), &|s| {
+        check(AttrPath::attr("account_factory").then("product_name"), &af.product_name, &|s| {
             if s.trim().is_empty() { Err("The product name must not be empty.".into()) } else { Ok(()) }
         });
-        check(AttrPath::attr("account_factory").then("poll_interval"), af.get("poll_interval"), &|s| {
+        check(AttrPath::attr("account_factory").then("poll_interval"), &af.poll_interval, &|s| {
             validation::duration(s)
                 .and_then(|d| if d.as_millis() >= 100 { Ok(()) } else { Err(format!("{s:?} is shorter than 100ms.")) })
         });
-        let mut cap = |path: AttrPath, v: &Value| {
-            if matches!(v, Value::Number(_)) && !v.as_i64().is_some_and(|n| (1..=100).contains(&n)) {
+        let mut cap = |path: AttrPath, v: &Attr<Number>| {
+            if let Some(n) = v.known()
+                && !n.as_i64().is_some_and(|n| (1..=100).contains(&n))
+            {
                 d.error_at(path.clone(), format!("Invalid value for {path}"), "Must be a whole number from 1 to 100.");
             }
         };
-        cap(AttrPath::attr("account_factory").then("max_concurrent_operations"), af.get("max_concurrent_operations"));
-        cap(AttrPath::attr("max_concurrent_customizations"), c.get("max_concurrent_customizations"));
+        cap(AttrPath::attr("account_factory").then("max_concurrent_operations"), &af.max_concurrent_operations);
+        cap(AttrPath::attr("max_concurrent_customizations"), &c.max_concurrent_customizations);
         d
     }
 
@@ -175,69 +263,65 @@ impl crate::plugin::Provider for AftProvider {
         if d.has_errors() {
             return Err(d);
         }
-        let rn = c.get("role_names");
+        let c: Config = read_model(c, "provider \"aft\"")?;
+        let rn = c.role_names.clone().unwrap_or_default();
         let def = RoleNames::default();
         let roles = RoleNames {
-            admin: str_attr(rn, "admin").unwrap_or(def.admin),
-            service: str_attr(rn, "service").unwrap_or(def.service),
-            execution: str_attr(rn, "execution").unwrap_or(def.execution),
-            control_tower_execution: str_attr(rn, "control_tower_execution").unwrap_or(def.control_tower_execution),
-            session_name: str_attr(rn, "session_name").unwrap_or(def.session_name),
+            admin: owned(&rn.admin).unwrap_or(def.admin),
+            service: owned(&rn.service).unwrap_or(def.service),
+            execution: owned(&rn.execution).unwrap_or(def.execution),
+            control_tower_execution: owned(&rn.control_tower_execution).unwrap_or(def.control_tower_execution),
+            session_name: owned(&rn.session_name).unwrap_or(def.session_name),
         };
-        let fo = c.get("feature_options");
-        let af = c.get("account_factory");
+        let fo = c.feature_options.clone().unwrap_or_default();
+        let af = c.account_factory.clone().unwrap_or_default();
         let base = Settings::default();
         let settings = Settings {
-            aft_management_account_id: str_attr(c, "aft_management_account_id"),
-            ct_management_account_id: str_attr(c, "ct_management_account_id"),
-            log_archive_account_id: str_attr(c, "log_archive_account_id"),
-            audit_account_id: str_attr(c, "audit_account_id"),
-            metadata_table: str_attr(c, "metadata_table").unwrap_or(base.metadata_table),
-            audit_table: str_attr(c, "audit_table").unwrap_or(base.audit_table),
-            notification_topic_arn: str_attr(c, "notification_topic_arn"),
-            failure_notification_topic_arn: str_attr(c, "failure_notification_topic_arn"),
-            provisioning_customizations_state_machine: str_attr(c, "provisioning_customizations_state_machine")
+            aft_management_account_id: owned(&c.aft_management_account_id),
+            ct_management_account_id: owned(&c.ct_management_account_id),
+            log_archive_account_id: owned(&c.log_archive_account_id),
+            audit_account_id: owned(&c.audit_account_id),
+            metadata_table: owned(&c.metadata_table).unwrap_or(base.metadata_table),
+            audit_table: owned(&c.audit_table).unwrap_or(base.audit_table),
+            notification_topic_arn: owned(&c.notification_topic_arn),
+            failure_notification_topic_arn: owned(&c.failure_notification_topic_arn),
+            provisioning_customizations_state_machine: owned(&c.provisioning_customizations_state_machine)
                 .unwrap_or(base.provisioning_customizations_state_machine),
             features: FeatureOptions {
-                delete_default_vpcs: fo.get("delete_default_vpcs").as_bool().unwrap_or(false),
-                enterprise_support: fo.get("enterprise_support").as_bool().unwrap_or(false),
-                cloudtrail_data_events: fo.get("cloudtrail_data_events").as_bool().unwrap_or(false),
+                delete_default_vpcs: fo.delete_default_vpcs.known() == Some(&true),
+                enterprise_support: fo.enterprise_support.known() == Some(&true),
+                cloudtrail_data_events: fo.cloudtrail_data_events.known() == Some(&true),
             },
-            method: match af.get("method").as_str() {
+            method: match af.method.as_str() {
                 Some("organizations") => VendMethod::Organizations,
                 _ => VendMethod::ControlTower,
             },
-            product_name: str_attr(af, "product_name").unwrap_or(base.product_name),
-            max_concurrent_operations: af
-                .get("max_concurrent_operations")
-                .as_i64()
-                .map_or(base.max_concurrent_operations, |n| n as usize),
-            poll_interval: af.get("poll_interval").as_str().and_then(|s| validation::duration(s).ok()),
-            max_concurrent_customizations: c
-                .get("max_concurrent_customizations")
-                .as_i64()
-                .map_or(base.max_concurrent_customizations, |n| n as usize),
+            product_name: owned(&af.product_name).unwrap_or(base.product_name),
+            max_concurrent_operations: cap_of(&af.max_concurrent_operations).unwrap_or(base.max_concurrent_operations),
+            poll_interval: af.poll_interval.as_str().and_then(|s| validation::duration(s).ok()),
+            max_concurrent_customizations: cap_of(&c.max_concurrent_customizations)
+                .unwrap_or(base.max_concurrent_customizations),
             iam_propagation_timeout: c
-                .get("iam_propagation_timeout")
+                .iam_propagation_timeout
                 .as_str()
                 .and_then(|s| validation::duration(s).ok())
                 .unwrap_or(base.iam_propagation_timeout),
-            drift_detection: match c.get("drift_detection").as_str() {
+            drift_detection: match c.drift_detection.as_str() {
                 Some("full") => DriftDetection::Full,
                 _ => DriftDetection::Standard,
             },
-            aft_request_rows: c.get("aft_request_rows").as_str().and_then(RowMode::parse).unwrap_or_default(),
+            aft_request_rows: c.aft_request_rows.as_str().and_then(RowMode::parse).unwrap_or_default(),
             roles,
         };
-        let ar = c.get("assume_role");
+        let ar = c.assume_role.clone().unwrap_or_default();
         let aws_settings = AwsSettings {
-            region: str_attr(c, "region"),
-            profile: str_attr(c, "profile"),
-            endpoint_url: str_attr(c, "endpoint_url"),
-            assume_role: str_attr(ar, "role_arn").map(|role_arn| AssumeRole {
+            region: owned(&c.region),
+            profile: owned(&c.profile),
+            endpoint_url: owned(&c.endpoint_url),
+            assume_role: owned(&ar.role_arn).map(|role_arn| AssumeRole {
                 role_arn,
-                session_name: str_attr(ar, "session_name"),
-                external_id: str_attr(ar, "external_id"),
+                session_name: owned(&ar.session_name),
+                external_id: owned(&ar.external_id),
             }),
             session_name: settings.roles.session_name.clone(),
         };
@@ -260,5 +344,16 @@ impl crate::plugin::Provider for AftProvider {
 
     fn actions(&self) -> Vec<Arc<dyn Action<Context>>> {
         crate::actions::all()
+    }
+}
+
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+    use crate::plugin::Provider;
+
+    #[test]
+    fn the_model_matches_the_schema_one_to_one() {
+        crate::plugin::check_model::<Config>(&AftProvider.schema().cty()).unwrap();
     }
 }

@@ -92,6 +92,42 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Attr<T> {
     }
 }
 
+impl Serialize for Number {
+    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Number::Int(i) => s.serialize_i64(*i),
+            Number::Float(f) => s.serialize_f64(*f),
+            Number::Big(b) => s.serialize_str(b),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Number {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Number;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<Number, E> {
+                Ok(Number::Int(i))
+            }
+            fn visit_u64<E: de::Error>(self, u: u64) -> Result<Number, E> {
+                Ok(i64::try_from(u).map_or_else(|_| Number::Big(u.to_string()), Number::Int))
+            }
+            fn visit_f64<E>(self, f: f64) -> Result<Number, E> {
+                Ok(Number::Float(f))
+            }
+            // a number too big for i64 and f64 travels as its decimal text
+            fn visit_str<E>(self, s: &str) -> Result<Number, E> {
+                Ok(Number::Big(s.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A map of strings whose elements may be unknown at plan time; [`known_map`] reads what is known.
 pub type StringMap = BTreeMap<String, Attr<String>>;
 
