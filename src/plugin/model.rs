@@ -6,7 +6,9 @@
 //! Where the protocol can send or need an unknown (a computed attribute at plan time, a
 //! configuration value not yet known), the field is an [`Attr`]: null, unknown or known. A plain
 //! field (`String`, `bool`, a nested struct) refuses an unknown with an error naming the
-//! attribute; `Option<T>` reads null (and an unknown) as `None`.
+//! attribute; `Option<T>` reads null (and an unknown) as `None`, so it serves models that are only
+//! read (a configuration checked at plan time), never ones written back (an unknown would come
+//! back null).
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -3,11 +3,13 @@
 //!
 //! Order: model → schema → validate → plan → create → read → update → delete → import.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
-use super::timeout;
+use super::{Op, Timeouts};
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
 use crate::framework::invoke::{self, Execution};
@@ -15,8 +17,8 @@ use crate::framework::pipeline::{self, Ensured, PipelineSpec, SourceKind};
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
-    AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, NestedBlock, Plan, PlanRequest,
-    Private, Resource, Schema, Type, Value,
+    Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, NestedBlock, Plan, PlanRequest,
+    Private, Resource, Schema, StringMap, Type, Value, read_model, write_model,
 };
 use crate::validation;
 
@@ -31,36 +33,95 @@ const NO_RUN: [&str; 2] = ["timeouts", "wait_for_completion"];
 
 // ------------------------------------------------------------------ model
 
-fn opt(v: &Value, name: &str, default: &str) -> String {
-    v.get(name).as_str().unwrap_or(default).to_string()
+/// The configuration, plan and state of `aft_customization_pipeline`: one field per schema
+/// attribute (checked one to one by a test).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub account_id: Attr<String>,
+    pub name: Attr<String>,
+    pub role_arn: Attr<String>,
+    pub artifact_bucket: Attr<String>,
+    pub triggers: Attr<StringMap>,
+    pub wait_for_completion: Attr<bool>,
+    pub id: Attr<String>,
+    pub arn: Attr<String>,
+    pub last_execution_id: Attr<String>,
+    pub last_execution_status: Attr<String>,
+    pub source: Attr<Source>,
+    pub codebuild_projects: Attr<Projects>,
+    pub timeouts: Attr<Timeouts>,
+}
+
+/// `source { … }`: null attributes mean AFT's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub provider: Attr<String>,
+    pub connection_arn: Attr<String>,
+    pub global_customizations_repository: Attr<String>,
+    pub global_customizations_branch: Attr<String>,
+    pub account_customizations_repository: Attr<String>,
+    pub account_customizations_branch: Attr<String>,
+}
+
+/// `codebuild_projects { … }`: null attributes mean AFT's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Projects {
+    pub global: Attr<String>,
+    pub account: Attr<String>,
+}
+
+/// The identity: the pipeline's name.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    pub name: String,
+}
+
+fn ty() -> &'static Type {
+    static TY: OnceLock<Type> = OnceLock::new();
+    TY.get_or_init(|| CustomizationPipeline.schema().cty())
+}
+
+impl Model {
+    fn read(v: &Value) -> Result<Model, Diagnostics> {
+        read_model(v, "aft_customization_pipeline")
+    }
+
+    fn write(&self) -> Result<Value, Diagnostics> {
+        write_model(self, ty())
+    }
+}
+
+/// A block's attribute, or AFT's default.
+fn or_default(a: &Attr<String>, default: &str) -> String {
+    a.as_str().unwrap_or(default).to_string()
 }
 
 /// The pipeline a (known) configuration describes, with AFT's defaults.
-pub fn spec_of(v: &Value, aft_management: &str, partition: &str) -> PipelineSpec {
-    let account = v.get("account_id").as_str().unwrap_or_default().to_string();
-    let src = v.get("source");
-    let cb = v.get("codebuild_projects");
-    let source = match src.get("provider").as_str() {
-        Some("CodeStarSourceConnection") => SourceKind::Connection(opt(src, "connection_arn", "")),
+pub fn spec_of(m: &Model, aft_management: &str, partition: &str) -> PipelineSpec {
+    let account = m.account_id.as_str().unwrap_or_default().to_string();
+    let src = m.source.known().cloned().unwrap_or_default();
+    let cb = m.codebuild_projects.known().cloned().unwrap_or_default();
+    let source = match src.provider.as_str() {
+        Some("CodeStarSourceConnection") => SourceKind::Connection(or_default(&src.connection_arn, "")),
         _ => SourceKind::CodeCommit,
     };
     PipelineSpec {
-        name: v.get("name").as_str().map_or_else(|| format!("{account}-customizations-pipeline"), str::to_string),
-        role_arn: v.get("role_arn").as_str().map_or_else(
+        name: m.name.as_str().map_or_else(|| format!("{account}-customizations-pipeline"), str::to_string),
+        role_arn: m.role_arn.as_str().map_or_else(
             || format!("arn:{partition}:iam::{aft_management}:role/aft-codepipeline-customizations-role"),
             str::to_string,
         ),
-        artifact_bucket: v
-            .get("artifact_bucket")
+        artifact_bucket: m
+            .artifact_bucket
             .as_str()
             .map_or_else(|| format!("aft-customizations-pipeline-{aft_management}"), str::to_string),
         source,
-        global_repository: opt(src, "global_customizations_repository", pipeline::DEFAULT_GLOBAL_REPOSITORY),
-        global_branch: opt(src, "global_customizations_branch", pipeline::DEFAULT_BRANCH),
-        account_repository: opt(src, "account_customizations_repository", pipeline::DEFAULT_ACCOUNT_REPOSITORY),
-        account_branch: opt(src, "account_customizations_branch", pipeline::DEFAULT_BRANCH),
-        global_project: opt(cb, "global", pipeline::DEFAULT_GLOBAL_PROJECT),
-        account_project: opt(cb, "account", pipeline::DEFAULT_ACCOUNT_PROJECT),
+        global_repository: or_default(&src.global_customizations_repository, pipeline::DEFAULT_GLOBAL_REPOSITORY),
+        global_branch: or_default(&src.global_customizations_branch, pipeline::DEFAULT_BRANCH),
+        account_repository: or_default(&src.account_customizations_repository, pipeline::DEFAULT_ACCOUNT_REPOSITORY),
+        account_branch: or_default(&src.account_customizations_branch, pipeline::DEFAULT_BRANCH),
+        global_project: or_default(&cb.global, pipeline::DEFAULT_GLOBAL_PROJECT),
+        account_project: or_default(&cb.account, pipeline::DEFAULT_ACCOUNT_PROJECT),
         account_id: account,
     }
 }
@@ -68,67 +129,73 @@ pub fn spec_of(v: &Value, aft_management: &str, partition: &str) -> PipelineSpec
 /// What the pipeline uses for one attribute of `source` or `codebuild_projects`.
 type ObservedField = fn(&pipeline::Observed) -> &Option<String>;
 
-/// Every attribute of `source` and `codebuild_projects` as (block, attribute, AFT's default, the
-/// pipeline's value): what import and the full refresh read back from the pipeline.
-const OBSERVED: [(&str, &str, &str, ObservedField); 8] = [
-    ("source", "provider", "CodeCommit", |o| &o.provider),
-    ("source", "connection_arn", "", |o| &o.connection_arn),
-    ("source", "global_customizations_repository", pipeline::DEFAULT_GLOBAL_REPOSITORY, |o| &o.global_repository),
-    ("source", "global_customizations_branch", pipeline::DEFAULT_BRANCH, |o| &o.global_branch),
-    ("source", "account_customizations_repository", pipeline::DEFAULT_ACCOUNT_REPOSITORY, |o| &o.account_repository),
-    ("source", "account_customizations_branch", pipeline::DEFAULT_BRANCH, |o| &o.account_branch),
-    ("codebuild_projects", "global", pipeline::DEFAULT_GLOBAL_PROJECT, |o| &o.global_project),
-    ("codebuild_projects", "account", pipeline::DEFAULT_ACCOUNT_PROJECT, |o| &o.account_project),
+/// One attribute of a block as (the model's field, AFT's default, the pipeline's value).
+type Reconciled<B> = (fn(&mut B) -> &mut Attr<String>, &'static str, ObservedField);
+
+/// Every attribute of `source`: what import and the full refresh read back from the pipeline.
+const SOURCE: [Reconciled<Source>; 6] = [
+    (|s| &mut s.provider, "CodeCommit", |o| &o.provider),
+    (|s| &mut s.connection_arn, "", |o| &o.connection_arn),
+    (|s| &mut s.global_customizations_repository, pipeline::DEFAULT_GLOBAL_REPOSITORY, |o| &o.global_repository),
+    (|s| &mut s.global_customizations_branch, pipeline::DEFAULT_BRANCH, |o| &o.global_branch),
+    (|s| &mut s.account_customizations_repository, pipeline::DEFAULT_ACCOUNT_REPOSITORY, |o| &o.account_repository),
+    (|s| &mut s.account_customizations_branch, pipeline::DEFAULT_BRANCH, |o| &o.account_branch),
 ];
 
-/// Brings `source` and `codebuild_projects` in `state` to what the pipeline really uses. An
-/// attribute changes only when its meaning (its value, or AFT's default when null) differs from
-/// the pipeline, so a configuration that spells a default out plans nothing; a pipeline using a
-/// CodeStar connection, or edited outside Terraform, shows up in the plan as a change of
-/// `source` instead of being silently rebuilt with the configuration's values. Returns whether
-/// anything changed.
-fn reconcile_sources(state: &mut Value, o: &pipeline::Observed) -> bool {
-    let mut changed = false;
-    for block in ["source", "codebuild_projects"] {
-        let attrs: Vec<_> = OBSERVED.iter().filter(|(b, ..)| *b == block).map(|(_, a, d, f)| (*a, *d, f)).collect();
-        let current = state.get(block).clone();
-        let mut next = if current.is_null() {
-            Value::object(attrs.iter().map(|(a, ..)| (*a, Value::Null)))
-        } else {
-            current.clone()
-        };
-        let mut differs = false;
-        for (attr, default, field) in &attrs {
-            let meant = current.get(attr).as_str().unwrap_or(default);
-            let actual = field(o).as_deref().unwrap_or(default);
-            if meant != actual {
-                differs = true;
-                next.set(attr, if actual == *default { Value::Null } else { Value::from(actual) });
-            }
-        }
-        if differs {
-            changed = true;
-            let empty = attrs.iter().all(|(a, ..)| next.get(a).is_null());
-            state.set(block, if empty { Value::Null } else { next });
+/// Every attribute of `codebuild_projects`.
+const PROJECTS: [Reconciled<Projects>; 2] = [
+    (|p| &mut p.global, pipeline::DEFAULT_GLOBAL_PROJECT, |o| &o.global_project),
+    (|p| &mut p.account, pipeline::DEFAULT_ACCOUNT_PROJECT, |o| &o.account_project),
+];
+
+/// Brings one block to what the pipeline uses; true when it changed. An attribute changes only
+/// when its meaning (its value, or AFT's default when null) differs from the pipeline; a block
+/// left with only defaults becomes null.
+fn reconcile<B: Default + Clone>(block: &mut Attr<B>, fields: &[Reconciled<B>], o: &pipeline::Observed) -> bool {
+    let mut next = block.known().cloned().unwrap_or_default();
+    let mut differs = false;
+    for (field, default, observed) in fields {
+        let attr = field(&mut next);
+        let meant = attr.as_str().unwrap_or(default).to_string();
+        let actual = observed(o).as_deref().unwrap_or(default);
+        if meant != actual {
+            differs = true;
+            *attr = if actual == *default { Attr::Null } else { Attr::Known(actual.to_string()) };
         }
     }
-    changed
+    if differs {
+        let empty = fields.iter().all(|(field, ..)| field(&mut next).is_null());
+        *block = if empty { Attr::Null } else { Attr::Known(next) };
+    }
+    differs
+}
+
+/// Brings `source` and `codebuild_projects` in `state` to what the pipeline really uses, so a
+/// configuration that spells a default out plans nothing, and a pipeline using a CodeStar
+/// connection, or edited outside Terraform, shows up in the plan as a change of `source` instead
+/// of being silently rebuilt with the configuration's values. Returns whether anything changed.
+fn reconcile_sources(state: &mut Model, o: &pipeline::Observed) -> bool {
+    let a = reconcile(&mut state.source, &SOURCE, o);
+    let b = reconcile(&mut state.codebuild_projects, &PROJECTS, o);
+    a || b
 }
 
 fn diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
     Diagnostic::error(summary, e.to_string()).into()
 }
 
-fn with_execution(planned: &Value, spec: &PipelineSpec, arn: &str, exec: &Execution) -> Value {
-    let mut s = planned.clone();
-    s.set("id", spec.name.as_str());
-    s.set("name", spec.name.as_str());
-    s.set("arn", arn);
-    s.set("role_arn", spec.role_arn.as_str());
-    s.set("artifact_bucket", spec.artifact_bucket.as_str());
-    s.set("last_execution_id", exec.id.as_str());
-    s.set("last_execution_status", exec.status.as_str());
-    s
+fn with_execution(planned: &Model, spec: &PipelineSpec, arn: &str, exec: &Execution) -> Model {
+    let known = |s: &str| Attr::Known(s.to_string());
+    Model {
+        id: known(&spec.name),
+        name: known(&spec.name),
+        arn: known(arn),
+        role_arn: known(&spec.role_arn),
+        artifact_bucket: known(&spec.artifact_bucket),
+        last_execution_id: known(&exec.id),
+        last_execution_status: known(&exec.status),
+        ..planned.clone()
+    }
 }
 
 // ------------------------------------------------------------------ resource
@@ -186,17 +253,22 @@ impl Resource<Context> for CustomizationPipeline {
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
-        state.get("name").as_str().map(|n| Value::object([("name", Value::from(n))]))
+        let name = Model::read(state).ok()?.name.known()?.clone();
+        crate::plugin::to_value(&Identity { name }, &Type::object([("name", Type::String)])).ok()
     }
 
     fn validate(&self, c: &Value) -> Diagnostics {
+        let c = match Model::read(c) {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
         let mut d = Diagnostics::new();
-        if let Some(a) = c.get("account_id").as_str()
+        if let Some(a) = c.account_id.as_str()
             && let Err(e) = validation::account_id(a)
         {
             d.error_at(AttrPath::attr("account_id"), "Invalid account id", e);
         }
-        if let Some(n) = c.get("name").as_str()
+        if let Some(n) = c.name.as_str()
             && (n.is_empty() || n.len() > 100 || !n.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
         {
             d.error_at(
@@ -205,12 +277,12 @@ impl Resource<Context> for CustomizationPipeline {
                 format!("{n:?}: use 1 to 100 of A-Z a-z 0-9 . _ -"),
             );
         }
-        if let Some(r) = c.get("role_arn").as_str()
+        if let Some(r) = c.role_arn.as_str()
             && let Err(e) = validation::role_arn(r)
         {
             d.error_at(AttrPath::attr("role_arn"), "Invalid role ARN", e);
         }
-        if let Some(b) = c.get("artifact_bucket").as_str() {
+        if let Some(b) = c.artifact_bucket.as_str() {
             let ok = (3..=63).contains(&b.len())
                 && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
                 && !b.starts_with(['-', '.'])
@@ -223,8 +295,8 @@ impl Resource<Context> for CustomizationPipeline {
                 );
             }
         }
-        let src = c.get("source");
-        let provider = src.get("provider").as_str();
+        let src = c.source.known().cloned().unwrap_or_default();
+        let provider = src.provider.as_str();
         if let Some(p) = provider
             && p != "CodeCommit"
             && p != "CodeStarSourceConnection"
@@ -235,13 +307,13 @@ impl Resource<Context> for CustomizationPipeline {
                 format!("{p:?}: use \"CodeCommit\" or \"CodeStarSourceConnection\"."),
             );
         }
-        match (provider, src.get("connection_arn")) {
-            (Some("CodeStarSourceConnection"), Value::Null) => d.error_at(
+        match (provider, &src.connection_arn) {
+            (Some("CodeStarSourceConnection"), Attr::Null) => d.error_at(
                 AttrPath::attr("source").then("provider"),
                 "Missing connection",
                 "CodeStarSourceConnection needs source.connection_arn.",
             ),
-            (Some("CodeStarSourceConnection"), Value::String(a))
+            (Some("CodeStarSourceConnection"), Attr::Known(a))
                 if validation::service_arn(a, "codestar-connections").is_err()
                     && validation::service_arn(a, "codeconnections").is_err() =>
             {
@@ -251,25 +323,26 @@ impl Resource<Context> for CustomizationPipeline {
                     format!("{a:?} is not a CodeStar or CodeConnections connection ARN."),
                 )
             }
-            (p, Value::String(_)) if p != Some("CodeStarSourceConnection") => d.error_at(
+            (p, Attr::Known(_)) if p != Some("CodeStarSourceConnection") => d.error_at(
                 AttrPath::attr("source").then("connection_arn"),
                 "Connection without provider",
                 "connection_arn is used only with provider = \"CodeStarSourceConnection\".",
             ),
             _ => {}
         }
-        for a in [
-            "global_customizations_repository",
-            "global_customizations_branch",
-            "account_customizations_repository",
-            "account_customizations_branch",
+        for (a, v) in [
+            ("global_customizations_repository", &src.global_customizations_repository),
+            ("global_customizations_branch", &src.global_customizations_branch),
+            ("account_customizations_repository", &src.account_customizations_repository),
+            ("account_customizations_branch", &src.account_customizations_branch),
         ] {
-            if src.get(a).as_str().is_some_and(|v| v.trim().is_empty()) {
+            if v.as_str().is_some_and(|v| v.trim().is_empty()) {
                 d.error_at(AttrPath::attr("source").then(a), "Empty value", format!("{a} must not be empty."));
             }
         }
-        for a in ["global", "account"] {
-            if let Some(p) = c.get("codebuild_projects").get(a).as_str()
+        let cb = c.codebuild_projects.known().cloned().unwrap_or_default();
+        for (a, v) in [("global", &cb.global), ("account", &cb.account)] {
+            if let Some(p) = v.as_str()
                 && (p.len() < 2 || p.len() > 255 || !p.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)))
             {
                 d.error_at(
@@ -279,7 +352,7 @@ impl Resource<Context> for CustomizationPipeline {
                 );
             }
         }
-        super::check_timeouts(c, &mut d);
+        Timeouts::check(&c.timeouts, &mut d);
         d
     }
 
@@ -287,40 +360,48 @@ impl Resource<Context> for CustomizationPipeline {
         if plan.planned.is_null() {
             return Diagnostics::new();
         }
+        let mut m = match Model::read(&plan.planned) {
+            Ok(m) => m,
+            Err(d) => return d,
+        };
         // fill in defaults at plan time when they are known, so the plan shows them
-        if let Some(acct) = plan.planned.get("account_id").as_str().map(str::to_string) {
-            if plan.planned.get("name").is_unknown() {
-                plan.planned.set("name", format!("{acct}-customizations-pipeline"));
+        if let Some(acct) = m.account_id.known().cloned() {
+            if m.name.is_unknown() {
+                m.name = Attr::Known(format!("{acct}-customizations-pipeline"));
             }
             if let Some(lz) = match ctx {
                 Some(c) => c.landing_zone().await.ok(),
                 None => None,
             } {
-                if plan.planned.get("role_arn").is_unknown() {
-                    plan.planned.set(
-                        "role_arn",
-                        format!(
-                            "arn:{}:iam::{}:role/aft-codepipeline-customizations-role",
-                            lz.partition, lz.aft_management
-                        ),
-                    );
+                if m.role_arn.is_unknown() {
+                    m.role_arn = Attr::Known(format!(
+                        "arn:{}:iam::{}:role/aft-codepipeline-customizations-role",
+                        lz.partition, lz.aft_management
+                    ));
                 }
-                if plan.planned.get("artifact_bucket").is_unknown() {
-                    plan.planned.set("artifact_bucket", format!("aft-customizations-pipeline-{}", lz.aft_management));
+                if m.artifact_bucket.is_unknown() {
+                    m.artifact_bucket = Attr::Known(format!("aft-customizations-pipeline-{}", lz.aft_management));
                 }
             }
         }
         if !req.prior.is_null() && config_changed(req.schema, req.prior, &plan.planned, &NO_RUN) {
-            plan.planned.set("last_execution_id", Value::Unknown);
-            plan.planned.set("last_execution_status", Value::Unknown);
+            m.last_execution_id = Attr::Unknown;
+            m.last_execution_status = Attr::Unknown;
         }
-        Diagnostics::new()
+        match m.write() {
+            Ok(v) => {
+                plan.planned = v;
+                Diagnostics::new()
+            }
+            Err(d) => d,
+        }
     }
 
     async fn create(&self, ctx: &Context, planned: &Value, _config: &Value) -> Result<Value, Failed> {
-        let deadline = Instant::now() + timeout(planned, "create", DEFAULT_CREATE);
+        let planned = Model::read(planned)?;
+        let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Create, DEFAULT_CREATE);
         let lz = ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?.clone();
-        let spec = spec_of(planned, &lz.aft_management, &lz.partition);
+        let spec = spec_of(&planned, &lz.aft_management, &lz.partition);
         let cp = clients::codepipeline(ctx.aws.hub());
         let (arn, ensured) =
             pipeline::ensure(&cp, &spec).await.map_err(|e| diag("Creating the customizations pipeline failed", e))?;
@@ -333,27 +414,28 @@ impl Resource<Context> for CustomizationPipeline {
         } else {
             None
         };
-        let wait = planned.get("wait_for_completion").as_bool().unwrap_or(true);
+        let wait = planned.wait_for_completion.known().copied().unwrap_or(true);
         let run =
             invoke::run(&cp, &ctx.customization_slots, &spec.name, auto, wait, ctx.settings.poll_interval, deadline)
                 .await;
         match run {
-            Ok(exec) => Ok(with_execution(planned, &spec, &arn, &exec)),
+            Ok(exec) => Ok(with_execution(&planned, &spec, &arn, &exec).write()?),
             Err(e) => {
                 let failed = Execution { id: String::new(), status: "Failed".into() };
                 Err(Failed {
                     diags: diag("The customizations pipeline failed", format!("account {}: {e}", spec.account_id)),
-                    partial: Some(with_execution(planned, &spec, &arn, &failed)),
+                    partial: Some(with_execution(&planned, &spec, &arn, &failed).write()?),
                 })
             }
         }
     }
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let Some(name) = state.get("name").as_str() else { return Ok(None) };
+        let mut s = Model::read(state)?;
+        let Some(name) = s.name.known().cloned() else { return Ok(None) };
+        let name = name.as_str();
         let cp = clients::codepipeline(ctx.aws.hub());
         let full = ctx.settings.drift_detection == crate::context::DriftDetection::Full;
-        let mut s = state.clone();
         // Standard: one ListPipelines for the whole refresh, and only a pipeline it did not see is
         // asked for directly. Full: every definition, so sources and projects edited outside
         // Terraform show in the plan.
@@ -375,7 +457,7 @@ impl Resource<Context> for CustomizationPipeline {
                 Err(e) => return Err(diag("Reading the pipeline failed", e)),
             }
         }
-        if let Some(exec) = state.get("last_execution_id").as_str().filter(|e| full && !e.is_empty()) {
+        if let Some(exec) = s.last_execution_id.known().cloned().filter(|e| full && !e.is_empty()) {
             match cp
                 .get_pipeline_execution()
                 .pipeline_name(name)
@@ -386,34 +468,36 @@ impl Resource<Context> for CustomizationPipeline {
             {
                 Ok(o) => {
                     if let Some(st) = o.pipeline_execution().and_then(|e| e.status()) {
-                        s.set("last_execution_status", st.as_str());
+                        s.last_execution_status = Attr::Known(st.as_str().to_string());
                     }
                 }
                 Err(e) if e.is_not_found() || e.code == "PipelineExecutionNotFoundException" => {}
                 Err(e) => return Err(diag("Reading the pipeline execution failed", e)),
             }
         }
-        Ok(Some(s))
+        Ok(Some(s.write()?))
     }
 
     async fn update(&self, ctx: &Context, _prior: &Value, planned: &Value, _config: &Value) -> Result<Value, Failed> {
-        let deadline = Instant::now() + timeout(planned, "update", DEFAULT_UPDATE);
+        let planned = Model::read(planned)?;
+        let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Update, DEFAULT_UPDATE);
         let lz = ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?.clone();
-        let spec = spec_of(planned, &lz.aft_management, &lz.partition);
+        let spec = spec_of(&planned, &lz.aft_management, &lz.partition);
         let cp = clients::codepipeline(ctx.aws.hub());
         let (arn, _) =
             pipeline::ensure(&cp, &spec).await.map_err(|e| diag("Updating the customizations pipeline failed", e))?;
-        let wait = planned.get("wait_for_completion").as_bool().unwrap_or(true);
+        let wait = planned.wait_for_completion.known().copied().unwrap_or(true);
         let exec =
             invoke::run(&cp, &ctx.customization_slots, &spec.name, None, wait, ctx.settings.poll_interval, deadline)
                 .await
                 .map_err(|e| diag("The customizations pipeline failed", format!("account {}: {e}", spec.account_id)))?;
-        Ok(with_execution(planned, &spec, &arn, &exec))
+        Ok(with_execution(&planned, &spec, &arn, &exec).write()?)
     }
 
     async fn delete(&self, ctx: &Context, prior: &Value, _private: &Private) -> Result<(), Diagnostics> {
-        let name = prior.get("name").as_str().unwrap_or_default();
-        let deadline = Instant::now() + timeout(prior, "delete", DEFAULT_DELETE);
+        let prior = Model::read(prior)?;
+        let name = prior.name.as_str().unwrap_or_default();
+        let deadline = Instant::now() + Timeouts::of(&prior.timeouts, Op::Delete, DEFAULT_DELETE);
         let cp = clients::codepipeline(ctx.aws.hub());
         // a running execution is waited for, and stopped only when the delete timeout nears
         if let Some((exec, status)) = match invoke::latest(&cp, name).await {
@@ -468,23 +552,19 @@ impl Resource<Context> for CustomizationPipeline {
             .ok_or_else(|| diag("Import failed", format!("pipeline {id} names no VENDED_ACCOUNT_ID")))?;
         let latest = invoke::latest(&cp, id).await.map_err(|e| diag("Import failed", e))?;
         let arn = out.metadata().and_then(|m| m.pipeline_arn()).unwrap_or_default().to_string();
-        let mut imported = Value::object([
-            ("account_id", Value::from(account)),
-            ("name", Value::from(p.name())),
-            ("role_arn", Value::from(p.role_arn())),
-            ("artifact_bucket", Value::from(p.artifact_store().map(|a| a.location().to_string()))),
-            ("triggers", Value::Null),
-            ("wait_for_completion", Value::Null),
-            ("id", Value::from(p.name())),
-            ("arn", Value::from(arn)),
-            ("last_execution_id", Value::from(latest.as_ref().map(|l| l.0.clone()))),
-            ("last_execution_status", Value::from(latest.map(|l| l.1.as_str().to_string()))),
-            ("source", Value::Null),
-            ("codebuild_projects", Value::Null),
-            ("timeouts", Value::Null),
-        ]);
+        let mut imported = Model {
+            account_id: Attr::Known(account),
+            name: Attr::Known(p.name().to_string()),
+            role_arn: Attr::Known(p.role_arn().to_string()),
+            artifact_bucket: p.artifact_store().map(|a| a.location().to_string()).into(),
+            id: Attr::Known(p.name().to_string()),
+            arn: Attr::Known(arn),
+            last_execution_id: latest.as_ref().map(|l| l.0.clone()).into(),
+            last_execution_status: latest.map(|l| l.1.as_str().to_string()).into(),
+            ..Model::default()
+        };
         reconcile_sources(&mut imported, &pipeline::observe(p));
-        Ok(imported)
+        imported.write()
     }
 }
 
@@ -505,20 +585,33 @@ mod tests {
         }
     }
 
-    fn state(source: Value) -> Value {
-        Value::object([("name", Value::from("p")), ("source", source), ("codebuild_projects", Value::Null)])
+    fn state(source: Attr<Source>) -> Model {
+        Model { name: Attr::Known("p".into()), source, ..Model::default() }
+    }
+
+    fn known(s: &str) -> Attr<String> {
+        Attr::Known(s.to_string())
+    }
+
+    #[test]
+    fn the_model_matches_the_schema_one_to_one() {
+        crate::plugin::check_model::<Model>(ty()).unwrap();
+        crate::plugin::check_model::<Identity>(&Type::object([("name", Type::String)])).unwrap();
     }
 
     #[test]
     fn defaults_and_spelled_out_defaults_are_left_alone() {
-        let mut s = state(Value::Null);
+        let mut s = state(Attr::Null);
         assert!(!reconcile_sources(&mut s, &defaults()));
-        assert!(s.get("source").is_null());
-        let spelled =
-            Value::object([("provider", Value::from("CodeCommit")), ("global_customizations_branch", "main".into())]);
+        assert!(s.source.is_null());
+        let spelled = Attr::Known(Source {
+            provider: known("CodeCommit"),
+            global_customizations_branch: known("main"),
+            ..Source::default()
+        });
         let mut s = state(spelled.clone());
         assert!(!reconcile_sources(&mut s, &defaults()));
-        assert_eq!(s.get("source"), &spelled);
+        assert_eq!(s.source, spelled);
     }
 
     #[test]
@@ -527,24 +620,25 @@ mod tests {
         o.provider = Some("CodeStarSourceConnection".into());
         o.connection_arn = Some("arn:aws:codestar-connections:us-east-1:1:connection/x".into());
         o.global_repository = Some("org/global".into());
-        let mut s = state(Value::Null);
+        let mut s = state(Attr::Null);
         assert!(reconcile_sources(&mut s, &o));
-        assert_eq!(s.get("source").get("provider").as_str(), Some("CodeStarSourceConnection"));
-        assert_eq!(s.get("source").get("global_customizations_repository").as_str(), Some("org/global"));
-        assert!(s.get("source").get("global_customizations_branch").is_null(), "defaults stay null");
-        assert!(s.get("codebuild_projects").is_null());
+        let src = s.source.known().unwrap();
+        assert_eq!(src.provider.as_str(), Some("CodeStarSourceConnection"));
+        assert_eq!(src.global_customizations_repository.as_str(), Some("org/global"));
+        assert!(src.global_customizations_branch.is_null(), "defaults stay null");
+        assert!(s.codebuild_projects.is_null());
 
         let mut o = defaults();
         o.account_branch = Some("hotfix".into());
         o.global_project = Some("other-project".into());
-        let mut s = state(Value::object([("account_customizations_branch", Value::from("main"))]));
+        let mut s = state(Attr::Known(Source { account_customizations_branch: known("main"), ..Source::default() }));
         assert!(reconcile_sources(&mut s, &o));
-        assert_eq!(s.get("source").get("account_customizations_branch").as_str(), Some("hotfix"));
-        assert_eq!(s.get("codebuild_projects").get("global").as_str(), Some("other-project"));
+        assert_eq!(s.source.known().unwrap().account_customizations_branch.as_str(), Some("hotfix"));
+        assert_eq!(s.codebuild_projects.known().unwrap().global.as_str(), Some("other-project"));
 
         // back to the default: the attribute that said otherwise goes back to null
-        let mut s = state(Value::object([("account_customizations_branch", Value::from("release"))]));
+        let mut s = state(Attr::Known(Source { account_customizations_branch: known("release"), ..Source::default() }));
         assert!(reconcile_sources(&mut s, &defaults()));
-        assert!(s.get("source").is_null());
+        assert!(s.source.is_null());
     }
 }

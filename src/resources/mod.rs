@@ -13,7 +13,8 @@ use crate::context::Context;
 use crate::plugin::{Attr, AttrPath, Diagnostics, Resource, Value};
 use crate::validation;
 
-/// The `timeouts` block every resource has (typed models).
+/// The `timeouts` block every resource has (typed models). Models that are written back hold
+/// blocks as [`Attr`], never `Option`, so an unknown block stays unknown.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timeouts {
     pub create: Attr<String>,
@@ -23,8 +24,8 @@ pub struct Timeouts {
 
 impl Timeouts {
     /// The duration for `op` of an optional block, or `default`.
-    pub fn of(t: &Option<Timeouts>, op: Op, default: Duration) -> Duration {
-        let set = t.as_ref().and_then(|t| match op {
+    pub fn of(t: &Attr<Timeouts>, op: Op, default: Duration) -> Duration {
+        let set = t.known().and_then(|t| match op {
             Op::Create => t.create.as_str(),
             Op::Update => t.update.as_str(),
             Op::Delete => t.delete.as_str(),
@@ -33,8 +34,8 @@ impl Timeouts {
     }
 
     /// Checks the durations of an optional block.
-    pub fn check(t: &Option<Timeouts>, d: &mut Diagnostics) {
-        let Some(t) = t else { return };
+    pub fn check(t: &Attr<Timeouts>, d: &mut Diagnostics) {
+        let Some(t) = t.known() else { return };
         for (op, v) in [("create", &t.create), ("update", &t.update), ("delete", &t.delete)] {
             if let Some(s) = v.as_str()
                 && let Err(e) = validation::duration(s)

@@ -48,7 +48,7 @@ pub struct Model {
     pub arn: Attr<String>,
     pub revision_id: Attr<String>,
     pub role_created: Attr<bool>,
-    pub timeouts: Option<Timeouts>,
+    pub timeouts: Attr<Timeouts>,
 }
 
 /// The identity: the state machine's ARN.
