@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::aws::organizations;
 use crate::framework::metadata;
 use crate::framework::request::AccountRequest;
-use crate::plugin::Value;
+use crate::plugin::{Attr, StringMap, Timeouts, Value, known_map};
 
 /// The resource identity of an `aft_account_provisioning` (shared by the resource and the list
 /// resource, which must agree on it).
@@ -36,9 +36,70 @@ impl AccountIdentity {
     }
 }
 
-/// A map attribute that is null when empty (as the configuration leaves it unset).
-fn nonempty_map(m: &BTreeMap<String, String>) -> Value {
-    if m.is_empty() { Value::Null } else { Value::string_map(m.clone()) }
+/// The configuration, plan and state of `aft_account_provisioning`: one field per schema
+/// attribute (checked one to one by the resource's test). Shared by the resource and what takes
+/// accounts under management (import, `terraform query`), which must build the same state.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AccountModel {
+    pub control_tower_parameters: Attr<StringMap>,
+    pub account_tags: Attr<StringMap>,
+    pub custom_fields: Attr<StringMap>,
+    pub change_management_parameters: Attr<ChangeManagement>,
+    pub account_customizations_name: Attr<String>,
+    pub rerun_triggers: Attr<StringMap>,
+    pub close_account_on_delete: Attr<bool>,
+    pub parking_organizational_unit: Attr<String>,
+    pub id: Attr<String>,
+    pub account_id: Attr<String>,
+    pub account_arn: Attr<String>,
+    pub account_status: Attr<String>,
+    pub parent_ou_id: Attr<String>,
+    pub execution_role_arn: Attr<String>,
+    pub framework_run_id: Attr<String>,
+    pub framework_completed_at: Attr<String>,
+    pub drift: Attr<Vec<String>>,
+    pub timeouts: Attr<Timeouts>,
+}
+
+/// `change_management_parameters = { … }`
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChangeManagement {
+    pub change_requested_by: Attr<String>,
+    pub change_reason: Attr<String>,
+}
+
+impl AccountModel {
+    /// The model as a value. Its fields have the resource schema's kinds already (maps, objects,
+    /// lists; no sets), so no schema type is needed to write it.
+    pub fn to_value(&self) -> Result<Value, crate::plugin::Diagnostics> {
+        crate::plugin::write_model(self, &crate::plugin::Type::Dynamic)
+    }
+
+    /// The request a (known) configuration or state describes.
+    pub fn request(&self) -> AccountRequest {
+        let cm = self.change_management_parameters.known().map(|m| {
+            [("change_requested_by", &m.change_requested_by), ("change_reason", &m.change_reason)]
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.to_string(), s.to_string())))
+                .collect()
+        });
+        AccountRequest {
+            control_tower_parameters: known_map(&self.control_tower_parameters),
+            account_tags: known_map(&self.account_tags),
+            custom_fields: known_map(&self.custom_fields),
+            change_management_parameters: cm,
+            account_customizations_name: self.account_customizations_name.as_str().unwrap_or_default().to_string(),
+        }
+    }
+}
+
+/// A map as a model attribute: null when empty (as a configuration that leaves it unset).
+fn nonempty(m: &BTreeMap<String, String>) -> Attr<StringMap> {
+    if m.is_empty() {
+        Attr::Null
+    } else {
+        Attr::Known(m.iter().map(|(k, v)| (k.clone(), Attr::Known(v.clone()))).collect())
+    }
 }
 
 /// The state of an account taken under management: its request (from our metadata item, or AFT's
@@ -48,7 +109,7 @@ pub fn imported_state(
     parent: &str,
     item: Option<&metadata::MetadataItem>,
     request: Option<AccountRequest>,
-) -> Value {
+) -> AccountModel {
     let request = request.unwrap_or_else(|| AccountRequest {
         control_tower_parameters: [
             ("AccountEmail".to_string(), account.email.clone()),
@@ -60,31 +121,26 @@ pub fn imported_state(
         account_customizations_name: item.map(|i| i.account_customizations_name.clone()).unwrap_or_default(),
         ..Default::default()
     });
-    let cm = request.change_management_parameters.as_ref().map(|m| {
-        Value::object([
-            ("change_requested_by", Value::from(m.get("change_requested_by").cloned())),
-            ("change_reason", Value::from(m.get("change_reason").cloned())),
-        ])
+    let cm = request.change_management_parameters.as_ref().map(|m| ChangeManagement {
+        change_requested_by: m.get("change_requested_by").cloned().into(),
+        change_reason: m.get("change_reason").cloned().into(),
     });
     let name = &request.account_customizations_name;
-    Value::object([
-        ("control_tower_parameters", Value::string_map(request.control_tower_parameters.clone())),
-        ("account_tags", nonempty_map(&request.account_tags)),
-        ("custom_fields", nonempty_map(&request.custom_fields)),
-        ("change_management_parameters", cm.unwrap_or(Value::Null)),
-        ("account_customizations_name", if name.is_empty() { Value::Null } else { Value::from(name.as_str()) }),
-        ("rerun_triggers", Value::Null),
-        ("close_account_on_delete", Value::Null),
-        ("parking_organizational_unit", Value::Null),
-        ("id", account.id.as_str().into()),
-        ("account_id", account.id.as_str().into()),
-        ("account_arn", account.arn.as_str().into()),
-        ("account_status", account.status.as_str().into()),
-        ("parent_ou_id", parent.into()),
-        ("execution_role_arn", Value::Null),
-        ("framework_run_id", Value::Null),
-        ("framework_completed_at", Value::Null),
-        ("drift", Value::List(Vec::new())),
-        ("timeouts", Value::Null),
-    ])
+    let known = |s: &str| Attr::Known(s.to_string());
+    AccountModel {
+        control_tower_parameters: Attr::Known(
+            request.control_tower_parameters.iter().map(|(k, v)| (k.clone(), Attr::Known(v.clone()))).collect(),
+        ),
+        account_tags: nonempty(&request.account_tags),
+        custom_fields: nonempty(&request.custom_fields),
+        change_management_parameters: cm.into(),
+        account_customizations_name: if name.is_empty() { Attr::Null } else { known(name) },
+        id: known(&account.id),
+        account_id: known(&account.id),
+        account_arn: known(&account.arn),
+        account_status: known(&account.status),
+        parent_ou_id: known(parent),
+        drift: Attr::Known(Vec::new()),
+        ..AccountModel::default()
+    }
 }

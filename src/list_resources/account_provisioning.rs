@@ -182,7 +182,7 @@ impl ListResource<Context> for AccountProvisioningList {
             out.push(Listed {
                 identity: AccountIdentity { account_id: id.clone() }.value(),
                 display_name: format!("{} ({}, {})", account.name, id, account.email),
-                object: imported_state(account, &parent, item, request),
+                object: imported_state(account, &parent, item, request).to_value()?,
             });
         }
         tracing::info!(found = out.len(), "listed AFT accounts");

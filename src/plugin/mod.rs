@@ -34,7 +34,7 @@ pub mod proto {
 }
 
 pub use diagnostics::{AttrPath, Diagnostic, Diagnostics};
-pub use model::{Attr, StringMap, check_model, known_map, read_model, write_model};
+pub use model::{Attr, StringMap, Timeouts, check_model, known_map, read_model, write_model};
 pub use schema::{Attribute, Block, IdentitySchema, NestedBlock, Nesting, Schema};
 pub use traits::{
     Action, DataSource, Failed, ListResource, Listed, Plan, PlanRequest, Private, Progress, Provider, Resource,

@@ -130,6 +130,15 @@ impl<'de> serde::Deserialize<'de> for Number {
     }
 }
 
+/// The `timeouts` block of `super::schema::timeouts_block` (create, update, delete). Models that
+/// are written back hold it, like every block, as an [`Attr`], so an unknown block stays unknown.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Timeouts {
+    pub create: Attr<String>,
+    pub update: Attr<String>,
+    pub delete: Attr<String>,
+}
+
 /// A map of strings whose elements may be unknown at plan time; [`known_map`] reads what is known.
 pub type StringMap = BTreeMap<String, Attr<String>>;
 

@@ -5,22 +5,23 @@
 //! import.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::timeout;
+use super::{Op, Timeouts};
 use crate::aws::{AwsError, clients, organizations};
 use crate::context::{Context, DriftDetection, VendMethod};
-use crate::framework::request::{AccountRequest, CT_KEYS};
+use crate::framework::request::CT_KEYS;
 use crate::framework::validate::{self, Draft, Field};
 use crate::framework::{self, RunRecord, metadata, request_row, vend};
-use crate::inventory::imported::imported_state;
+use crate::inventory::imported::{AccountIdentity, AccountModel, imported_state};
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
-    AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, Nesting, Plan, PlanRequest, Private,
-    Resource, Schema, Type, Value,
+    Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, Nesting, Plan, PlanRequest,
+    Private, Resource, Schema, StringMap, Type, Value, read_model,
 };
 use crate::validation;
 
@@ -36,34 +37,48 @@ const NO_RERUN: [&str; 3] = ["close_account_on_delete", "parking_organizational_
 
 // ------------------------------------------------------------------ model
 
-fn draft_map(v: &Value) -> Option<BTreeMap<String, Option<String>>> {
-    match v {
-        Value::Unknown => None,
-        Value::Map(m) => Some(m.iter().map(|(k, x)| (k.clone(), x.as_str().map(str::to_string))).collect()),
-        _ => Some(BTreeMap::new()),
+/// Reads the resource's model from a value Terraform sent.
+fn model(v: &Value) -> Result<AccountModel, Diagnostics> {
+    read_model(v, "aft_account_provisioning")
+}
+
+fn ty() -> &'static Type {
+    static TY: OnceLock<Type> = OnceLock::new();
+    TY.get_or_init(|| AccountProvisioning.schema().cty())
+}
+
+/// Writes the resource's model as a value of its schema's type.
+fn write(m: &AccountModel) -> Result<Value, Diagnostics> {
+    crate::plugin::write_model(m, ty())
+}
+
+/// A map as the validation draft sees it: `None` when the whole map is unknown, unknown elements
+/// as `None`.
+fn draft_map(m: &Attr<StringMap>) -> Option<BTreeMap<String, Option<String>>> {
+    match m {
+        Attr::Unknown => None,
+        Attr::Known(m) => Some(m.iter().map(|(k, x)| (k.clone(), x.known().cloned())).collect()),
+        Attr::Null => Some(BTreeMap::new()),
     }
 }
 
-fn draft(config: &Value) -> Draft {
+fn draft(config: &AccountModel) -> Draft {
     Draft {
-        control_tower_parameters: draft_map(config.get("control_tower_parameters"))
-            .filter(|_| !config.get("control_tower_parameters").is_null()),
-        account_tags: draft_map(config.get("account_tags")),
-        custom_fields: draft_map(config.get("custom_fields")),
-        account_customizations_name: config.get("account_customizations_name").as_str().map(str::to_string),
-        parking_organizational_unit: config.get("parking_organizational_unit").as_str().map(str::to_string),
+        control_tower_parameters: draft_map(&config.control_tower_parameters)
+            .filter(|_| !config.control_tower_parameters.is_null()),
+        account_tags: draft_map(&config.account_tags),
+        custom_fields: draft_map(&config.custom_fields),
+        account_customizations_name: config.account_customizations_name.known().cloned(),
+        parking_organizational_unit: config.parking_organizational_unit.known().cloned(),
     }
 }
 
-/// The request a (known) configuration or state describes.
-pub fn request_of(v: &Value) -> AccountRequest {
-    let cm = v.get("change_management_parameters");
-    AccountRequest {
-        control_tower_parameters: v.get("control_tower_parameters").as_string_map(),
-        account_tags: v.get("account_tags").as_string_map(),
-        custom_fields: v.get("custom_fields").as_string_map(),
-        change_management_parameters: if cm.is_null() { None } else { Some(cm.as_string_map()) },
-        account_customizations_name: v.get("account_customizations_name").as_str().unwrap_or_default().to_string(),
+/// One key of `control_tower_parameters` (null when absent, unknown when the map is).
+fn ct_param(m: &AccountModel, key: &str) -> Attr<String> {
+    match &m.control_tower_parameters {
+        Attr::Known(map) => map.get(key).cloned().unwrap_or(Attr::Null),
+        Attr::Unknown => Attr::Unknown,
+        Attr::Null => Attr::Null,
     }
 }
 
@@ -79,24 +94,22 @@ fn field_path(f: &Field) -> AttrPath {
     }
 }
 
-fn string_list(items: &[String]) -> Value {
-    Value::List(items.iter().map(|s| Value::from(s.as_str())).collect())
-}
-
 /// Fills the computed attributes of `planned` from a run. `framework_completed_at` is written only
 /// for a run that completed without a failure, so the state never claims a completion it lacks.
-fn with_run(planned: &Value, account: &organizations::AccountInfo, rec: &RunRecord) -> Value {
-    let mut s = planned.clone();
-    s.set("id", account.id.as_str());
-    s.set("account_id", account.id.as_str());
-    s.set("account_arn", account.arn.as_str());
-    s.set("account_status", rec.account.as_ref().map_or(account.status.as_str(), |a| a.info.status.as_str()));
-    s.set("parent_ou_id", Value::from(rec.account.as_ref().map(|a| a.parent_id.clone())));
-    s.set("execution_role_arn", Value::from(rec.execution_role_arn.clone()));
-    s.set("framework_run_id", rec.run_id.as_str());
-    s.set("framework_completed_at", Value::from(rec.succeeded_at().map(str::to_string)));
-    s.set("drift", Value::List(Vec::new()));
-    s
+fn with_run(planned: &AccountModel, account: &organizations::AccountInfo, rec: &RunRecord) -> AccountModel {
+    let known = |s: &str| Attr::Known(s.to_string());
+    AccountModel {
+        id: known(&account.id),
+        account_id: known(&account.id),
+        account_arn: known(&account.arn),
+        account_status: known(rec.account.as_ref().map_or(account.status.as_str(), |a| a.info.status.as_str())),
+        parent_ou_id: rec.account.as_ref().map(|a| a.parent_id.clone()).into(),
+        execution_role_arn: rec.execution_role_arn.clone().into(),
+        framework_run_id: known(&rec.run_id),
+        framework_completed_at: rec.succeeded_at().map(str::to_string).into(),
+        drift: Attr::Known(Vec::new()),
+        ..planned.clone()
+    }
 }
 
 /// What a state says about how this provider came to manage its account: the typed fact that
@@ -115,9 +128,9 @@ pub enum Provenance {
 impl Provenance {
     /// Reads the fact from a state. Only a parseable completion time counts as completed; an
     /// empty or malformed value, or a run id without a completion, is an incomplete create.
-    pub fn of(state: &Value) -> Provenance {
-        let run = state.get("framework_run_id");
-        let done = state.get("framework_completed_at");
+    pub fn of(state: &AccountModel) -> Provenance {
+        let run = &state.framework_run_id;
+        let done = &state.framework_completed_at;
         if run.is_null() && done.is_null() {
             return Provenance::Imported;
         }
@@ -212,22 +225,21 @@ impl Resource<Context> for AccountProvisioning {
     }
 
     fn identity_schema(&self) -> Option<IdentitySchema> {
-        Some(IdentitySchema {
-            version: 0,
-            attributes: vec![("account_id".into(), Type::String, "The 12-digit account id.".into(), true)],
-        })
+        Some(AccountIdentity::schema())
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
-        state.get("account_id").as_str().map(|id| Value::object([("account_id", Value::from(id))]))
+        let account_id = model(state).ok()?.account_id.known()?.clone();
+        Some(AccountIdentity { account_id }.value())
     }
 
     fn refresh_warnings(&self, state: &Value) -> Diagnostics {
-        let status = state.get("account_status").as_str().unwrap_or_default();
+        let Ok(state) = model(state) else { return Diagnostics::new() };
+        let status = state.account_status.as_str().unwrap_or_default();
         if !is_closed(status) {
             return Diagnostics::new();
         }
-        let id = state.get("account_id").as_str().unwrap_or_default();
+        let id = state.account_id.as_str().unwrap_or_default();
         Diagnostic::warning(
             format!("Account {id} is {status}"),
             "The account was closed outside Terraform, so no provisioning framework run can succeed on it and none \
@@ -240,11 +252,15 @@ impl Resource<Context> for AccountProvisioning {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
+        let config = match model(config) {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
         let mut d = Diagnostics::new();
-        for p in validate::check(&draft(config)) {
+        for p in validate::check(&draft(&config)) {
             d.error_at(field_path(&p.field), p.summary, p.detail);
         }
-        super::check_timeouts(config, &mut d);
+        Timeouts::check(&config.timeouts, &mut d);
         d
     }
 
@@ -253,10 +269,13 @@ impl Resource<Context> for AccountProvisioning {
         if plan.planned.is_null() {
             return d;
         }
-        let ct = req.config.get("control_tower_parameters");
+        let (config, mut planned) = match (model(req.config), model(&plan.planned)) {
+            (Ok(c), Ok(p)) => (c, p),
+            (Err(e), _) | (_, Err(e)) => return e,
+        };
         if let Some(ctx) = ctx {
             let signature = format!("{:?}", req.config);
-            if let Some(email) = ct.get("AccountEmail").as_str()
+            if let Some(email) = ct_param(&config, "AccountEmail").as_str()
                 && !ctx.note_planned(&format!("email:{email}"), &signature)
             {
                 d.error_at(
@@ -265,7 +284,7 @@ impl Resource<Context> for AccountProvisioning {
                     format!("Another aft_account_provisioning in this configuration also requests {email}; each account needs its own email."),
                 );
             }
-            if let Some(name) = ct.get("AccountName").as_str() {
+            if let Some(name) = ct_param(&config, "AccountName").as_str() {
                 // AFT requires unique account names; the provisioned product named after it must be too
                 let product = vend::provisioned_product_name(name);
                 if !ctx.note_planned(&format!("name:{product}"), &signature) {
@@ -295,7 +314,11 @@ impl Resource<Context> for AccountProvisioning {
             }
         }
         if req.prior.is_null() {
-            plan.planned.set("drift", Value::List(Vec::new()));
+            planned.drift = Attr::Known(Vec::new());
+            match write(&planned) {
+                Ok(v) => plan.planned = v,
+                Err(e) => d.extend(e),
+            }
             // said at plan time, where the reviewer can still choose: the account will get no row
             // in AFT's request table, so AFT's own invoke-customizations would fail
             if let Some(ctx) = ctx
@@ -309,10 +332,23 @@ impl Resource<Context> for AccountProvisioning {
             }
             return d;
         }
-        let old = req.prior.get("control_tower_parameters");
-        let new = plan.planned.get("control_tower_parameters").clone();
+        let prior = match model(req.prior) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        if planned.control_tower_parameters.is_unknown() {
+            d.error_at(
+                AttrPath::attr("control_tower_parameters"),
+                "control_tower_parameters must be known",
+                "The whole map is known only after apply; for an existing account the plan must know whether \
+                 AccountEmail changes (a new account) and that AccountName and SSOUser* do not.",
+            );
+            return d;
+        }
+        // the configuration may change what the plan compares, so it is read before any edit
+        let changed_config = |ignore: &[&str]| config_changed(req.schema, req.prior, &plan.planned, ignore);
         for key in CT_KEYS {
-            let (o, n) = (old.get(key), new.get(key));
+            let (o, n) = (ct_param(&prior, key), ct_param(&planned, key));
             if n.is_unknown() || o == n {
                 continue;
             }
@@ -323,7 +359,7 @@ impl Resource<Context> for AccountProvisioning {
                         plan.requires_replace.push(AttrPath::attr("control_tower_parameters").key(key));
                     }
                 }
-                "ManagedOrganizationalUnit" => plan.planned.set("parent_ou_id", Value::Unknown),
+                "ManagedOrganizationalUnit" => planned.parent_ou_id = Attr::Unknown,
                 // an imported account whose request was unknown may set these once
                 _ if o.as_str().is_none_or(str::is_empty) => {}
                 _ => d.error_at(
@@ -337,21 +373,21 @@ impl Resource<Context> for AccountProvisioning {
                 ),
             }
         }
-        let drifted = !req.prior.get("drift").elements().is_empty();
+        let drifted = prior.drift.known().is_some_and(|d| !d.is_empty());
         if drifted {
             // the run puts the account back where the request says
-            plan.planned.set("parent_ou_id", Value::Unknown);
+            planned.parent_ou_id = Attr::Unknown;
         }
         // An imported account (no run by this provider yet) whose configuration adds
         // `rerun_triggers` records them without a run: only a later change of them re-runs.
-        let imported = req.prior.get("framework_run_id").is_null() && req.prior.get("rerun_triggers").is_null();
+        let imported = prior.framework_run_id.is_null() && prior.rerun_triggers.is_null();
         let ignore: &[&str] = if imported { &[NO_RERUN.as_slice(), &["rerun_triggers"]].concat() } else { &NO_RERUN };
-        let changed = config_changed(req.schema, req.prior, &plan.planned, ignore);
-        let status = req.prior.get("account_status").as_str().unwrap_or_default();
+        let changed = changed_config(ignore);
+        let status = prior.account_status.as_str().unwrap_or_default();
         if changed && is_closed(status) {
             d.error_at(
                 AttrPath::attr("control_tower_parameters"),
-                format!("Account {} is {status}", req.prior.get("account_id").as_str().unwrap_or_default()),
+                format!("Account {} is {status}", prior.account_id.as_str().unwrap_or_default()),
                 "The account was closed outside Terraform; a framework run on it can only fail. Remove this resource from \
                  the configuration (destroy keeps the closed account as it is), or reinstate the account through AWS \
                  Support and run terraform apply -refresh-only.",
@@ -359,18 +395,23 @@ impl Resource<Context> for AccountProvisioning {
             return d;
         }
         if drifted || changed {
-            plan.planned.set("framework_run_id", Value::Unknown);
-            plan.planned.set("framework_completed_at", Value::Unknown);
-            plan.planned.set("drift", Value::List(Vec::new()));
-            plan.planned.set("account_status", Value::Unknown);
-            plan.planned.set("execution_role_arn", Value::Unknown);
+            planned.framework_run_id = Attr::Unknown;
+            planned.framework_completed_at = Attr::Unknown;
+            planned.drift = Attr::Known(Vec::new());
+            planned.account_status = Attr::Unknown;
+            planned.execution_role_arn = Attr::Unknown;
+        }
+        match write(&planned) {
+            Ok(v) => plan.planned = v,
+            Err(e) => d.extend(e),
         }
         d
     }
 
     async fn create(&self, ctx: &Context, planned: &Value, _config: &Value) -> Result<Value, Failed> {
-        let req = request_of(planned);
-        let deadline = Instant::now() + timeout(planned, "create", DEFAULT_CREATE);
+        let planned = model(planned)?;
+        let req = planned.request();
+        let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Create, DEFAULT_CREATE);
         let vended = vend::find_or_create(ctx, &req, deadline)
             .await
             .map_err(|e| aws_diag("Vending the account failed", format!("{e} (email {})", req.email())))?;
@@ -380,14 +421,14 @@ impl Resource<Context> for AccountProvisioning {
             && let Err(e) = vend::ensure_ou(ctx, &id, &req, deadline).await
         {
             let rec = RunRecord::new("create", &id, req.email());
-            let state = with_run(planned, &vended.account, &rec);
+            let state = write(&with_run(&planned, &vended.account, &rec))?;
             return Err(Failed {
                 diags: aws_diag("Moving the adopted account failed", format!("account {id}: {e}")),
                 partial: Some(state),
             });
         }
         let rec = framework::run(ctx, "create", &id, &req, deadline).await;
-        let state = with_run(planned, &vended.account, &rec);
+        let state = write(&with_run(&planned, &vended.account, &rec))?;
         if rec.error.is_some() {
             return Err(Failed { diags: run_failed(&rec), partial: Some(state) });
         }
@@ -395,7 +436,9 @@ impl Resource<Context> for AccountProvisioning {
     }
 
     async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
-        let Some(id) = state.get("account_id").as_str() else { return Ok(None) };
+        let mut s = model(state)?;
+        let Some(id) = s.account_id.known().cloned() else { return Ok(None) };
+        let id = id.as_str();
         let fail = |e: AwsError| aws_diag("Refreshing the account failed", format!("account {id}: {e}"));
         // One bulk read of the organization and the metadata table serves every account of this
         // refresh; only what it did not see is asked for one account at a time.
@@ -415,11 +458,10 @@ impl Resource<Context> for AccountProvisioning {
         if is_closed(&account.status) {
             // nothing an apply does can repair a closed account: no drift (which would plan a run
             // that can only fail); refresh_warnings says what to do
-            let mut s = state.clone();
-            s.set("account_status", account.status.as_str());
-            s.set("account_arn", account.arn.as_str());
-            s.set("drift", Value::List(Vec::new()));
-            return Ok(Some(s));
+            s.account_status = Attr::Known(account.status.clone());
+            s.account_arn = Attr::Known(account.arn.clone());
+            s.drift = Attr::Known(Vec::new());
+            return Ok(Some(write(&s)?));
         }
         if account.status != "ACTIVE" {
             drift.push(format!("account is {}", account.status));
@@ -431,7 +473,7 @@ impl Resource<Context> for AccountProvisioning {
             Some(p) => p.clone(),
             None => organizations::parent(&org, id).await.map_err(fail)?.0,
         };
-        let wanted_ou = state.get("control_tower_parameters").get("ManagedOrganizationalUnit");
+        let wanted_ou = ct_param(&s, "ManagedOrganizationalUnit");
         if let Some(ou) = wanted_ou.as_str()
             && !ou_matches(&org, &snap, &parent, ou).await.map_err(fail)?
         {
@@ -439,7 +481,7 @@ impl Resource<Context> for AccountProvisioning {
         }
         if ctx.settings.drift_detection == DriftDetection::Full {
             let tags = organizations::tags(&org, id).await.map_err(fail)?;
-            let wanted = state.get("account_tags").as_string_map();
+            let wanted = crate::plugin::known_map(&s.account_tags);
             let (set, remove) = framework::tags::diff(&tags, &wanted);
             if !set.is_empty() || !remove.is_empty() {
                 let keys: Vec<String> = set.into_iter().map(|(k, _)| k).chain(remove).collect();
@@ -449,23 +491,24 @@ impl Resource<Context> for AccountProvisioning {
         if !drift.is_empty() {
             tracing::info!(account = id, drift = %drift.join("; "), "drift found");
         }
-        let mut s = state.clone();
-        s.set("account_status", account.status.as_str());
-        s.set("account_arn", account.arn.as_str());
-        s.set("parent_ou_id", parent.as_str());
-        s.set("drift", string_list(&drift));
-        Ok(Some(s))
+        s.account_status = Attr::Known(account.status.clone());
+        s.account_arn = Attr::Known(account.arn.clone());
+        s.parent_ou_id = Attr::Known(parent);
+        s.drift = Attr::Known(drift);
+        Ok(Some(write(&s)?))
     }
 
     async fn update(&self, ctx: &Context, prior: &Value, planned: &Value, _config: &Value) -> Result<Value, Failed> {
-        if !planned.get("framework_run_id").is_unknown() {
+        let (prior, planned_model) = (model(prior)?, model(planned)?);
+        if !planned_model.framework_run_id.is_unknown() {
             // only arguments that shape destroy (or triggers recorded on import) changed: the plan
             // promised no run, so none happens
             return Ok(planned.clone());
         }
-        let req = request_of(planned);
-        let id = prior.get("account_id").as_str().unwrap_or_default().to_string();
-        let deadline = Instant::now() + timeout(planned, "update", DEFAULT_UPDATE);
+        let planned = planned_model;
+        let req = planned.request();
+        let id = prior.account_id.as_str().unwrap_or_default().to_string();
+        let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Update, DEFAULT_UPDATE);
         if let Err(e) = vend::ensure_ou(ctx, &id, &req, deadline).await {
             return Err(aws_diag("Moving the account failed", format!("account {id}: {e}")).into());
         }
@@ -475,14 +518,15 @@ impl Resource<Context> for AccountProvisioning {
             return Err(run_failed(&rec).into());
         }
         let account = rec.account.as_ref().map(|a| a.info.clone()).unwrap_or_default();
-        Ok(with_run(planned, &account, &rec))
+        Ok(write(&with_run(&planned, &account, &rec))?)
     }
 
     async fn delete(&self, ctx: &Context, prior: &Value, _private: &Private) -> Result<(), Diagnostics> {
-        let id = prior.get("account_id").as_str().unwrap_or_default().to_string();
-        let deadline = Instant::now() + timeout(prior, "delete", DEFAULT_DELETE);
-        let req = request_of(prior);
-        let provenance = Provenance::of(prior);
+        let prior = model(prior)?;
+        let id = prior.account_id.as_str().unwrap_or_default().to_string();
+        let deadline = Instant::now() + Timeouts::of(&prior.timeouts, Op::Delete, DEFAULT_DELETE);
+        let req = prior.request();
+        let provenance = Provenance::of(&prior);
         let work = async {
             if provenance == Provenance::Incomplete {
                 // A create that never completed left this (tainted) state, and the replacement that
@@ -499,8 +543,8 @@ impl Resource<Context> for AccountProvisioning {
                 .await
                 .map_err(|e| aws_diag("Removing the aft-request row failed", format!("account {id}: {e}")))?;
             tracing::info!(account = %id, row = %row, "aft-request row");
-            let close = prior.get("close_account_on_delete").as_bool().unwrap_or(false);
-            let park = prior.get("parking_organizational_unit").as_str();
+            let close = prior.close_account_on_delete.known() == Some(&true);
+            let park = prior.parking_organizational_unit.as_str();
             let what = vend::retire(ctx, &id, park, close)
                 .await
                 .map_err(|e| aws_diag("Retiring the account failed", format!("account {id}: {e}")))?;
@@ -540,7 +584,7 @@ impl Resource<Context> for AccountProvisioning {
             None => crate::framework::request_row::aft_request(ctx, &account.email).await.map_err(fail)?,
         };
         let (parent, _) = organizations::parent(&org, &account.id).await.map_err(fail)?;
-        Ok(imported_state(&account, &parent, item.as_ref(), request))
+        write(&imported_state(&account, &parent, item.as_ref(), request))
     }
 }
 
@@ -571,5 +615,56 @@ async fn ou_matches(
             Ok(d.organizational_unit().and_then(|o| o.name()) == Some(name.as_str()))
         }
         Err(_) => Ok(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_matches_the_schema_one_to_one() {
+        crate::plugin::check_model::<AccountModel>(ty()).unwrap();
+        crate::plugin::check_model::<AccountIdentity>(&Type::object([("account_id", Type::String)])).unwrap();
+    }
+
+    #[test]
+    fn provenance_is_read_from_typed_facts_never_from_an_empty_value() {
+        let run = Attr::Known("7c9e6679-7425-40de-944b-e07fc1f90ae7".to_string());
+        let at = Attr::Known("2026-12-05T10:00:00Z".to_string());
+        let with = |run: Attr<String>, done: Attr<String>| AccountModel {
+            framework_run_id: run,
+            framework_completed_at: done,
+            ..AccountModel::default()
+        };
+        assert_eq!(Provenance::of(&with(Attr::Null, Attr::Null)), Provenance::Imported);
+        assert!(matches!(Provenance::of(&with(run.clone(), at.clone())), Provenance::Completed(_)));
+        // a run that never completed, an empty or malformed completion, a bad run id: incomplete
+        assert_eq!(Provenance::of(&with(run.clone(), Attr::Null)), Provenance::Incomplete);
+        assert_eq!(Provenance::of(&with(run.clone(), Attr::Known(String::new()))), Provenance::Incomplete);
+        assert_eq!(Provenance::of(&with(run, Attr::Known("yesterday".into()))), Provenance::Incomplete);
+        assert_eq!(Provenance::of(&with(Attr::Known(String::new()), at)), Provenance::Incomplete);
+    }
+
+    #[test]
+    fn the_request_is_read_from_known_values_only() {
+        let m = AccountModel {
+            control_tower_parameters: Attr::Known(
+                [
+                    ("AccountEmail".to_string(), Attr::Known("a@example.com".into())),
+                    ("AccountName".into(), Attr::Unknown),
+                ]
+                .into(),
+            ),
+            change_management_parameters: Attr::Known(crate::inventory::imported::ChangeManagement {
+                change_reason: Attr::Known("why".into()),
+                ..Default::default()
+            }),
+            ..AccountModel::default()
+        };
+        let r = m.request();
+        assert_eq!(r.control_tower_parameters.len(), 1);
+        assert_eq!(r.change_management_parameters.unwrap().get("change_reason").map(String::as_str), Some("why"));
+        assert!(r.account_tags.is_empty());
     }
 }

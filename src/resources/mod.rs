@@ -7,21 +7,13 @@ pub mod provisioning_customizations;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::context::Context;
-use crate::plugin::{Attr, AttrPath, Diagnostics, Resource, Value};
+pub use crate::plugin::Timeouts;
+use crate::plugin::{Attr, AttrPath, Diagnostics, Resource};
 use crate::validation;
 
-/// The `timeouts` block every resource has (typed models). Models that are written back hold
-/// blocks as [`Attr`], never `Option`, so an unknown block stays unknown.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Timeouts {
-    pub create: Attr<String>,
-    pub update: Attr<String>,
-    pub delete: Attr<String>,
-}
-
+/// Reading the durations of a `timeouts` block (the struct is the plugin layer's, beside
+/// `timeouts_block`).
 impl Timeouts {
     /// The duration for `op` of an optional block, or `default`.
     pub fn of(t: &Attr<Timeouts>, op: Op, default: Duration) -> Duration {
@@ -61,20 +53,4 @@ pub fn all() -> Vec<Arc<dyn Resource<Context>>> {
         Arc::new(provisioning_customizations::ProvisioningCustomizations),
         Arc::new(customization_pipeline::CustomizationPipeline),
     ]
-}
-
-/// The `timeouts` value for an operation, or its default.
-pub fn timeout(v: &Value, op: &str, default: Duration) -> Duration {
-    v.get("timeouts").get(op).as_str().and_then(|s| validation::duration(s).ok()).unwrap_or(default)
-}
-
-/// Checks the durations of a `timeouts` block.
-pub fn check_timeouts(config: &Value, d: &mut Diagnostics) {
-    for op in ["create", "update", "delete"] {
-        if let Some(s) = config.get("timeouts").get(op).as_str()
-            && let Err(e) = validation::duration(s)
-        {
-            d.error_at(AttrPath::attr("timeouts").then(op), "Invalid timeout", e);
-        }
-    }
 }
