@@ -66,6 +66,27 @@ pub struct Plan {
     pub private: Private,
 }
 
+/// What create, update and delete receive: the states, the configuration and the private data
+/// planned with them (work the plan decided can travel there instead of in an attribute).
+pub struct ApplyRequest<'a> {
+    /// Prior state; `Null` on create.
+    pub prior: &'a Value,
+    /// The planned new state; `Null` on delete.
+    pub planned: &'a Value,
+    /// The configuration; `Null` on delete.
+    pub config: &'a Value,
+    /// Private data from the plan.
+    pub private: &'a Private,
+}
+
+/// What a refresh receives: the state and its private data.
+pub struct ReadRequest<'a> {
+    /// The state Terraform holds.
+    pub state: &'a Value,
+    /// Private data stored with it.
+    pub private: &'a Private,
+}
+
 /// A failed create or update: diagnostics and, if something was already made, the state to keep.
 #[derive(Debug)]
 pub struct Failed {
@@ -105,18 +126,18 @@ pub trait Resource<C: Send + Sync>: Send + Sync {
         Diagnostics::new()
     }
     /// Creates the object; returns the new state.
-    async fn create(&self, ctx: &C, planned: &Value, config: &Value) -> Result<Value, Failed>;
+    async fn create(&self, ctx: &C, req: &ApplyRequest<'_>) -> Result<Value, Failed>;
     /// Refreshes the state; `None` when the object is gone.
-    async fn read(&self, ctx: &C, state: &Value) -> Result<Option<Value>, Diagnostics>;
+    async fn read(&self, ctx: &C, req: &ReadRequest<'_>) -> Result<Option<Value>, Diagnostics>;
     /// Warnings a refreshed state deserves (e.g. an object changed outside Terraform in a way
     /// no apply can repair); shown with the refresh.
     fn refresh_warnings(&self, _state: &Value) -> Diagnostics {
         Diagnostics::new()
     }
     /// Applies an in-place update; returns the new state.
-    async fn update(&self, ctx: &C, prior: &Value, planned: &Value, config: &Value) -> Result<Value, Failed>;
+    async fn update(&self, ctx: &C, req: &ApplyRequest<'_>) -> Result<Value, Failed>;
     /// Deletes the object.
-    async fn delete(&self, ctx: &C, prior: &Value, private: &Private) -> Result<(), Diagnostics>;
+    async fn delete(&self, ctx: &C, req: &ApplyRequest<'_>) -> Result<(), Diagnostics>;
     /// Imports by id; returns the state to read.
     async fn import(&self, _ctx: &C, _id: &str) -> Result<Value, Diagnostics> {
         Err(super::diagnostics::Diagnostic::error(

@@ -20,8 +20,8 @@ use crate::inventory::imported::{AccountIdentity, AccountModel, imported_state};
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
-    Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, Nesting, Plan, PlanRequest,
-    Private, Resource, Schema, StringMap, Type, Value, read_model,
+    ApplyRequest, Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, Nesting, Plan,
+    PlanRequest, ReadRequest, Resource, Schema, StringMap, Type, Value, read_model,
 };
 use crate::validation;
 
@@ -408,7 +408,8 @@ impl Resource<Context> for AccountProvisioning {
         d
     }
 
-    async fn create(&self, ctx: &Context, planned: &Value, _config: &Value) -> Result<Value, Failed> {
+    async fn create(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
+        let planned = req.planned;
         let planned = model(planned)?;
         let req = planned.request();
         let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Create, DEFAULT_CREATE);
@@ -435,7 +436,8 @@ impl Resource<Context> for AccountProvisioning {
         Ok(state)
     }
 
-    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+    async fn read(&self, ctx: &Context, req: &ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
+        let state = req.state;
         let mut s = model(state)?;
         let Some(id) = s.account_id.known().cloned() else { return Ok(None) };
         let id = id.as_str();
@@ -498,7 +500,8 @@ impl Resource<Context> for AccountProvisioning {
         Ok(Some(write(&s)?))
     }
 
-    async fn update(&self, ctx: &Context, prior: &Value, planned: &Value, _config: &Value) -> Result<Value, Failed> {
+    async fn update(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
+        let (prior, planned) = (req.prior, req.planned);
         let (prior, planned_model) = (model(prior)?, model(planned)?);
         if !planned_model.framework_run_id.is_unknown() {
             // only arguments that shape destroy (or triggers recorded on import) changed: the plan
@@ -521,7 +524,8 @@ impl Resource<Context> for AccountProvisioning {
         Ok(write(&with_run(&planned, &account, &rec))?)
     }
 
-    async fn delete(&self, ctx: &Context, prior: &Value, _private: &Private) -> Result<(), Diagnostics> {
+    async fn delete(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<(), Diagnostics> {
+        let prior = req.prior;
         let prior = model(prior)?;
         let id = prior.account_id.as_str().unwrap_or_default().to_string();
         let deadline = Instant::now() + Timeouts::of(&prior.timeouts, Op::Delete, DEFAULT_DELETE);

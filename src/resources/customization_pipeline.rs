@@ -17,8 +17,8 @@ use crate::framework::pipeline::{self, Ensured, PipelineSpec, SourceKind};
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
-    Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, NestedBlock, Plan, PlanRequest,
-    Private, Resource, Schema, StringMap, Type, Value, read_model, write_model,
+    ApplyRequest, Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, NestedBlock, Plan,
+    PlanRequest, ReadRequest, Resource, Schema, StringMap, Type, Value, read_model, write_model,
 };
 use crate::validation;
 
@@ -397,7 +397,8 @@ impl Resource<Context> for CustomizationPipeline {
         }
     }
 
-    async fn create(&self, ctx: &Context, planned: &Value, _config: &Value) -> Result<Value, Failed> {
+    async fn create(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
+        let planned = req.planned;
         let planned = Model::read(planned)?;
         let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Create, DEFAULT_CREATE);
         let lz = ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?.clone();
@@ -430,7 +431,8 @@ impl Resource<Context> for CustomizationPipeline {
         }
     }
 
-    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+    async fn read(&self, ctx: &Context, req: &ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
+        let state = req.state;
         let mut s = Model::read(state)?;
         let Some(name) = s.name.known().cloned() else { return Ok(None) };
         let name = name.as_str();
@@ -478,7 +480,8 @@ impl Resource<Context> for CustomizationPipeline {
         Ok(Some(s.write()?))
     }
 
-    async fn update(&self, ctx: &Context, _prior: &Value, planned: &Value, _config: &Value) -> Result<Value, Failed> {
+    async fn update(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
+        let planned = req.planned;
         let planned = Model::read(planned)?;
         let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Update, DEFAULT_UPDATE);
         let lz = ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?.clone();
@@ -494,7 +497,8 @@ impl Resource<Context> for CustomizationPipeline {
         Ok(with_execution(&planned, &spec, &arn, &exec).write()?)
     }
 
-    async fn delete(&self, ctx: &Context, prior: &Value, _private: &Private) -> Result<(), Diagnostics> {
+    async fn delete(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<(), Diagnostics> {
+        let prior = req.prior;
         let prior = Model::read(prior)?;
         let name = prior.name.as_str().unwrap_or_default();
         let deadline = Instant::now() + Timeouts::of(&prior.timeouts, Op::Delete, DEFAULT_DELETE);

@@ -16,8 +16,8 @@ use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
-    Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, Plan, PlanRequest, Private,
-    Resource, Schema, Type, Value,
+    ApplyRequest, Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, Plan, PlanRequest,
+    ReadRequest, Resource, Schema, Type, Value,
 };
 
 use super::Timeouts;
@@ -320,7 +320,8 @@ impl Resource<Context> for ProvisioningCustomizations {
         }
     }
 
-    async fn create(&self, ctx: &Context, planned: &Value, config: &Value) -> Result<Value, Failed> {
+    async fn create(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
+        let (planned, config) = (req.planned, req.config);
         let (mut s, config) = (Model::read(planned)?, Model::read(config)?);
         let definition = s.definition.as_str().unwrap_or_default().to_string();
         let d = asl_diags(&definition);
@@ -375,7 +376,8 @@ impl Resource<Context> for ProvisioningCustomizations {
         Ok(s.write()?)
     }
 
-    async fn read(&self, ctx: &Context, state: &Value) -> Result<Option<Value>, Diagnostics> {
+    async fn read(&self, ctx: &Context, req: &ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
+        let state = req.state;
         let mut s = Model::read(state)?;
         let Some(arn) = s.arn.as_str() else { return Ok(None) };
         let sfn = clients::sfn(ctx.aws.hub());
@@ -395,7 +397,8 @@ impl Resource<Context> for ProvisioningCustomizations {
         Ok(Some(s.write()?))
     }
 
-    async fn update(&self, ctx: &Context, prior: &Value, planned: &Value, config: &Value) -> Result<Value, Failed> {
+    async fn update(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
+        let (prior, planned, config) = (req.prior, req.planned, req.config);
         let (prior, mut s, config) = (Model::read(prior)?, Model::read(planned)?, Model::read(config)?);
         let definition = s.definition.as_str().unwrap_or_default().to_string();
         let d = asl_diags(&definition);
@@ -434,7 +437,8 @@ impl Resource<Context> for ProvisioningCustomizations {
         Ok(s.write()?)
     }
 
-    async fn delete(&self, ctx: &Context, prior: &Value, _private: &Private) -> Result<(), Diagnostics> {
+    async fn delete(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<(), Diagnostics> {
+        let prior = req.prior;
         let prior = Model::read(prior)?;
         let arn = prior.arn.as_str().unwrap_or_default();
         match clients::sfn(ctx.aws.hub())

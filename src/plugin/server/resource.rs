@@ -7,7 +7,7 @@ use super::{Failure, ProviderService, diagnostics_only, validate_with};
 use crate::plugin::diagnostics::{AttrPath, Diagnostic, Diagnostics};
 use crate::plugin::plan::{config_of_state, default_plan};
 use crate::plugin::proto::tfplugin6 as pb;
-use crate::plugin::traits::{Plan, PlanRequest, Provider};
+use crate::plugin::traits::{ApplyRequest, Plan, PlanRequest, Provider, ReadRequest};
 use crate::plugin::value::Value;
 
 diagnostics_only!(
@@ -93,7 +93,9 @@ impl<P: Provider> ProviderService<P> {
         let e = self.registry.resources.get(&r.type_name)?;
         let state = decode(r.current_state.as_ref(), &e.ty)?;
         let ctx = self.context().await?;
-        let new = guarded("ReadResource", e.imp.read(&ctx, &state)).await?.unwrap_or(Value::Null);
+        let private = decode_private(&r.private)?;
+        let read = ReadRequest { state: &state, private: &private };
+        let new = guarded("ReadResource", e.imp.read(&ctx, &read)).await?.unwrap_or(Value::Null);
         let mut diags = Diagnostics::new();
         let mut id = None;
         if !new.is_null() {
@@ -162,14 +164,15 @@ impl<P: Provider> ProviderService<P> {
         let private = decode_private(&r.planned_private)?;
         let ctx = self.context().await?;
         let mut diags = Diagnostics::new();
+        let req = ApplyRequest { prior: &prior, planned: &planned, config: &config, private: &private };
         let new_state = if planned.is_null() {
-            guarded("ApplyResourceChange", e.imp.delete(&ctx, &prior, &private)).await?;
+            guarded("ApplyResourceChange", e.imp.delete(&ctx, &req)).await?;
             Value::Null
         } else {
             let result = if prior.is_null() {
-                guarded("ApplyResourceChange", e.imp.create(&ctx, &planned, &config)).await
+                guarded("ApplyResourceChange", e.imp.create(&ctx, &req)).await
             } else {
-                guarded("ApplyResourceChange", e.imp.update(&ctx, &prior, &planned, &config)).await
+                guarded("ApplyResourceChange", e.imp.update(&ctx, &req)).await
             };
             match result {
                 Ok(v) => v,

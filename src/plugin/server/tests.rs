@@ -11,7 +11,7 @@ use crate::plugin::diagnostics::Diagnostics;
 use crate::plugin::proto::tfplugin6 as pb;
 use crate::plugin::proto::tfplugin6::provider_client::ProviderClient;
 use crate::plugin::schema::{Attribute, Block, Schema};
-use crate::plugin::traits::{DataSource, Failed, Private, Provider, Resource};
+use crate::plugin::traits::{ApplyRequest, DataSource, Failed, Provider, ReadRequest, Resource};
 use crate::plugin::value::{self, Type, Value};
 
 struct Fake;
@@ -38,12 +38,14 @@ impl Resource<()> for Thing {
     fn schema(&self) -> Schema {
         thing_schema()
     }
-    async fn create(&self, _ctx: &(), planned: &Value, _config: &Value) -> Result<Value, Failed> {
+    async fn create(&self, _ctx: &(), req: &ApplyRequest<'_>) -> Result<Value, Failed> {
+        let planned = req.planned;
         let mut v = planned.clone();
         v.set("id", "thing-1");
         Ok(v)
     }
-    async fn read(&self, _ctx: &(), state: &Value) -> Result<Option<Value>, Diagnostics> {
+    async fn read(&self, _ctx: &(), req: &ReadRequest<'_>) -> Result<Option<Value>, Diagnostics> {
+        let state = req.state;
         if state.get("name").as_str() == Some("boom") {
             let empty: Vec<u8> = Vec::new();
             // an index out of bounds, as a bug would have it
@@ -51,10 +53,11 @@ impl Resource<()> for Thing {
         }
         Ok(Some(state.clone()))
     }
-    async fn update(&self, _ctx: &(), _prior: &Value, planned: &Value, _config: &Value) -> Result<Value, Failed> {
+    async fn update(&self, _ctx: &(), req: &ApplyRequest<'_>) -> Result<Value, Failed> {
+        let planned = req.planned;
         Ok(planned.clone())
     }
-    async fn delete(&self, _ctx: &(), _prior: &Value, _private: &Private) -> Result<(), Diagnostics> {
+    async fn delete(&self, _ctx: &(), _req: &ApplyRequest<'_>) -> Result<(), Diagnostics> {
         Ok(())
     }
 }
