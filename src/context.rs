@@ -164,15 +164,18 @@ pub struct Context {
     /// Emails and account names planned by this provider process (one plan walk), to catch
     /// duplicates.
     planned_unique: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Terraform's "stop now" (StopProvider, Ctrl-C): every wait of the framework watches it.
+    pub stop: crate::plugin::stop::StopSignal,
     /// What the modules above keep for the life of the process, one value per type (the bulk
     /// read of the fleet, what listens to AFT's request table): see [`Context::memo`].
     memos: std::sync::Mutex<std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl Context {
-    /// A context over an AWS session and settings.
-    pub fn new(aws: Aws, settings: Settings) -> Self {
+    /// A context over an AWS session and settings, stopped by `stop`.
+    pub fn new(aws: Aws, settings: Settings, stop: crate::plugin::stop::StopSignal) -> Self {
         Context {
+            stop,
             vend_slots: Semaphore::new(settings.max_concurrent_operations.max(1)),
             customization_slots: Semaphore::new(settings.max_concurrent_customizations.max(1)),
             control_tower_gate: Default::default(),

@@ -327,7 +327,7 @@ impl crate::plugin::Provider for AftProvider {
         };
         let aws = Aws::load(&aws_settings).await;
         tracing::debug!(region = %aws.region(), method = ?settings.method, "provider configured");
-        Ok(Context::new(aws, settings))
+        Ok(Context::new(aws, settings, crate::plugin::stop::global().clone()))
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<Context>>> {

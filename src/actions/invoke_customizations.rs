@@ -108,8 +108,8 @@ async fn one(ctx: &Context, id: &str, opts: Options, deadline: Instant, progress
                 out.lines.push(format!("pipeline {name} already running ({exec}); not started again"));
             }
             Ok(_) => {
-                let poll = ctx.settings.poll_interval;
-                match invoke::run(&cp, &ctx.customization_slots, &name, None, opts.wait, poll, deadline).await {
+                let waits = crate::framework::poll::Waits::of(ctx, deadline);
+                match invoke::run(&cp, &ctx.customization_slots, &name, None, opts.wait, &waits).await {
                     Ok(x) if !opts.wait || x.status == "Succeeded" => {
                         out.lines.push(format!("pipeline {name} execution {} {}", x.id, x.status));
                     }

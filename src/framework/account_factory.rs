@@ -180,7 +180,7 @@ pub async fn wait_record(
     what: &str,
     deadline: Instant,
 ) -> Result<(), StepError> {
-    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(30));
+    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(30), &ctx.stop);
     loop {
         let r = sc.describe_record().id(record_id).send().await.aws("servicecatalog:DescribeRecord")?;
         let detail = r.record_detail();
@@ -205,7 +205,7 @@ pub async fn wait_record(
 /// this provider's slots and `ctx.control_tower_gate` until its request has been sent, so two
 /// of this provider's operations never both take the last place.
 async fn wait_for_room(ctx: &Context, sc: &Client, deadline: Instant) -> Result<(), StepError> {
-    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(30));
+    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(30), &ctx.stop);
     loop {
         let busy = search(sc, "status:UNDER_CHANGE")
             .await?
@@ -250,10 +250,10 @@ async fn update(
         .collect();
     let _slot = match caller_holds_slot {
         true => None,
-        false => Some(slot(&ctx.vend_slots, deadline, "a vending slot").await?),
+        false => Some(slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?),
     };
     let rid = {
-        let _gate = bounded(ctx.control_tower_gate.lock(), deadline, "Control Tower's queue").await?;
+        let _gate = bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
         wait_for_room(ctx, sc, deadline).await?;
         let attempt = p.last_record_id.clone().unwrap_or_default();
         let out = sc
@@ -274,7 +274,7 @@ async fn update(
 /// Waits, under a slot, for whatever the product is doing.
 async fn wait_product(ctx: &Context, sc: &Client, p: &Product, deadline: Instant) -> Result<(), StepError> {
     let Some(rid) = &p.last_record_id else { return Ok(()) };
-    let _slot = slot(&ctx.vend_slots, deadline, "a vending slot").await?;
+    let _slot = slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?;
     tracing::info!(product = %p.name, record = %rid, "an Account Factory operation is in flight; waiting for it");
     // its failure is not this request's: the product is looked at again afterwards
     match wait_record(ctx, sc, rid, &format!("Account Factory operation on {}", p.name), deadline).await {
@@ -351,7 +351,8 @@ pub async fn provision(
                     .map(|(k, v)| ProvisioningParameter::builder().key(k).value(v).build())
                     .collect();
                 let sent = {
-                    let _gate = bounded(ctx.control_tower_gate.lock(), deadline, "Control Tower's queue").await?;
+                    let _gate =
+                        bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
                     wait_for_room(ctx, &sc, deadline).await?;
                     // a new attempt (nothing of this name exists): a fresh token, kept for the SDK's
                     // own resends of this one call

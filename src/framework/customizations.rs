@@ -47,7 +47,7 @@ pub async fn run(
         }
         Err(e) => return Err(e.into()),
     }
-    let _slot = super::poll::slot(&ctx.customization_slots, deadline, "a customizations slot").await?;
+    let _slot = super::poll::slot(&ctx.customization_slots, deadline, &ctx.stop, "a customizations slot").await?;
     let id = &account.info.id;
     // An execution for this account still running (an earlier apply timed out or was stopped
     // while it ran): never a second one beside it. It is waited for, whatever its end, then
@@ -106,7 +106,7 @@ async fn wait_execution(
     account_id: &str,
     deadline: Instant,
 ) -> Result<(ExecutionStatus, (String, String)), StepError> {
-    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(10));
+    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(10), &ctx.stop);
     loop {
         let d = sfn
             .describe_execution()

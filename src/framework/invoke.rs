@@ -9,7 +9,7 @@ use aws_sdk_codepipeline::types::{ActionExecutionFilter, ActionExecutionStatus, 
 use tokio::sync::Semaphore;
 
 use super::StepError;
-use super::poll::Backoff;
+use super::poll::{Backoff, Waits};
 use crate::aws::{AwsError, AwsResultExt};
 
 /// How one invocation ended.
@@ -102,14 +102,9 @@ async fn failure_detail(client: &Client, pipeline: &str, exec: &str) -> String {
 }
 
 /// Waits for an execution to end; a failure names the stage and action.
-pub async fn wait(
-    client: &Client,
-    pipeline: &str,
-    exec: &str,
-    poll: Option<Duration>,
-    deadline: Instant,
-) -> Result<Execution, StepError> {
-    let mut backoff = Backoff::new(poll, Duration::from_secs(30));
+pub async fn wait(client: &Client, pipeline: &str, exec: &str, waits: &Waits) -> Result<Execution, StepError> {
+    let deadline = waits.deadline;
+    let mut backoff = Backoff::new(waits.poll, Duration::from_secs(30), &waits.stop);
     loop {
         let out = client
             .get_pipeline_execution()
@@ -145,17 +140,16 @@ pub async fn run(
     pipeline: &str,
     already_started: Option<String>,
     wait_for_completion: bool,
-    poll: Option<Duration>,
-    deadline: Instant,
+    waits: &Waits,
 ) -> Result<Execution, StepError> {
-    let _slot = super::poll::slot(slots, deadline, "a pipeline slot").await?;
+    let _slot = super::poll::slot(slots, waits.deadline, &waits.stop, "a pipeline slot").await?;
     let id = match already_started {
         Some(id) => id,
-        None => start(client, pipeline, deadline).await?,
+        None => start(client, pipeline, waits.deadline).await?,
     };
     tracing::info!(pipeline, execution = %id, "customizations pipeline started");
     if !wait_for_completion {
         return Ok(Execution { id, status: "InProgress".into() });
     }
-    wait(client, pipeline, &id, poll, deadline).await
+    wait(client, pipeline, &id, waits).await
 }

@@ -51,7 +51,7 @@ pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Insta
     }
     // resolve the OU before anything is created: a bad OU must not leave an account behind
     let ou = resolve_ou(ctx, req.ou()).await?;
-    let _slot = super::poll::slot(&ctx.vend_slots, deadline, "a vending slot").await?;
+    let _slot = super::poll::slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?;
     // another apply may have finished it while we waited for a slot
     if let Some(a) = adoptable(&org, req.email()).await? {
         return Ok(Vended { account: a, adopted: true });
@@ -170,7 +170,7 @@ async fn wait_create(
     req: &AccountRequest,
     deadline: Instant,
 ) -> Result<String, StepError> {
-    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(15));
+    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(15), &ctx.stop);
     loop {
         let s = org
             .describe_create_account_status()

@@ -5,14 +5,22 @@ use std::sync::OnceLock;
 
 use tokio::sync::watch;
 
-/// A one-way "stop now" signal.
+/// A one-way "stop now" signal. Clones share it: the provider's is handed to the context, and
+/// every wait of the framework watches the context's.
+#[derive(Clone)]
 pub struct StopSignal {
-    tx: watch::Sender<bool>,
+    tx: std::sync::Arc<watch::Sender<bool>>,
 }
 
 impl Default for StopSignal {
     fn default() -> Self {
-        StopSignal { tx: watch::channel(false).0 }
+        StopSignal { tx: std::sync::Arc::new(watch::channel(false).0) }
+    }
+}
+
+impl std::fmt::Debug for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopSignal").field("requested", &self.requested()).finish()
     }
 }
 

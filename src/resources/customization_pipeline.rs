@@ -14,6 +14,7 @@ use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
 use crate::framework::invoke::{self, Execution};
 use crate::framework::pipeline::{self, Ensured, PipelineSpec, SourceKind};
+use crate::framework::poll::Waits;
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
@@ -416,9 +417,7 @@ impl Resource<Context> for CustomizationPipeline {
             None
         };
         let wait = planned.wait_for_completion.known().copied().unwrap_or(true);
-        let run =
-            invoke::run(&cp, &ctx.customization_slots, &spec.name, auto, wait, ctx.settings.poll_interval, deadline)
-                .await;
+        let run = invoke::run(&cp, &ctx.customization_slots, &spec.name, auto, wait, &Waits::of(ctx, deadline)).await;
         match run {
             Ok(exec) => Ok(with_execution(&planned, &spec, &arn, &exec).write()?),
             Err(e) => {
@@ -490,10 +489,9 @@ impl Resource<Context> for CustomizationPipeline {
         let (arn, _) =
             pipeline::ensure(&cp, &spec).await.map_err(|e| diag("Updating the customizations pipeline failed", e))?;
         let wait = planned.wait_for_completion.known().copied().unwrap_or(true);
-        let exec =
-            invoke::run(&cp, &ctx.customization_slots, &spec.name, None, wait, ctx.settings.poll_interval, deadline)
-                .await
-                .map_err(|e| diag("The customizations pipeline failed", format!("account {}: {e}", spec.account_id)))?;
+        let exec = invoke::run(&cp, &ctx.customization_slots, &spec.name, None, wait, &Waits::of(ctx, deadline))
+            .await
+            .map_err(|e| diag("The customizations pipeline failed", format!("account {}: {e}", spec.account_id)))?;
         Ok(with_execution(&planned, &spec, &arn, &exec).write()?)
     }
 
@@ -511,7 +509,7 @@ impl Resource<Context> for CustomizationPipeline {
         } && status.as_str() == "InProgress"
         {
             let soft = deadline.checked_sub(Duration::from_secs(60)).unwrap_or(deadline);
-            if invoke::wait(&cp, name, &exec, ctx.settings.poll_interval, soft).await.is_err() {
+            if invoke::wait(&cp, name, &exec, &Waits::of(ctx, soft)).await.is_err() {
                 let _ = cp
                     .stop_pipeline_execution()
                     .pipeline_name(name)
