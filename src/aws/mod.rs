@@ -260,4 +260,19 @@ pub mod clients {
     pub fn servicecatalog(c: &SdkConfig) -> aws_sdk_servicecatalog::Client {
         aws_sdk_servicecatalog::Client::new(c)
     }
+    /// EC2 in `region`, or in the session's own region.
+    pub fn ec2(c: &SdkConfig, region: Option<&str>) -> aws_sdk_ec2::Client {
+        match region {
+            Some(r) => aws_sdk_ec2::Client::new(&super::Aws::in_region(c, r)),
+            None => aws_sdk_ec2::Client::new(c),
+        }
+    }
+    /// CloudTrail.
+    pub fn cloudtrail(c: &SdkConfig) -> aws_sdk_cloudtrail::Client {
+        aws_sdk_cloudtrail::Client::new(c)
+    }
+    /// AWS Support, whose API lives in us-east-1 only.
+    pub fn support(c: &SdkConfig) -> aws_sdk_support::Client {
+        aws_sdk_support::Client::new(&super::Aws::in_region(c, "us-east-1"))
+    }
 }

@@ -36,8 +36,12 @@ impl Account {
 
 /// Reads the account; an account that is missing or not `ACTIVE` fails the step.
 pub async fn run(ctx: &Context, account_id: &str) -> Result<Done<Account>, StepError> {
-    let org = clients::organizations(&ctx.ct_session().await?);
-    let Some(info) = organizations::describe_account(&org, account_id).await? else {
+    read(&clients::organizations(&ctx.ct_session().await?), account_id).await
+}
+
+/// [`run`] with the Organizations client given (the CT management session).
+pub async fn read(org: &aws_sdk_organizations::Client, account_id: &str) -> Result<Done<Account>, StepError> {
+    let Some(info) = organizations::describe_account(org, account_id).await? else {
         return Err(StepError::Failed(format!("account {account_id} does not exist in the organization")));
     };
     if info.status != "ACTIVE" {
@@ -46,7 +50,7 @@ pub async fn run(ctx: &Context, account_id: &str) -> Result<Done<Account>, StepE
             info.status
         )));
     }
-    let (parent_id, parent_type) = organizations::parent(&org, account_id).await?;
+    let (parent_id, parent_type) = organizations::parent(org, account_id).await?;
     let detail = format!("{} ({}) in {parent_id}", info.name, info.email);
     Ok(Done::ok(Account { info, parent_id, parent_type }, detail))
 }

@@ -14,7 +14,15 @@ pub const PREFIX: &str = "/aft/account-request/custom-fields/";
 
 /// Syncs the parameters.
 pub async fn run(ctx: &Context, account_id: &str, wanted: &BTreeMap<String, String>) -> Result<Done<()>, StepError> {
-    let ssm = clients::ssm(&ctx.target_session(account_id).await?);
+    sync(&clients::ssm(&ctx.target_session(account_id).await?), account_id, wanted).await
+}
+
+/// [`run`] with the SSM client given (the account's `AWSAFTService` session).
+pub async fn sync(
+    ssm: &aws_sdk_ssm::Client,
+    account_id: &str,
+    wanted: &BTreeMap<String, String>,
+) -> Result<Done<()>, StepError> {
     let mut current = BTreeMap::new();
     let mut pages = ssm.get_parameters_by_path().path(PREFIX).recursive(true).into_paginator().send();
     while let Some(page) = pages.next().await {

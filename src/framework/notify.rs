@@ -33,11 +33,20 @@ pub fn message(rec: &RunRecord) -> serde_json::Value {
 pub async fn run(ctx: &Context, msg: &serde_json::Value, failed: bool) -> Result<Done<()>, StepError> {
     let (ok_topic, fail_topic) = ctx.topics().await?;
     let topic = if failed { fail_topic } else { ok_topic };
+    publish(&clients::sns(ctx.aws.hub()), &topic, msg, failed).await
+}
+
+/// Publishes `msg` to `topic` (the success or failure topic, as `failed` says).
+pub async fn publish(
+    sns: &aws_sdk_sns::Client,
+    topic: &str,
+    msg: &serde_json::Value,
+    failed: bool,
+) -> Result<Done<()>, StepError> {
     let account = msg["account_id"].as_str().unwrap_or_default();
     let subject = if failed { "AFT account provisioning failed" } else { "AFT account provisioning succeeded" };
-    clients::sns(ctx.aws.hub())
-        .publish()
-        .topic_arn(&topic)
+    sns.publish()
+        .topic_arn(topic)
         .subject(subject)
         .message(msg.to_string())
         .send()

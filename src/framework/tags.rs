@@ -26,8 +26,16 @@ pub fn diff(
 
 /// Syncs the tags; writes nothing when they already match.
 pub async fn run(ctx: &Context, account_id: &str, wanted: &BTreeMap<String, String>) -> Result<Done<()>, StepError> {
-    let org = clients::organizations(&ctx.ct_session().await?);
-    let current = organizations::tags(&org, account_id).await?;
+    sync(&clients::organizations(&ctx.ct_session().await?), account_id, wanted).await
+}
+
+/// [`run`] with the Organizations client given (the CT management session).
+pub async fn sync(
+    org: &aws_sdk_organizations::Client,
+    account_id: &str,
+    wanted: &BTreeMap<String, String>,
+) -> Result<Done<()>, StepError> {
+    let current = organizations::tags(org, account_id).await?;
     let (set, remove) = diff(&current, wanted);
     if set.is_empty() && remove.is_empty() {
         return Ok(Done::skipped((), format!("{} tags already in sync", wanted.len())));

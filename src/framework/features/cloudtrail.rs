@@ -76,7 +76,7 @@ pub async fn run(ctx: &Context) -> Result<String, StepError> {
     };
     let bucket = bucket_arn.rsplit(":::").next().unwrap_or(&bucket_arn).to_string();
     let kms = ssm_value(ctx, "/aft/account/log-archive/kms_key_arn").await?;
-    let ct = aws_sdk_cloudtrail::Client::new(&ctx.ct_session().await?);
+    let ct = clients::cloudtrail(&ctx.ct_session().await?);
     let mut did = Vec::new();
     match ct.get_trail().name(TRAIL).send().await.aws("cloudtrail:GetTrail") {
         Ok(_) => {}

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::Filter;
 use futures::stream::{self, StreamExt};
 
 use super::super::StepError;
-use crate::aws::{Aws, AwsError, AwsResultExt};
+use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
 
 fn filter(name: &str, value: &str) -> Filter {
@@ -74,7 +74,7 @@ async fn delete_vpc(ec2: &aws_sdk_ec2::Client, vpc: &str) -> Result<(), AwsError
 /// Deletes the default VPCs of `account_id` in each region it has enabled.
 pub async fn run(ctx: &Context, account_id: &str) -> Result<String, StepError> {
     let session = ctx.target_session(account_id).await?;
-    let regions = aws_sdk_ec2::Client::new(&session)
+    let regions = clients::ec2(&session, None)
         .describe_regions()
         .send()
         .await
@@ -83,7 +83,7 @@ pub async fn run(ctx: &Context, account_id: &str) -> Result<String, StepError> {
     let names: Vec<String> = regions.regions().iter().filter_map(|r| r.region_name().map(str::to_string)).collect();
     let results: Vec<Result<usize, AwsError>> = stream::iter(names.iter().cloned())
         .map(|region| {
-            let ec2 = aws_sdk_ec2::Client::new(&Aws::in_region(&session, &region));
+            let ec2 = clients::ec2(&session, Some(&region));
             async move {
                 let vpcs =
                     ec2.describe_vpcs().filters(filter("isDefault", "true")).send().await.aws("ec2:DescribeVpcs")?;

@@ -2,7 +2,7 @@
 //! to Enterprise Support, once: an existing case with AFT's subject means it was already asked.
 
 use super::super::StepError;
-use crate::aws::{Aws, AwsResultExt};
+use crate::aws::{AwsResultExt, clients};
 use crate::context::Context;
 
 /// AFT's case subject for an account.
@@ -32,13 +32,17 @@ async fn existing(support: &aws_sdk_support::Client, want: &str) -> Result<Optio
 /// never resends it: after a lost or refused answer the cases are read again first, and the call
 /// is made again only when no case has the subject.
 pub async fn run(ctx: &Context, account_id: &str) -> Result<String, StepError> {
-    let support = aws_sdk_support::Client::new(&Aws::in_region(&ctx.ct_session().await?, "us-east-1"));
+    request(&clients::support(&ctx.ct_session().await?), account_id).await
+}
+
+/// [`run`] with the Support client given (from the CT management account).
+pub async fn request(support: &aws_sdk_support::Client, account_id: &str) -> Result<String, StepError> {
     let want = subject(account_id);
     let mut wait = std::time::Duration::from_millis(250);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        if let Some(id) = existing(&support, &want).await? {
+        if let Some(id) = existing(support, &want).await? {
             return Ok(if attempt == 1 {
                 format!("Enterprise Support already requested (case {id})")
             } else {

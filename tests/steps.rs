@@ -1,0 +1,219 @@
+//! Framework steps against scripted AWS answers (aws-smithy-mocks), beside their end-to-end
+//! tests against moto: what each step sends for a given AWS state, that a step which finds
+//! everything in place writes nothing, and the failures moto cannot produce (a lost answer, an
+//! account that is not ACTIVE).
+
+use std::collections::BTreeMap;
+
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use terraform_provider_aft::framework::features::enterprise_support;
+use terraform_provider_aft::framework::{StepError, account_info, custom_fields, notify, tags};
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+mod organizations {
+    use aws_sdk_organizations::Client;
+    use aws_sdk_organizations::error::ErrorMetadata;
+    use aws_sdk_organizations::operation::describe_account::{DescribeAccountError, DescribeAccountOutput};
+    use aws_sdk_organizations::operation::list_parents::ListParentsOutput;
+    use aws_sdk_organizations::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_organizations::operation::tag_resource::TagResourceOutput;
+    use aws_sdk_organizations::operation::untag_resource::UntagResourceOutput;
+    use aws_sdk_organizations::types::{Account, AccountState, Parent, ParentType, Tag};
+
+    use super::*;
+
+    fn tagged(pairs: &[(&str, &str)]) -> ListTagsForResourceOutput {
+        let mut out = ListTagsForResourceOutput::builder();
+        for (k, v) in pairs {
+            out = out.tags(Tag::builder().key(*k).value(*v).build().unwrap());
+        }
+        out.build()
+    }
+
+    #[tokio::test]
+    async fn tags_are_truly_synced_and_aws_tags_are_left_alone() {
+        let list = mock!(Client::list_tags_for_resource)
+            .match_requests(|r| r.resource_id() == Some("111122223333"))
+            .then_output(|| tagged(&[("Owner", "a"), ("Stale", "x"), ("aws:cloudformation:stack-name", "s")]));
+        let untag = mock!(Client::untag_resource)
+            .match_requests(|r| r.tag_keys() == ["Stale"])
+            .then_output(|| UntagResourceOutput::builder().build());
+        let tag = mock!(Client::tag_resource)
+            .match_requests(|r| {
+                let t: Vec<(&str, &str)> = r.tags().iter().map(|t| (t.key(), t.value())).collect();
+                t == [("Owner", "b"), ("Team", "platform")]
+            })
+            .then_output(|| TagResourceOutput::builder().build());
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&list, &untag, &tag]);
+        let done = tags::sync(&org, "111122223333", &map(&[("Owner", "b"), ("Team", "platform")])).await.unwrap();
+        assert_eq!((untag.num_calls(), tag.num_calls()), (1, 1), "one untag of Stale, one tag of Owner and Team");
+        assert_eq!(done.detail, "2 tags set, 1 removed");
+    }
+
+    #[tokio::test]
+    async fn tags_already_in_sync_write_nothing() {
+        let list = mock!(Client::list_tags_for_resource).then_output(|| tagged(&[("Owner", "a")]));
+        let untag = mock!(Client::untag_resource).then_output(|| UntagResourceOutput::builder().build());
+        let tag = mock!(Client::tag_resource).then_output(|| TagResourceOutput::builder().build());
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&list, &untag, &tag]);
+        let done = tags::sync(&org, "111122223333", &map(&[("Owner", "a")])).await.unwrap();
+        assert_eq!((untag.num_calls(), tag.num_calls()), (0, 0));
+        assert!(done.skipped, "{}", done.detail);
+    }
+
+    fn account(state: AccountState) -> DescribeAccountOutput {
+        DescribeAccountOutput::builder()
+            .account(
+                Account::builder()
+                    .id("111122223333")
+                    .arn("arn:aws:organizations::999999999999:account/o-x/111122223333")
+                    .email("a@example.com")
+                    .name("a")
+                    .state(state)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn account_info_reads_the_account_and_its_parent() {
+        let describe = mock!(Client::describe_account).then_output(|| account(AccountState::Active));
+        let parents = mock!(Client::list_parents).then_output(|| {
+            ListParentsOutput::builder()
+                .parents(Parent::builder().id("ou-ab12-cdefgh34").r#type(ParentType::OrganizationalUnit).build())
+                .build()
+        });
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&describe, &parents]);
+        let done = account_info::read(&org, "111122223333").await.unwrap();
+        assert_eq!(done.value.info.email, "a@example.com");
+        assert_eq!(done.value.parent_id, "ou-ab12-cdefgh34");
+        assert_eq!(done.value.payload()["account"]["parent_type"], "ORGANIZATIONAL_UNIT");
+    }
+
+    #[tokio::test]
+    async fn account_info_fails_on_an_account_that_is_not_active_or_gone() {
+        let suspended = mock!(Client::describe_account).then_output(|| account(AccountState::Suspended));
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&suspended]);
+        match account_info::read(&org, "111122223333").await {
+            Err(StepError::Failed(m)) => assert!(m.contains("is SUSPENDED"), "{m}"),
+            other => panic!("expected a failure, got {:?}", other.map(|d| d.detail)),
+        }
+        let gone = mock!(Client::describe_account).then_error(|| {
+            DescribeAccountError::generic(ErrorMetadata::builder().code("AccountNotFoundException").build())
+        });
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&gone]);
+        match account_info::read(&org, "111122223333").await {
+            Err(StepError::Failed(m)) => assert!(m.contains("does not exist"), "{m}"),
+            other => panic!("expected a failure, got {:?}", other.map(|d| d.detail)),
+        }
+    }
+}
+
+mod ssm {
+    use aws_sdk_ssm::Client;
+    use aws_sdk_ssm::operation::delete_parameters::DeleteParametersOutput;
+    use aws_sdk_ssm::operation::get_parameters_by_path::GetParametersByPathOutput;
+    use aws_sdk_ssm::operation::put_parameter::PutParameterOutput;
+    use aws_sdk_ssm::types::Parameter;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn custom_fields_write_what_changed_and_delete_what_was_removed() {
+        let prefix = custom_fields::PREFIX;
+        let get = mock!(Client::get_parameters_by_path)
+            .match_requests(move |r| r.path() == Some(prefix) && r.recursive() == Some(true))
+            .then_output(move || {
+                GetParametersByPathOutput::builder()
+                    .parameters(Parameter::builder().name(format!("{prefix}same")).value("1").build())
+                    .parameters(Parameter::builder().name(format!("{prefix}old")).value("x").build())
+                    .build()
+            });
+        let delete = mock!(Client::delete_parameters)
+            .match_requests(move |r| r.names() == [format!("{prefix}old")])
+            .then_output(|| DeleteParametersOutput::builder().build());
+        let put = mock!(Client::put_parameter)
+            .match_requests(move |r| r.name() == Some(&format!("{prefix}new")) && r.value() == Some("2"))
+            .then_output(|| PutParameterOutput::builder().build());
+        let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&get, &delete, &put]);
+        let done = custom_fields::sync(&ssm, "111122223333", &map(&[("same", "1"), ("new", "2")])).await.unwrap();
+        assert_eq!((delete.num_calls(), put.num_calls()), (1, 1), "the unchanged value is not rewritten");
+        assert_eq!(done.detail, "1 written, 1 deleted, 1 unchanged");
+    }
+}
+
+mod sns {
+    use aws_sdk_sns::Client;
+    use aws_sdk_sns::operation::publish::PublishOutput;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failure_is_published_to_the_failure_topic_with_its_json() {
+        let topic = "arn:aws:sns:us-east-1:111111111111:aft-failure-notifications";
+        let publish = mock!(Client::publish)
+            .match_requests(move |r| {
+                r.topic_arn() == Some(topic)
+                    && r.subject() == Some("AFT account provisioning failed")
+                    && r.message()
+                        .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+                        .is_some_and(|m| m["status"] == "FAILED" && m["account_id"] == "111122223333")
+            })
+            .then_output(|| PublishOutput::builder().message_id("m-1").build());
+        let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]);
+        let msg = serde_json::json!({"status": "FAILED", "account_id": "111122223333"});
+        notify::publish(&sns, topic, &msg, true).await.unwrap();
+        assert_eq!(publish.num_calls(), 1);
+    }
+}
+
+mod support {
+    use aws_sdk_support::Client;
+    use aws_sdk_support::error::ErrorMetadata;
+    use aws_sdk_support::operation::create_case::{CreateCaseError, CreateCaseOutput};
+    use aws_sdk_support::operation::describe_cases::DescribeCasesOutput;
+    use aws_sdk_support::types::CaseDetails;
+
+    use super::*;
+
+    fn cases(subjects: &[&str]) -> DescribeCasesOutput {
+        let mut out = DescribeCasesOutput::builder();
+        for (i, s) in subjects.iter().enumerate() {
+            out = out.cases(CaseDetails::builder().case_id(format!("case-{i}")).subject(*s).build());
+        }
+        out.build()
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_case_answer_is_never_followed_by_a_second_case() {
+        let want = enterprise_support::subject("111122223333");
+        let w = want.clone();
+        // before: no case; after the lost answer: the case AWS did open
+        let describe = mock!(Client::describe_cases)
+            .sequence()
+            .output(|| cases(&["something else"]))
+            .output(move || cases(&["something else", &w]))
+            .build();
+        let create = mock!(Client::create_case)
+            .then_error(|| CreateCaseError::generic(ErrorMetadata::builder().code("InternalServerError").build()));
+        let support = mock_client!(aws_sdk_support, RuleMode::MatchAny, [&describe, &create]);
+        let said = enterprise_support::request(&support, "111122223333").await.unwrap();
+        assert_eq!(create.num_calls(), 1, "CreateCase is not idempotent: never sent twice");
+        assert_eq!(describe.num_calls(), 2);
+        assert!(said.contains("case-1"), "{said}");
+    }
+
+    #[tokio::test]
+    async fn an_existing_case_means_already_requested() {
+        let want = enterprise_support::subject("111122223333");
+        let describe = mock!(Client::describe_cases).then_output(move || cases(&[&want]));
+        let create = mock!(Client::create_case).then_output(|| CreateCaseOutput::builder().case_id("new").build());
+        let support = mock_client!(aws_sdk_support, RuleMode::MatchAny, [&describe, &create]);
+        let said = enterprise_support::request(&support, "111122223333").await.unwrap();
+        assert_eq!(create.num_calls(), 0);
+        assert!(said.starts_with("Enterprise Support already requested"), "{said}");
+    }
+}
