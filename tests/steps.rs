@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use terraform_provider_aft::framework::features::enterprise_support;
-use terraform_provider_aft::framework::{StepError, account_info, custom_fields, notify, tags};
+use terraform_provider_aft::framework::{StepError, account_info, custom_fields, metadata, notify, tags};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -215,5 +215,112 @@ mod support {
         let said = enterprise_support::request(&support, "111122223333").await.unwrap();
         assert_eq!(create.num_calls(), 0);
         assert!(said.starts_with("Enterprise Support already requested"), "{said}");
+    }
+}
+
+mod dynamodb {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::Client;
+    use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+    use aws_sdk_dynamodb::operation::scan::ScanOutput;
+    use aws_sdk_dynamodb::types::AttributeValue as Av;
+    use metadata::{MetadataItem, MetadataTable};
+    use terraform_provider_aft::framework::request::AccountRequest;
+
+    use super::*;
+
+    fn item() -> MetadataItem {
+        MetadataItem {
+            id: "111122223333".into(),
+            email: "a@example.com".into(),
+            account_name: "a".into(),
+            account_status: "ACTIVE".into(),
+            parent_ou: "ou-ab12-cdefgh34".into(),
+            account_level_tags: map(&[("Owner", "platform")]),
+            request: Some(AccountRequest {
+                control_tower_parameters: map(&[("AccountEmail", "a@example.com")]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_item_is_afts_shape_and_reads_back() {
+        let written = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
+        let w = written.clone();
+        let put = mock!(Client::put_item)
+            .match_requests(move |r| {
+                *w.lock().unwrap() = r.item().cloned().unwrap_or_default();
+                r.table_name() == Some("aft-request-metadata")
+            })
+            .then_output(|| PutItemOutput::builder().build());
+        let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&put]);
+        MetadataTable::new(ddb, "aft-request-metadata").put(&item()).await.unwrap();
+        let stored = written.lock().unwrap().clone();
+        // AFT's attributes, AFT's types: tags a map, vcs_information and terraform_workspace empty maps
+        for k in [
+            "id",
+            "email",
+            "account_name",
+            "account_creation_time",
+            "account_status",
+            "account_customizations_name",
+            "parent_ou",
+        ] {
+            assert!(matches!(stored.get(k), Some(Av::S(_))), "{k}: {:?}", stored.get(k));
+        }
+        for k in ["account_level_tags", "vcs_information", "terraform_workspace", "account_request"] {
+            assert!(matches!(stored.get(k), Some(Av::M(_))), "{k}: {:?}", stored.get(k));
+        }
+        let s = stored.clone();
+        let get = mock!(Client::get_item)
+            .match_requests(|r| r.consistent_read() == Some(true))
+            .then_output(move || GetItemOutput::builder().set_item(Some(s.clone())).build());
+        let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get]);
+        assert_eq!(MetadataTable::new(ddb, "aft-request-metadata").find("111122223333").await.unwrap(), Some(item()));
+    }
+
+    #[tokio::test]
+    async fn an_account_without_an_item_is_none_and_a_delete_of_nothing_is_fine() {
+        let get = mock!(Client::get_item).then_output(|| GetItemOutput::builder().build());
+        let delete = mock!(Client::delete_item)
+            .match_requests(|r| r.key().and_then(|k| k.get("id")) == Some(&Av::S("111122223333".into())))
+            .then_output(|| DeleteItemOutput::builder().build());
+        let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &delete]);
+        let table = MetadataTable::new(ddb, "aft-request-metadata");
+        assert_eq!(table.find("111122223333").await.unwrap(), None);
+        table.delete("111122223333").await.unwrap();
+        assert_eq!(delete.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_bulk_read_and_the_ids_page_through_the_table() {
+        let page = |ids: &[&str], last: Option<&str>| {
+            let mut out = ScanOutput::builder();
+            for id in ids {
+                out = out.items([("id".to_string(), Av::S(id.to_string()))].into_iter().collect());
+            }
+            if let Some(l) = last {
+                out = out.last_evaluated_key("id", Av::S(l.to_string()));
+            }
+            out.build()
+        };
+        let scan = mock!(Client::scan)
+            .sequence()
+            .output(move || page(&["111111111111", "222222222222"], Some("222222222222")))
+            .output(move || page(&["333333333333"], None))
+            .output(move || page(&["111111111111", "222222222222"], Some("222222222222")))
+            .output(move || page(&["333333333333"], None))
+            .build();
+        let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&scan]);
+        let table = MetadataTable::new(ddb, "aft-request-metadata");
+        assert_eq!(table.all().await.unwrap().len(), 3);
+        let ids: Vec<String> = table.ids().await.unwrap().into_iter().collect();
+        assert_eq!(ids, ["111111111111", "222222222222", "333333333333"]);
+        assert_eq!(scan.num_calls(), 4, "two pages each");
     }
 }

@@ -153,44 +153,105 @@ pub async fn run(
     ))
 }
 
+/// AFT's metadata table through one client: every read and write of it goes through here (the
+/// refresh's bulk read, the targets' ids, a single account's item, step 3's put, destroy's delete).
+pub struct MetadataTable {
+    ddb: aws_sdk_dynamodb::Client,
+    name: String,
+}
+
+impl MetadataTable {
+    /// The table the provider is configured with, through the hub session.
+    pub fn of(ctx: &Context) -> Self {
+        MetadataTable::new(clients::dynamodb(ctx.aws.hub()), &ctx.settings.metadata_table)
+    }
+
+    /// A table through a given client.
+    pub fn new(ddb: aws_sdk_dynamodb::Client, name: &str) -> Self {
+        MetadataTable { ddb, name: name.to_string() }
+    }
+
+    /// The item of an account; `None` when AFT does not manage it.
+    pub async fn find(&self, account_id: &str) -> Result<Option<MetadataItem>, AwsError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.name)
+            .key("id", s(account_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .aws("dynamodb:GetItem")
+            .map_err(|e| e.in_account(account_id))?;
+        Ok(out.item().map(MetadataItem::from_item))
+    }
+
+    /// Writes an item (a full put, as AFT's persist_metadata does).
+    pub async fn put(&self, item: &MetadataItem) -> Result<(), AwsError> {
+        self.ddb
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item.to_item()))
+            .send()
+            .await
+            .aws("dynamodb:PutItem")
+            .map_err(|e| e.in_account(&item.id))?;
+        Ok(())
+    }
+
+    /// Removes an account's item (AFT's cleanup); absent is fine.
+    pub async fn delete(&self, account_id: &str) -> Result<(), AwsError> {
+        self.ddb
+            .delete_item()
+            .table_name(&self.name)
+            .key("id", s(account_id))
+            .send()
+            .await
+            .aws("dynamodb:DeleteItem")
+            .map_err(|e| e.in_account(account_id))?;
+        Ok(())
+    }
+
+    /// Every item, by account id (one paged scan).
+    pub async fn all(&self) -> Result<HashMap<String, MetadataItem>, AwsError> {
+        let mut out = HashMap::new();
+        for item in crate::aws::dynamodb::scan_all(&self.ddb, &self.name).await? {
+            let m = MetadataItem::from_item(&item);
+            if !m.id.is_empty() {
+                out.insert(m.id.clone(), m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ids of every item (a paged scan of the key only).
+    pub async fn ids(&self) -> Result<std::collections::BTreeSet<String>, AwsError> {
+        let mut ids = std::collections::BTreeSet::new();
+        let mut pages = self.ddb.scan().table_name(&self.name).projection_expression("id").into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for item in page.aws("dynamodb:Scan")?.items() {
+                if let Some(Av::S(id)) = item.get("id") {
+                    ids.insert(id.clone());
+                }
+            }
+        }
+        Ok(ids)
+    }
+}
+
 /// Reads the metadata item of an account; `None` when AFT does not manage it.
 pub async fn get(ctx: &Context, account_id: &str) -> Result<Option<MetadataItem>, AwsError> {
-    let out = clients::dynamodb(ctx.aws.hub())
-        .get_item()
-        .table_name(&ctx.settings.metadata_table)
-        .key("id", s(account_id))
-        .consistent_read(true)
-        .send()
-        .await
-        .aws("dynamodb:GetItem")
-        .map_err(|e| e.in_account(account_id))?;
-    Ok(out.item().map(MetadataItem::from_item))
+    MetadataTable::of(ctx).find(account_id).await
 }
 
 /// Writes the metadata item (a full put, as AFT's persist_metadata does).
 pub async fn put(ctx: &Context, item: &MetadataItem) -> Result<(), AwsError> {
-    clients::dynamodb(ctx.aws.hub())
-        .put_item()
-        .table_name(&ctx.settings.metadata_table)
-        .set_item(Some(item.to_item()))
-        .send()
-        .await
-        .aws("dynamodb:PutItem")
-        .map_err(|e| e.in_account(&item.id))?;
-    Ok(())
+    MetadataTable::of(ctx).put(item).await
 }
 
 /// Removes the metadata item (AFT's cleanup); absent is fine.
 pub async fn delete(ctx: &Context, account_id: &str) -> Result<(), AwsError> {
-    clients::dynamodb(ctx.aws.hub())
-        .delete_item()
-        .table_name(&ctx.settings.metadata_table)
-        .key("id", s(account_id))
-        .send()
-        .await
-        .aws("dynamodb:DeleteItem")
-        .map_err(|e| e.in_account(account_id))?;
-    Ok(())
+    MetadataTable::of(ctx).delete(account_id).await
 }
 
 /// Appends an audit record in AFT's shape: the request image, `timestamp` and `ddb_event_name`.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use crate::aws::organizations::{self, AccountInfo};
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
-use crate::framework::metadata::MetadataItem;
+use crate::framework::metadata::{MetadataItem, MetadataTable};
 
 /// How long a snapshot is trusted. Terraform starts a fresh provider process for each plan and
 /// apply, so in practice a snapshot lives for one refresh walk.
@@ -132,14 +132,7 @@ async fn org_tree(
 }
 
 async fn scan_metadata(ctx: &Context) -> Result<HashMap<String, MetadataItem>, AwsError> {
-    let mut out = HashMap::new();
-    for item in crate::aws::dynamodb::scan_all(&clients::dynamodb(ctx.aws.hub()), &ctx.settings.metadata_table).await? {
-        let m = MetadataItem::from_item(&item);
-        if !m.id.is_empty() {
-            out.insert(m.id.clone(), m);
-        }
-    }
-    Ok(out)
+    MetadataTable::of(ctx).all().await
 }
 
 /// The process's snapshot, kept in the context.

@@ -5,10 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use crate::aws::organizations::{self, OuRef};
-use crate::aws::{AwsError, AwsResultExt, clients};
+use crate::aws::{AwsError, clients};
 use crate::context::Context;
 use crate::plugin::{Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, StringMap, Type};
 use crate::validation;
@@ -154,19 +152,7 @@ pub fn parse_all(blocks: &TargetBlocks, block: &str) -> (Vec<Target>, Diagnostic
 
 /// The accounts AFT manages (ids in the metadata table).
 async fn managed_ids(ctx: &Context) -> Result<BTreeSet<String>, AwsError> {
-    let ddb = clients::dynamodb(ctx.aws.hub());
-    let mut ids = BTreeSet::new();
-    let mut pages =
-        ddb.scan().table_name(&ctx.settings.metadata_table).projection_expression("id").into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.aws("dynamodb:Scan")?;
-        for item in page.items() {
-            if let Some(AttributeValue::S(id)) = item.get("id") {
-                ids.insert(id.clone());
-            }
-        }
-    }
-    Ok(ids)
+    crate::framework::metadata::MetadataTable::of(ctx).ids().await
 }
 
 /// Checks `include` and `exclude` blocks: each valid, 1 to 4 of each, at least one include.
