@@ -92,11 +92,11 @@ impl Default for Settings {
             log_archive_account_id: None,
             audit_account_id: None,
             roles: RoleNames::default(),
-            metadata_table: "aft-request-metadata".into(),
-            audit_table: "aft-request-audit".into(),
+            metadata_table: aws::names::METADATA_TABLE.into(),
+            audit_table: aws::names::AUDIT_TABLE.into(),
             notification_topic_arn: None,
             failure_notification_topic_arn: None,
-            provisioning_customizations_state_machine: "aft-account-provisioning-customizations".into(),
+            provisioning_customizations_state_machine: aws::names::PROVISIONING_CUSTOMIZATIONS.into(),
             features: FeatureOptions::default(),
             method: VendMethod::ControlTower,
             product_name: "AWS Control Tower Account Factory".into(),
@@ -294,10 +294,13 @@ impl Context {
     /// The success and failure notification topics.
     pub async fn topics(&self) -> Result<(String, String), AwsError> {
         let lz = self.landing_zone().await?;
-        let arn = |n: &str| format!("arn:{}:sns:{}:{}:{n}", lz.partition, lz.region, lz.aft_management);
+        let arn = |n: &str| aws::names::topic_arn(&lz.partition, &lz.region, &lz.aft_management, n);
         Ok((
-            self.settings.notification_topic_arn.clone().unwrap_or_else(|| arn("aft-notifications")),
-            self.settings.failure_notification_topic_arn.clone().unwrap_or_else(|| arn("aft-failure-notifications")),
+            self.settings.notification_topic_arn.clone().unwrap_or_else(|| arn(aws::names::NOTIFICATION_TOPIC)),
+            self.settings
+                .failure_notification_topic_arn
+                .clone()
+                .unwrap_or_else(|| arn(aws::names::FAILURE_NOTIFICATION_TOPIC)),
         ))
     }
 
@@ -308,6 +311,6 @@ impl Context {
             return Ok(name.clone());
         }
         let lz = self.landing_zone().await?;
-        Ok(format!("arn:{}:states:{}:{}:stateMachine:{name}", lz.partition, lz.region, lz.aft_management))
+        Ok(aws::names::state_machine_arn(&lz.partition, &lz.region, &lz.aft_management, name))
     }
 }

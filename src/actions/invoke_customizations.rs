@@ -62,7 +62,7 @@ impl Config {
 
 /// The pipeline AFT creates for an account.
 pub fn pipeline_name(account_id: &str) -> String {
-    format!("{account_id}-customizations-pipeline")
+    crate::aws::names::pipeline_name(account_id)
 }
 
 /// What happened to one account.

@@ -14,6 +14,7 @@
 
 pub mod dynamodb;
 pub mod errors;
+pub mod names;
 pub mod organizations;
 
 use std::collections::HashMap;

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{Op, Timeouts};
-use crate::aws::{AwsError, AwsResultExt, clients};
+use crate::aws::{AwsError, AwsResultExt, clients, names};
 use crate::context::Context;
 use crate::framework::invoke::{self, Execution};
 use crate::framework::pipeline::{self, Ensured, PipelineSpec, SourceKind};
@@ -107,15 +107,15 @@ pub fn spec_of(m: &Model, aft_management: &str, partition: &str) -> PipelineSpec
         _ => SourceKind::CodeCommit,
     };
     PipelineSpec {
-        name: m.name.as_str().map_or_else(|| format!("{account}-customizations-pipeline"), str::to_string),
-        role_arn: m.role_arn.as_str().map_or_else(
-            || format!("arn:{partition}:iam::{aft_management}:role/aft-codepipeline-customizations-role"),
-            str::to_string,
-        ),
+        name: m.name.as_str().map_or_else(|| names::pipeline_name(&account), str::to_string),
+        role_arn: m
+            .role_arn
+            .as_str()
+            .map_or_else(|| names::pipeline_role_arn(partition, aft_management), str::to_string),
         artifact_bucket: m
             .artifact_bucket
             .as_str()
-            .map_or_else(|| format!("aft-customizations-pipeline-{aft_management}"), str::to_string),
+            .map_or_else(|| names::artifact_bucket(aft_management), str::to_string),
         source,
         global_repository: or_default(&src.global_customizations_repository, pipeline::DEFAULT_GLOBAL_REPOSITORY),
         global_branch: or_default(&src.global_customizations_branch, pipeline::DEFAULT_BRANCH),
@@ -368,20 +368,17 @@ impl Resource<Context> for CustomizationPipeline {
         // fill in defaults at plan time when they are known, so the plan shows them
         if let Some(acct) = m.account_id.known().cloned() {
             if m.name.is_unknown() {
-                m.name = Attr::Known(format!("{acct}-customizations-pipeline"));
+                m.name = Attr::Known(names::pipeline_name(&acct));
             }
             if let Some(lz) = match ctx {
                 Some(c) => c.landing_zone().await.ok(),
                 None => None,
             } {
                 if m.role_arn.is_unknown() {
-                    m.role_arn = Attr::Known(format!(
-                        "arn:{}:iam::{}:role/aft-codepipeline-customizations-role",
-                        lz.partition, lz.aft_management
-                    ));
+                    m.role_arn = Attr::Known(names::pipeline_role_arn(&lz.partition, &lz.aft_management));
                 }
                 if m.artifact_bucket.is_unknown() {
-                    m.artifact_bucket = Attr::Known(format!("aft-customizations-pipeline-{}", lz.aft_management));
+                    m.artifact_bucket = Attr::Known(names::artifact_bucket(&lz.aft_management));
                 }
             }
         }

@@ -27,7 +27,7 @@ use crate::plugin::{StringMap, known_map, read_model, write_model};
 pub struct ProvisioningCustomizations;
 
 /// The name step 7 looks for.
-pub const DEFAULT_NAME: &str = "aft-account-provisioning-customizations";
+pub const DEFAULT_NAME: &str = crate::aws::names::PROVISIONING_CUSTOMIZATIONS;
 /// The role the provider creates when `role_arn` is not given (AFT's template role name).
 pub const DEFAULT_ROLE: &str = "aft-account-provisioning-customizations-role";
 const POLICY_NAME: &str = "aft-account-provisioning-customizations-policy";
@@ -107,7 +107,7 @@ fn diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
 }
 
 fn state_machine_arn(lz: &crate::context::LandingZone, name: &str) -> String {
-    format!("arn:{}:states:{}:{}:stateMachine:{name}", lz.partition, lz.region, lz.aft_management)
+    crate::aws::names::state_machine_arn(&lz.partition, &lz.region, &lz.aft_management, name)
 }
 
 /// Creates or repairs the role the provider owns; returns its ARN.
