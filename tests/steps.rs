@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use terraform_provider_aft::framework::features::enterprise_support;
-use terraform_provider_aft::framework::{StepError, account_info, custom_fields, metadata, notify, tags};
+use terraform_provider_aft::framework::{
+    StepError, account_info, custom_fields, execution_role, metadata, notify, tags,
+};
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -322,5 +324,153 @@ mod dynamodb {
         let ids: Vec<String> = table.ids().await.unwrap().into_iter().collect();
         assert_eq!(ids, ["111111111111", "222222222222", "333333333333"]);
         assert_eq!(scan.num_calls(), 4, "two pages each");
+    }
+}
+
+mod iam {
+    use std::time::Duration;
+
+    use aws_sdk_iam::Client;
+    use aws_sdk_iam::error::ErrorMetadata;
+    use aws_sdk_iam::operation::attach_role_policy::AttachRolePolicyOutput;
+    use aws_sdk_iam::operation::create_role::{CreateRoleError, CreateRoleOutput};
+    use aws_sdk_iam::operation::get_role::{GetRoleError, GetRoleOutput};
+    use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
+    use aws_sdk_iam::operation::update_assume_role_policy::UpdateAssumeRolePolicyOutput;
+    use aws_sdk_iam::types::{AttachedPolicy, Role};
+    use aws_smithy_types::DateTime;
+
+    use super::*;
+
+    const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+    fn policy() -> serde_json::Value {
+        execution_role::trust_policy("aws", "999999999999", "AWSAFTAdmin", "AWSAFT-Session")
+    }
+
+    fn role(doc: &str) -> GetRoleOutput {
+        GetRoleOutput::builder()
+            .role(
+                Role::builder()
+                    .path("/")
+                    .role_name("AWSAFTExecution")
+                    .role_id("AROA")
+                    .arn("arn:aws:iam::111122223333:role/AWSAFTExecution")
+                    .create_date(DateTime::from_secs(0))
+                    .assume_role_policy_document(doc)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    }
+
+    fn attached(arns: &[&str]) -> ListAttachedRolePoliciesOutput {
+        let mut out = ListAttachedRolePoliciesOutput::builder();
+        for a in arns {
+            out = out.attached_policies(AttachedPolicy::builder().policy_arn(*a).build());
+        }
+        out.build()
+    }
+
+    /// Rules for the writes, each counting its calls.
+    fn writes() -> (aws_smithy_mocks::Rule, aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
+        let update = mock!(Client::update_assume_role_policy)
+            .match_requests(|r| {
+                r.policy_document().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok()) == Some(policy())
+            })
+            .then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
+        let create = mock!(Client::create_role).then_output(|| CreateRoleOutput::builder().build());
+        let attach = mock!(Client::attach_role_policy)
+            .match_requests(|r| r.policy_arn() == Some(ADMIN))
+            .then_output(|| AttachRolePolicyOutput::builder().build());
+        (update, create, attach)
+    }
+
+    #[tokio::test]
+    async fn a_role_that_already_says_the_same_is_left_alone() {
+        // IAM returns the document URL-encoded, its principals in another order
+        let p = &policy()["Statement"][0]["Principal"]["AWS"];
+        let reordered =
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"AWS": [p[1], p[0]]}}]})
+            .to_string();
+        let encoded: String = reordered
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        let get = mock!(Client::get_role).then_output(move || role(&encoded));
+        let list = mock!(Client::list_attached_role_policies).then_output(|| attached(&[ADMIN]));
+        let (update, create, attach) = writes();
+        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&get, &list, &update, &create, &attach]);
+        let did = execution_role::ensure_role(&iam, "111122223333", "AWSAFTExecution", &policy(), ADMIN).await.unwrap();
+        assert_eq!(did, "unchanged");
+        assert_eq!((update.num_calls(), create.num_calls(), attach.num_calls()), (0, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_trust_policy_edited_outside_is_repaired_and_the_policy_attached() {
+        let foreign = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"AWS":"arn:aws:iam::444455556666:root"}}]}"#;
+        let get = mock!(Client::get_role).then_output(move || role(foreign));
+        let list = mock!(Client::list_attached_role_policies).then_output(|| attached(&[]));
+        let (update, create, attach) = writes();
+        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&get, &list, &update, &create, &attach]);
+        let did = execution_role::ensure_role(&iam, "111122223333", "AWSAFTExecution", &policy(), ADMIN).await.unwrap();
+        assert_eq!(did, "trust policy repaired");
+        assert_eq!((update.num_calls(), create.num_calls(), attach.num_calls()), (1, 0, 1));
+    }
+
+    #[tokio::test]
+    async fn a_role_created_by_an_interrupted_run_is_repaired_not_failed() {
+        let get = mock!(Client::get_role)
+            .then_error(|| GetRoleError::generic(ErrorMetadata::builder().code("NoSuchEntity").build()));
+        let create = mock!(Client::create_role)
+            .then_error(|| CreateRoleError::generic(ErrorMetadata::builder().code("EntityAlreadyExists").build()));
+        let list = mock!(Client::list_attached_role_policies).then_output(|| attached(&[ADMIN]));
+        let (update, _, attach) = writes();
+        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&get, &create, &list, &update, &attach]);
+        let did = execution_role::ensure_role(&iam, "111122223333", "AWSAFTService", &policy(), ADMIN).await.unwrap();
+        assert_eq!(did, "trust policy repaired");
+        assert_eq!((create.num_calls(), update.num_calls()), (1, 1));
+    }
+
+    mod sts {
+        use aws_sdk_sts::Client;
+        use aws_sdk_sts::error::ErrorMetadata;
+        use aws_sdk_sts::operation::assume_role::{AssumeRoleError, AssumeRoleOutput};
+
+        use super::*;
+
+        fn denied() -> AssumeRoleError {
+            AssumeRoleError::generic(ErrorMetadata::builder().code("AccessDenied").message("not authorized").build())
+        }
+
+        #[tokio::test]
+        async fn a_new_role_is_retried_until_iam_has_propagated_it() {
+            let assume = mock!(Client::assume_role)
+                .match_requests(|r| r.role_session_name() == Some("AWSAFT-Session"))
+                .sequence()
+                .error(denied)
+                .times(2)
+                .output(|| AssumeRoleOutput::builder().build())
+                .build();
+            let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, [&assume], |c| c
+                .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+            let arn = "arn:aws:iam::111122223333:role/AWSAFTExecution";
+            execution_role::prove_assumable(&sts, arn, "AWSAFT-Session", Duration::from_secs(30)).await.unwrap();
+            assert_eq!(assume.num_calls(), 3);
+        }
+
+        #[tokio::test]
+        async fn a_role_never_assumable_fails_naming_the_timeout() {
+            let assume = mock!(Client::assume_role).then_error(denied);
+            let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, [&assume], |c| c
+                .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+            let arn = "arn:aws:iam::111122223333:role/AWSAFTExecution";
+            match execution_role::prove_assumable(&sts, arn, "AWSAFT-Session", Duration::from_millis(600)).await {
+                Err(StepError::Failed(m)) => assert!(m.contains("iam_propagation_timeout") && m.contains(arn), "{m}"),
+                other => panic!("expected a failure, got {other:?}"),
+            }
+            assert!(assume.num_calls() >= 2, "retried before giving up");
+        }
     }
 }

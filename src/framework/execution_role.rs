@@ -85,8 +85,9 @@ async fn update_trust(iam: &aws_sdk_iam::Client, account: &str, name: &str, doc:
         .map_err(|e| e.in_account(account))
 }
 
-/// Creates or repairs one role; returns what it did.
-async fn ensure_role(
+/// Creates or repairs one role (through the account's `AWSControlTowerExecution` IAM client);
+/// returns what it did.
+pub async fn ensure_role(
     iam: &aws_sdk_iam::Client,
     account: &str,
     name: &str,
@@ -154,16 +155,21 @@ async fn ensure_role(
     Ok(action)
 }
 
-/// Proves a role can be assumed from the hub, retrying with backoff until `timeout`.
-async fn prove_assumable(ctx: &Context, role_arn: &str, timeout: Duration) -> Result<(), StepError> {
-    let sts = clients::sts(ctx.aws.hub());
+/// Proves a role can be assumed from the hub (`sts`, the hub's client, with AFT's session name),
+/// retrying with backoff until `timeout`.
+pub async fn prove_assumable(
+    sts: &aws_sdk_sts::Client,
+    role_arn: &str,
+    session_name: &str,
+    timeout: Duration,
+) -> Result<(), StepError> {
     let until = Instant::now() + timeout;
     let mut wait = Duration::from_millis(250);
     loop {
         let r = sts
             .assume_role()
             .role_arn(role_arn)
-            .role_session_name(&ctx.settings.roles.session_name)
+            .role_session_name(session_name)
             .duration_seconds(900)
             .send()
             .await
@@ -197,9 +203,10 @@ pub async fn run(ctx: &Context, account_id: &str) -> Result<Done<String>, StepEr
         let action = ensure_role(&iam, account_id, name, &policy, &admin_policy).await?;
         details.push(format!("{name} {action}"));
     }
+    let sts = clients::sts(ctx.aws.hub());
     for name in [&roles.service, &roles.execution] {
-        prove_assumable(ctx, &aws::role_arn(&lz.partition, account_id, name), ctx.settings.iam_propagation_timeout)
-            .await?;
+        let arn = aws::role_arn(&lz.partition, account_id, name);
+        prove_assumable(&sts, &arn, &roles.session_name, ctx.settings.iam_propagation_timeout).await?;
     }
     Ok(Done::ok(aws::role_arn(&lz.partition, account_id, &roles.execution), details.join(", ")))
 }
