@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use terraform_provider_aft::framework::features::enterprise_support;
 use terraform_provider_aft::framework::{
-    StepError, account_info, custom_fields, execution_role, metadata, notify, tags,
+    StepError, account_info, custom_fields, customizations, execution_role, metadata, notify, tags,
 };
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -471,6 +471,184 @@ mod iam {
                 other => panic!("expected a failure, got {other:?}"),
             }
             assert!(assume.num_calls() >= 2, "retried before giving up");
+        }
+    }
+}
+
+mod sfn {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use aws_sdk_sfn::Client;
+    use aws_sdk_sfn::error::ErrorMetadata;
+    use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+    use aws_sdk_sfn::operation::describe_state_machine::{DescribeStateMachineError, DescribeStateMachineOutput};
+    use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+    use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
+    use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
+    use aws_smithy_types::DateTime;
+    use terraform_provider_aft::aws::organizations::AccountInfo;
+    use terraform_provider_aft::framework::account_info::Account;
+    use terraform_provider_aft::framework::poll::Waits;
+    use terraform_provider_aft::framework::request::AccountRequest;
+    use terraform_provider_aft::plugin::stop::StopSignal;
+    use tokio::sync::Semaphore;
+
+    use super::*;
+
+    const MACHINE: &str = "arn:aws:states:us-east-1:999999999999:stateMachine:aft-account-provisioning-customizations";
+    const RUN: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+    fn account() -> Account {
+        Account {
+            info: AccountInfo { id: "111122223333".into(), email: "a@example.com".into(), ..Default::default() },
+            parent_id: "ou-ab12-cdefgh34".into(),
+            parent_type: "ORGANIZATIONAL_UNIT".into(),
+        }
+    }
+
+    fn waits() -> Waits {
+        Waits {
+            poll: Some(Duration::from_millis(5)),
+            deadline: Instant::now() + Duration::from_secs(30),
+            stop: StopSignal::default(),
+        }
+    }
+
+    fn machine() -> DescribeStateMachineOutput {
+        DescribeStateMachineOutput::builder()
+            .state_machine_arn(MACHINE)
+            .name("aft-account-provisioning-customizations")
+            .definition("{}")
+            .role_arn("arn:aws:iam::999999999999:role/r")
+            .r#type(aws_sdk_sfn::types::StateMachineType::Standard)
+            .creation_date(DateTime::from_secs(0))
+            .build()
+            .unwrap()
+    }
+
+    fn execution(status: ExecutionStatus, error: Option<&str>) -> DescribeExecutionOutput {
+        DescribeExecutionOutput::builder()
+            .execution_arn("arn:x")
+            .state_machine_arn(MACHINE)
+            .status(status)
+            .start_date(DateTime::from_secs(0))
+            .set_error(error.map(str::to_string))
+            .set_cause(error.map(|_| "a task failed".to_string()))
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn without_the_state_machine_the_step_is_a_no_op() {
+        let describe = mock!(Client::describe_state_machine).then_error(|| {
+            DescribeStateMachineError::generic(ErrorMetadata::builder().code("StateMachineDoesNotExist").build())
+        });
+        let start = mock!(Client::start_execution).then_output(|| StartExecutionOutput::builder().build().unwrap());
+        let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &start]);
+        let done = customizations::execute(
+            &sfn,
+            MACHINE,
+            &Semaphore::new(1),
+            &account(),
+            &AccountRequest::default(),
+            RUN,
+            &waits(),
+        )
+        .await
+        .unwrap();
+        assert!(done.skipped, "{}", done.detail);
+        assert_eq!(start.num_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_earlier_execution_still_running_is_waited_for_before_one_with_afts_payload_starts() {
+        let describe = mock!(Client::describe_state_machine).then_output(machine);
+        let list = mock!(Client::list_executions).then_output(|| {
+            ListExecutionsOutput::builder()
+                .executions(
+                    ExecutionListItem::builder()
+                        .execution_arn("arn:earlier")
+                        .state_machine_arn(MACHINE)
+                        .name("111122223333-earlier-run")
+                        .status(ExecutionStatus::Running)
+                        .start_date(DateTime::from_secs(0))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        });
+        let input = Arc::new(Mutex::new(String::new()));
+        let seen = input.clone();
+        let start = mock!(Client::start_execution)
+            .match_requests(move |r| {
+                *seen.lock().unwrap() = r.input().unwrap_or_default().to_string();
+                r.name() == Some(&format!("111122223333-{RUN}"))
+            })
+            .then_output(|| {
+                StartExecutionOutput::builder()
+                    .execution_arn("arn:ours")
+                    .start_date(DateTime::from_secs(0))
+                    .build()
+                    .unwrap()
+            });
+        // the earlier one runs twice more, then ends; ours succeeds at once
+        let executions = mock!(Client::describe_execution)
+            .sequence()
+            .output(|| execution(ExecutionStatus::Running, None))
+            .times(2)
+            .output(|| execution(ExecutionStatus::Aborted, None))
+            .output(|| execution(ExecutionStatus::Succeeded, None))
+            .build();
+        let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &list, &start, &executions]);
+        customizations::execute(
+            &sfn,
+            MACHINE,
+            &Semaphore::new(1),
+            &account(),
+            &AccountRequest::default(),
+            RUN,
+            &waits(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(start.num_calls(), 1, "one execution of ours, after the earlier one ended");
+        assert_eq!(executions.num_calls(), 4);
+        let payload: serde_json::Value = serde_json::from_str(&input.lock().unwrap()).unwrap();
+        assert_eq!(payload["customization_request_id"], RUN);
+        assert_eq!(payload["account_info"]["account"]["id"], "111122223333");
+        assert_eq!(payload["account_provisioning"]["run_create_pipeline"], "true");
+    }
+
+    #[tokio::test]
+    async fn a_failed_execution_fails_the_step_with_its_error_and_cause() {
+        let describe = mock!(Client::describe_state_machine).then_output(machine);
+        let list = mock!(Client::list_executions)
+            .then_output(|| ListExecutionsOutput::builder().set_executions(Some(Vec::new())).build().unwrap());
+        let start = mock!(Client::start_execution).then_output(|| {
+            StartExecutionOutput::builder()
+                .execution_arn("arn:ours")
+                .start_date(DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        });
+        let executions = mock!(Client::describe_execution)
+            .then_output(|| execution(ExecutionStatus::Failed, Some("States.TaskFailed")));
+        let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &list, &start, &executions]);
+        match customizations::execute(
+            &sfn,
+            MACHINE,
+            &Semaphore::new(1),
+            &account(),
+            &AccountRequest::default(),
+            RUN,
+            &waits(),
+        )
+        .await
+        {
+            Err(StepError::Failed(m)) => assert!(m.contains("States.TaskFailed") && m.contains("a task failed"), "{m}"),
+            other => panic!("expected a failure, got {:?}", other.map(|d| d.detail)),
         }
     }
 }

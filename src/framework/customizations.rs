@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sfn::types::ExecutionStatus;
 
 use super::account_info::Account;
-use super::poll::Backoff;
+use super::poll::{Backoff, Waits};
 use super::request::AccountRequest;
 use super::{Done, StepError};
 use crate::aws::{AwsResultExt, clients};
@@ -40,21 +40,34 @@ pub async fn run(
 ) -> Result<Done<()>, StepError> {
     let arn = ctx.customizations_state_machine_arn().await?;
     let sfn = clients::sfn(ctx.aws.hub());
-    match sfn.describe_state_machine().state_machine_arn(&arn).send().await.aws("states:DescribeStateMachine") {
+    execute(&sfn, &arn, &ctx.customization_slots, account, request, run_id, &Waits::of(ctx, deadline)).await
+}
+
+/// [`run`] with the Step Functions client, the state machine and the cap given.
+pub async fn execute(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    slots: &tokio::sync::Semaphore,
+    account: &Account,
+    request: &AccountRequest,
+    run_id: &str,
+    waits: &Waits,
+) -> Result<Done<()>, StepError> {
+    match sfn.describe_state_machine().state_machine_arn(arn).send().await.aws("states:DescribeStateMachine") {
         Ok(_) => {}
         Err(e) if e.is_not_found() || e.code == "StateMachineDoesNotExist" => {
             return Ok(Done::skipped((), format!("no state machine {arn}: nothing to run")));
         }
         Err(e) => return Err(e.into()),
     }
-    let _slot = super::poll::slot(&ctx.customization_slots, deadline, &ctx.stop, "a customizations slot").await?;
+    let _slot = super::poll::slot(slots, waits.deadline, &waits.stop, "a customizations slot").await?;
     let id = &account.info.id;
     // An execution for this account still running (an earlier apply timed out or was stopped
     // while it ran): never a second one beside it. It is waited for, whatever its end, then
     // this run's own execution starts with the current request.
-    if let Some(prior) = running_execution(&sfn, &arn, id).await? {
+    if let Some(prior) = running_execution(sfn, arn, id).await? {
         tracing::warn!(execution = %prior, account = %id, "an earlier execution for this account is still running; waiting for it first");
-        let (status, _) = wait_execution(ctx, &sfn, &prior, id, deadline).await?;
+        let (status, _) = wait_execution(sfn, &prior, id, waits).await?;
         tracing::info!(execution = %prior, account = %id, status = status.as_str(), "earlier execution ended");
     }
     // a unique, meaningful name: it also makes the start idempotent within one run
@@ -62,7 +75,7 @@ pub async fn run(
     let input = payload(account, request, run_id).to_string();
     let started = sfn
         .start_execution()
-        .state_machine_arn(&arn)
+        .state_machine_arn(arn)
         .name(&name)
         .input(input)
         .send()
@@ -71,7 +84,7 @@ pub async fn run(
         .map_err(|e| e.in_account(id))?;
     let exec = started.execution_arn().to_string();
     tracing::info!(execution = %exec, account = %id, "provisioning customizations started");
-    match wait_execution(ctx, &sfn, &exec, id, deadline).await? {
+    match wait_execution(sfn, &exec, id, waits).await? {
         (ExecutionStatus::Succeeded, _) => Ok(Done::ok((), format!("execution {exec} succeeded"))),
         (other, (error, cause)) => Err(StepError::Failed(format!(
             "execution {exec} ended {}: error {error:?}, cause {cause:?}",
@@ -100,13 +113,12 @@ async fn running_execution(
 
 /// Polls an execution until it is no longer running: its end status, error and cause.
 async fn wait_execution(
-    ctx: &Context,
     sfn: &aws_sdk_sfn::Client,
     exec: &str,
     account_id: &str,
-    deadline: Instant,
+    waits: &Waits,
 ) -> Result<(ExecutionStatus, (String, String)), StepError> {
-    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(10), &ctx.stop);
+    let mut backoff = Backoff::new(waits.poll, Duration::from_secs(10), &waits.stop);
     loop {
         let d = sfn
             .describe_execution()
@@ -122,6 +134,6 @@ async fn wait_execution(
                 return Ok((other.clone(), why));
             }
         }
-        backoff.pause(deadline, &format!("waiting for execution {exec}")).await?;
+        backoff.pause(waits.deadline, &format!("waiting for execution {exec}")).await?;
     }
 }
