@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use terraform_provider_aft::framework::features::enterprise_support;
+use terraform_provider_aft::framework::features::{default_vpcs, enterprise_support};
 use terraform_provider_aft::framework::{
     StepError, account_info, custom_fields, customizations, execution_role, metadata, notify, tags,
 };
@@ -650,5 +650,119 @@ mod sfn {
             Err(StepError::Failed(m)) => assert!(m.contains("States.TaskFailed") && m.contains("a task failed"), "{m}"),
             other => panic!("expected a failure, got {:?}", other.map(|d| d.detail)),
         }
+    }
+}
+
+mod ec2 {
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::delete_internet_gateway::DeleteInternetGatewayOutput;
+    use aws_sdk_ec2::operation::delete_network_acl::DeleteNetworkAclOutput;
+    use aws_sdk_ec2::operation::delete_route_table::DeleteRouteTableOutput;
+    use aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupOutput;
+    use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetOutput;
+    use aws_sdk_ec2::operation::delete_vpc::DeleteVpcOutput;
+    use aws_sdk_ec2::operation::describe_internet_gateways::DescribeInternetGatewaysOutput;
+    use aws_sdk_ec2::operation::describe_network_acls::DescribeNetworkAclsOutput;
+    use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
+    use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+    use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
+    use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+    use aws_sdk_ec2::operation::detach_internet_gateway::DetachInternetGatewayOutput;
+    use aws_sdk_ec2::types::{
+        InternetGateway, NetworkAcl, RouteTable, RouteTableAssociation, SecurityGroup, Subnet, Vpc,
+    };
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_default_vpc_goes_with_what_blocks_it_and_the_defaults_it_owns_stay() {
+        let vpcs = mock!(Client::describe_vpcs)
+            .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("isDefault")))
+            .then_output(|| DescribeVpcsOutput::builder().vpcs(Vpc::builder().vpc_id("vpc-1").build()).build());
+        let igws = mock!(Client::describe_internet_gateways).then_output(|| {
+            DescribeInternetGatewaysOutput::builder()
+                .internet_gateways(InternetGateway::builder().internet_gateway_id("igw-1").build())
+                .build()
+        });
+        let detach = mock!(Client::detach_internet_gateway)
+            .match_requests(|r| r.internet_gateway_id() == Some("igw-1") && r.vpc_id() == Some("vpc-1"))
+            .then_output(|| DetachInternetGatewayOutput::builder().build());
+        let del_igw =
+            mock!(Client::delete_internet_gateway).then_output(|| DeleteInternetGatewayOutput::builder().build());
+        let subnets = mock!(Client::describe_subnets).then_output(|| {
+            DescribeSubnetsOutput::builder()
+                .subnets(Subnet::builder().subnet_id("subnet-a").build())
+                .subnets(Subnet::builder().subnet_id("subnet-b").build())
+                .build()
+        });
+        let del_subnet = mock!(Client::delete_subnet).then_output(|| DeleteSubnetOutput::builder().build());
+        let rts = mock!(Client::describe_route_tables).then_output(|| {
+            DescribeRouteTablesOutput::builder()
+                .route_tables(
+                    RouteTable::builder()
+                        .route_table_id("rtb-main")
+                        .associations(RouteTableAssociation::builder().main(true).build())
+                        .build(),
+                )
+                .route_tables(RouteTable::builder().route_table_id("rtb-extra").build())
+                .build()
+        });
+        let del_rt = mock!(Client::delete_route_table)
+            .match_requests(|r| r.route_table_id() == Some("rtb-extra"))
+            .then_output(|| DeleteRouteTableOutput::builder().build());
+        let acls = mock!(Client::describe_network_acls).then_output(|| {
+            DescribeNetworkAclsOutput::builder()
+                .network_acls(NetworkAcl::builder().network_acl_id("acl-default").is_default(true).build())
+                .network_acls(NetworkAcl::builder().network_acl_id("acl-extra").is_default(false).build())
+                .build()
+        });
+        let del_acl = mock!(Client::delete_network_acl)
+            .match_requests(|r| r.network_acl_id() == Some("acl-extra"))
+            .then_output(|| DeleteNetworkAclOutput::builder().build());
+        let sgs = mock!(Client::describe_security_groups).then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(SecurityGroup::builder().group_id("sg-default").group_name("default").build())
+                .security_groups(SecurityGroup::builder().group_id("sg-extra").group_name("web").build())
+                .build()
+        });
+        let del_sg = mock!(Client::delete_security_group)
+            .match_requests(|r| r.group_id() == Some("sg-extra"))
+            .then_output(|| DeleteSecurityGroupOutput::builder().build());
+        let del_vpc = mock!(Client::delete_vpc)
+            .match_requests(|r| r.vpc_id() == Some("vpc-1"))
+            .then_output(|| DeleteVpcOutput::builder().build());
+        let ec2 = mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            [
+                &vpcs,
+                &igws,
+                &detach,
+                &del_igw,
+                &subnets,
+                &del_subnet,
+                &rts,
+                &del_rt,
+                &acls,
+                &del_acl,
+                &sgs,
+                &del_sg,
+                &del_vpc
+            ]
+        );
+        assert_eq!(default_vpcs::delete_in_region(&ec2).await.unwrap(), 1);
+        // the main route table, the default ACL and the default group go with the VPC itself
+        let counts = [detach.num_calls(), del_igw.num_calls(), del_subnet.num_calls(), del_rt.num_calls()];
+        assert_eq!(counts, [1, 1, 2, 1]);
+        assert_eq!([del_acl.num_calls(), del_sg.num_calls(), del_vpc.num_calls()], [1, 1, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_region_without_a_default_vpc_deletes_nothing() {
+        let vpcs = mock!(Client::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build());
+        let del_vpc = mock!(Client::delete_vpc).then_output(|| DeleteVpcOutput::builder().build());
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&vpcs, &del_vpc]);
+        assert_eq!(default_vpcs::delete_in_region(&ec2).await.unwrap(), 0);
+        assert_eq!(del_vpc.num_calls(), 0);
     }
 }

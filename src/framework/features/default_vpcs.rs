@@ -71,6 +71,17 @@ async fn delete_vpc(ec2: &aws_sdk_ec2::Client, vpc: &str) -> Result<(), AwsError
     Ok(())
 }
 
+/// Deletes the default VPCs the client's account has in the client's region; returns how many.
+pub async fn delete_in_region(ec2: &aws_sdk_ec2::Client) -> Result<usize, AwsError> {
+    let vpcs = ec2.describe_vpcs().filters(filter("isDefault", "true")).send().await.aws("ec2:DescribeVpcs")?;
+    let mut n = 0;
+    for v in vpcs.vpcs() {
+        delete_vpc(ec2, v.vpc_id().unwrap_or_default()).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Deletes the default VPCs of `account_id` in each region it has enabled.
 pub async fn run(ctx: &Context, account_id: &str) -> Result<String, StepError> {
     let session = ctx.target_session(account_id).await?;
@@ -84,16 +95,7 @@ pub async fn run(ctx: &Context, account_id: &str) -> Result<String, StepError> {
     let results: Vec<Result<usize, AwsError>> = stream::iter(names.iter().cloned())
         .map(|region| {
             let ec2 = clients::ec2(&session, Some(&region));
-            async move {
-                let vpcs =
-                    ec2.describe_vpcs().filters(filter("isDefault", "true")).send().await.aws("ec2:DescribeVpcs")?;
-                let mut n = 0;
-                for v in vpcs.vpcs() {
-                    delete_vpc(&ec2, v.vpc_id().unwrap_or_default()).await?;
-                    n += 1;
-                }
-                Ok(n)
-            }
+            async move { delete_in_region(&ec2).await }
         })
         .buffer_unordered(4)
         .collect()
