@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use terraform_provider_aft::framework::features::{default_vpcs, enterprise_support};
+use terraform_provider_aft::framework::features::{cloudtrail, default_vpcs, enterprise_support};
 use terraform_provider_aft::framework::{
     StepError, account_info, custom_fields, customizations, execution_role, metadata, notify, tags,
 };
@@ -764,5 +764,71 @@ mod ec2 {
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&vpcs, &del_vpc]);
         assert_eq!(default_vpcs::delete_in_region(&ec2).await.unwrap(), 0);
         assert_eq!(del_vpc.num_calls(), 0);
+    }
+}
+
+mod cloudtrail_trail {
+    use aws_sdk_cloudtrail::Client;
+    use aws_sdk_cloudtrail::error::ErrorMetadata;
+    use aws_sdk_cloudtrail::operation::create_trail::CreateTrailError;
+    use aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput;
+    use aws_sdk_cloudtrail::operation::get_trail::{GetTrailError, GetTrailOutput};
+    use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
+    use aws_sdk_cloudtrail::operation::put_event_selectors::PutEventSelectorsOutput;
+    use aws_sdk_cloudtrail::operation::start_logging::StartLoggingOutput;
+
+    use super::*;
+
+    const BUCKET: &str = "arn:aws:s3:::aws-aft-logs-222233334444-us-east-1";
+
+    fn writes() -> (aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
+        let put = mock!(Client::put_event_selectors)
+            .match_requests(|r| r.advanced_event_selectors().len() == 2 && r.trail_name() == Some(cloudtrail::TRAIL))
+            .then_output(|| PutEventSelectorsOutput::builder().build());
+        let start = mock!(Client::start_logging).then_output(|| StartLoggingOutput::builder().build());
+        (put, start)
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_trail_answer_finds_the_trail_instead_of_failing() {
+        let get = mock!(Client::get_trail)
+            .sequence()
+            .error(|| GetTrailError::generic(ErrorMetadata::builder().code("TrailNotFoundException").build()))
+            .output(|| GetTrailOutput::builder().build())
+            .build();
+        let create = mock!(Client::create_trail)
+            .match_requests(|r| {
+                r.is_organization_trail() == Some(true)
+                    && r.s3_bucket_name() == Some("aws-aft-logs-222233334444-us-east-1")
+            })
+            .then_error(|| CreateTrailError::generic(ErrorMetadata::builder().code("InternalFailure").build()));
+        let selectors = mock!(Client::get_event_selectors).then_output(|| GetEventSelectorsOutput::builder().build());
+        let status = mock!(Client::get_trail_status).then_output(|| GetTrailStatusOutput::builder().build());
+        let (put, start) = writes();
+        let ct = mock_client!(
+            aws_sdk_cloudtrail,
+            RuleMode::MatchAny,
+            [&get, &create, &selectors, &status, &put, &start],
+            |c| c.retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+        );
+        let did = cloudtrail::ensure_trail(&ct, BUCKET, None).await.unwrap();
+        assert_eq!(did, "trail created, data-event selectors set, logging started");
+        assert_eq!((create.num_calls(), get.num_calls()), (1, 2), "looked again instead of creating again");
+    }
+
+    #[tokio::test]
+    async fn a_trail_in_place_is_left_alone() {
+        let get = mock!(Client::get_trail).then_output(|| GetTrailOutput::builder().build());
+        let selectors = mock!(Client::get_event_selectors).then_output(|| {
+            GetEventSelectorsOutput::builder()
+                .set_advanced_event_selectors(Some(cloudtrail::selectors(BUCKET).unwrap()))
+                .build()
+        });
+        let status =
+            mock!(Client::get_trail_status).then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
+        let (put, start) = writes();
+        let ct = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&get, &selectors, &status, &put, &start]);
+        assert_eq!(cloudtrail::ensure_trail(&ct, BUCKET, None).await.unwrap(), "organization trail already in place");
+        assert_eq!((put.num_calls(), start.num_calls()), (0, 0));
     }
 }

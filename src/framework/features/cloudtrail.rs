@@ -74,9 +74,18 @@ pub async fn run(ctx: &Context) -> Result<String, StepError> {
             }
         },
     };
-    let bucket = bucket_arn.rsplit(":::").next().unwrap_or(&bucket_arn).to_string();
     let kms = ssm_value(ctx, "/aft/account/log-archive/kms_key_arn").await?;
-    let ct = clients::cloudtrail(&ctx.ct_session().await?);
+    ensure_trail(&clients::cloudtrail(&ctx.ct_session().await?), &bucket_arn, kms).await
+}
+
+/// [`run`] with the CloudTrail client (the CT management session), the Log Archive bucket and its
+/// KMS key given.
+pub async fn ensure_trail(
+    ct: &aws_sdk_cloudtrail::Client,
+    bucket_arn: &str,
+    kms: Option<String>,
+) -> Result<String, StepError> {
+    let bucket = bucket_arn.rsplit(":::").next().unwrap_or(bucket_arn).to_string();
     let mut did = Vec::new();
     match ct.get_trail().name(TRAIL).send().await.aws("cloudtrail:GetTrail") {
         Ok(_) => {}
@@ -110,7 +119,7 @@ pub async fn run(ctx: &Context) -> Result<String, StepError> {
     if sel.advanced_event_selectors().is_empty() {
         ct.put_event_selectors()
             .trail_name(TRAIL)
-            .set_advanced_event_selectors(Some(selectors(&bucket_arn)?))
+            .set_advanced_event_selectors(Some(selectors(bucket_arn)?))
             .send()
             .await
             .aws("cloudtrail:PutEventSelectors")?;
