@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use terraform_provider_aft::framework::features::{cloudtrail, default_vpcs, enterprise_support};
 use terraform_provider_aft::framework::{
-    StepError, account_info, custom_fields, customizations, execution_role, metadata, notify, tags,
+    StepError, account_info, custom_fields, customizations, execution_role, metadata, notify, pipeline, tags,
 };
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -830,5 +830,82 @@ mod cloudtrail_trail {
         let ct = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&get, &selectors, &status, &put, &start]);
         assert_eq!(cloudtrail::ensure_trail(&ct, BUCKET, None).await.unwrap(), "organization trail already in place");
         assert_eq!((put.num_calls(), start.num_calls()), (0, 0));
+    }
+}
+
+mod codepipeline {
+    use aws_sdk_codepipeline::Client;
+    use aws_sdk_codepipeline::error::ErrorMetadata;
+    use aws_sdk_codepipeline::operation::create_pipeline::{CreatePipelineError, CreatePipelineOutput};
+    use aws_sdk_codepipeline::operation::get_pipeline::{GetPipelineError, GetPipelineOutput};
+    use aws_sdk_codepipeline::operation::update_pipeline::UpdatePipelineOutput;
+    use aws_sdk_codepipeline::types::PipelineMetadata;
+    use pipeline::{Ensured, PipelineSpec, SourceKind};
+
+    use super::*;
+
+    const ARN: &str = "arn:aws:codepipeline:us-east-1:999999999999:111122223333-customizations-pipeline";
+
+    fn spec() -> PipelineSpec {
+        PipelineSpec {
+            name: "111122223333-customizations-pipeline".into(),
+            account_id: "111122223333".into(),
+            role_arn: "arn:aws:iam::999999999999:role/aft-codepipeline-customizations-role".into(),
+            artifact_bucket: "aft-customizations-pipeline-999999999999".into(),
+            source: SourceKind::CodeCommit,
+            global_repository: pipeline::DEFAULT_GLOBAL_REPOSITORY.into(),
+            global_branch: "main".into(),
+            account_repository: pipeline::DEFAULT_ACCOUNT_REPOSITORY.into(),
+            account_branch: "main".into(),
+            global_project: pipeline::DEFAULT_GLOBAL_PROJECT.into(),
+            account_project: pipeline::DEFAULT_ACCOUNT_PROJECT.into(),
+        }
+    }
+
+    fn found() -> GetPipelineOutput {
+        GetPipelineOutput::builder().metadata(PipelineMetadata::builder().pipeline_arn(ARN).build()).build()
+    }
+
+    #[tokio::test]
+    async fn a_new_pipeline_is_created_once_its_role_has_propagated() {
+        let get = mock!(Client::get_pipeline)
+            .sequence()
+            .error(|| GetPipelineError::generic(ErrorMetadata::builder().code("PipelineNotFoundException").build()))
+            .output(found)
+            .build();
+        let create = mock!(Client::create_pipeline)
+            .match_requests(|r| {
+                r.pipeline().is_some_and(|p| p.role_arn() == spec().role_arn && p.stages().len() == 3)
+                    && r.tags().iter().any(|t| t.key() == "managed_by" && t.value() == "AFT")
+            })
+            .sequence()
+            .error(|| {
+                CreatePipelineError::generic(
+                    ErrorMetadata::builder()
+                        .code("InvalidStructureException")
+                        .message("CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::999999999999:role/r")
+                        .build(),
+                )
+            })
+            .output(|| CreatePipelineOutput::builder().build())
+            .build();
+        let update = mock!(Client::update_pipeline).then_output(|| UpdatePipelineOutput::builder().build());
+        let cp = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&get, &create, &update]);
+        let (arn, ensured) = pipeline::ensure(&cp, &spec()).await.unwrap();
+        assert_eq!((arn.as_str(), ensured), (ARN, Ensured::Created));
+        assert_eq!((create.num_calls(), update.num_calls()), (2, 0), "retried once while the role propagated");
+    }
+
+    #[tokio::test]
+    async fn an_existing_pipeline_is_updated_never_created_again() {
+        let get = mock!(Client::get_pipeline).then_output(found);
+        let create = mock!(Client::create_pipeline).then_output(|| CreatePipelineOutput::builder().build());
+        let update = mock!(Client::update_pipeline)
+            .match_requests(|r| r.pipeline().is_some_and(|p| p.name() == spec().name))
+            .then_output(|| UpdatePipelineOutput::builder().build());
+        let cp = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&get, &create, &update]);
+        let (_, ensured) = pipeline::ensure(&cp, &spec()).await.unwrap();
+        assert_eq!(ensured, Ensured::Updated);
+        assert_eq!((create.num_calls(), update.num_calls()), (0, 1));
     }
 }
