@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use terraform_provider_aft::framework::features::{cloudtrail, default_vpcs, enterprise_support};
 use terraform_provider_aft::framework::{
-    StepError, account_info, custom_fields, customizations, execution_role, metadata, notify, pipeline, tags,
+    StepError, account_info, custom_fields, customizations, execution_role, metadata, notify, pipeline, request_row,
+    tags,
 };
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -907,5 +908,125 @@ mod codepipeline {
         let (_, ensured) = pipeline::ensure(&cp, &spec()).await.unwrap();
         assert_eq!(ensured, Ensured::Updated);
         assert_eq!((create.num_calls(), update.num_calls()), (0, 1));
+    }
+}
+
+mod request_table {
+    use aws_sdk_dynamodb::error::ErrorMetadata as DdbError;
+    use aws_sdk_dynamodb::operation::describe_table::{DescribeTableError, DescribeTableOutput};
+    use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType, TableDescription};
+    use aws_sdk_eventbridge::operation::describe_rule::{DescribeRuleError, DescribeRuleOutput};
+    use aws_sdk_eventbridge::types::RuleState;
+    use aws_sdk_lambda::error::ErrorMetadata as LambdaError;
+    use aws_sdk_lambda::operation::list_event_source_mappings::{
+        ListEventSourceMappingsError, ListEventSourceMappingsOutput,
+    };
+    use aws_sdk_lambda::types::EventSourceMappingConfiguration;
+    use request_row::{Deployment, Listeners, Listening, RowMode};
+
+    use super::*;
+
+    const STREAM: &str = "arn:aws:dynamodb:us-east-1:999999999999:table/aft-request/stream/2026";
+
+    fn table(stream: bool) -> DescribeTableOutput {
+        let mut t = TableDescription::builder().table_name("aft-request");
+        if stream {
+            t = t
+                .stream_specification(
+                    StreamSpecification::builder()
+                        .stream_enabled(true)
+                        .stream_view_type(StreamViewType::NewAndOldImages)
+                        .build()
+                        .unwrap(),
+                )
+                .latest_stream_arn(STREAM);
+        }
+        DescribeTableOutput::builder().table(t.build()).build()
+    }
+
+    fn mappings(n: usize) -> ListEventSourceMappingsOutput {
+        let mut out = ListEventSourceMappingsOutput::builder();
+        for i in 0..n {
+            out = out.event_source_mappings(
+                EventSourceMappingConfiguration::builder()
+                    .function_arn(format!("arn:aws:lambda:us-east-1:999999999999:function:aft-trigger-{i}"))
+                    .state("Disabled")
+                    .build(),
+            );
+        }
+        out.build()
+    }
+
+    /// `Listening` over scripted answers; `rule` is the state of AFT's Control Tower event rule.
+    async fn detect(
+        table_answer: Result<DescribeTableOutput, &'static str>,
+        lambda: Result<usize, &'static str>,
+        rule: Option<RuleState>,
+    ) -> Deployment {
+        let describe = match table_answer {
+            Ok(t) => aws_smithy_mocks::mock!(aws_sdk_dynamodb::Client::describe_table).then_output(move || t.clone()),
+            Err(code) => aws_smithy_mocks::mock!(aws_sdk_dynamodb::Client::describe_table)
+                .then_error(move || DescribeTableError::generic(DdbError::builder().code(code).build())),
+        };
+        let list = match lambda {
+            Ok(n) => aws_smithy_mocks::mock!(aws_sdk_lambda::Client::list_event_source_mappings)
+                .match_requests(|r| r.event_source_arn() == Some(STREAM))
+                .then_output(move || mappings(n)),
+            Err(code) => aws_smithy_mocks::mock!(aws_sdk_lambda::Client::list_event_source_mappings)
+                .then_error(move || ListEventSourceMappingsError::generic(LambdaError::builder().code(code).build())),
+        };
+        let describe_rule = match rule {
+            Some(state) => aws_smithy_mocks::mock!(aws_sdk_eventbridge::Client::describe_rule)
+                .then_output(move || DescribeRuleOutput::builder().state(state.clone()).build()),
+            None => aws_smithy_mocks::mock!(aws_sdk_eventbridge::Client::describe_rule).then_error(|| {
+                DescribeRuleError::generic(
+                    aws_sdk_eventbridge::error::ErrorMetadata::builder().code("ResourceNotFoundException").build(),
+                )
+            }),
+        };
+        let l = Listening {
+            ddb: mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&describe]),
+            lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&list], |c| c
+                .retry_config(aws_smithy_types::retry::RetryConfig::disabled())),
+            events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&describe_rule]),
+            control_tower: true,
+        };
+        l.detect("aft-request".into()).await
+    }
+
+    #[tokio::test]
+    async fn only_a_table_nothing_listens_to_gets_afts_full_row() {
+        let quiet = detect(Ok(table(true)), Ok(0), Some(RuleState::Disabled)).await;
+        assert!(matches!(&quiet, Deployment::Table { listeners: Listeners::Nothing, .. }), "{quiet:?}");
+        assert!(quiet.quiet());
+        let no_stream = detect(Ok(table(false)), Ok(0), None).await;
+        assert!(no_stream.quiet(), "{no_stream:?}");
+        let none = detect(Err("ResourceNotFoundException"), Ok(0), None).await;
+        assert!(matches!(none, Deployment::NoTable { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_disabled_mapping_or_the_event_rule_counts_as_listening() {
+        let mapped = detect(Ok(table(true)), Ok(1), None).await;
+        assert!(
+            matches!(&mapped, Deployment::Table { listeners: Listeners::Some(w), .. } if w[0].contains("Disabled")),
+            "{mapped:?}"
+        );
+        assert!(!mapped.quiet());
+        let rule = detect(Ok(table(true)), Ok(0), Some(RuleState::Enabled)).await;
+        assert!(
+            matches!(&rule, Deployment::Table { listeners: Listeners::Some(w), .. } if w[0].contains("EventBridge rule")),
+            "{rule:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_look_is_unknown_and_never_quiet() {
+        let refused = detect(Ok(table(true)), Err("AccessDeniedException"), None).await;
+        assert!(matches!(&refused, Deployment::Table { listeners: Listeners::Unknown(_), .. }), "{refused:?}");
+        assert!(!refused.quiet(), "a refused look must not allow writing or removing rows");
+        assert_ne!(refused.decide(RowMode::Auto), request_row::Decision::Full);
+        let throttled = detect(Err("ThrottlingException"), Ok(0), None).await;
+        assert!(!throttled.quiet(), "{throttled:?}");
     }
 }

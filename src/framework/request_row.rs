@@ -129,51 +129,73 @@ pub async fn table_name(ctx: &Context) -> Result<String, AwsError> {
 /// Reads what listens to the request table (called once per process, through the context).
 pub async fn detect(ctx: &Context, table: String) -> Deployment {
     let hub = ctx.aws.hub();
-    let described =
-        clients::dynamodb(hub).describe_table().table_name(&table).send().await.aws("dynamodb:DescribeTable");
-    let stream = match described {
-        Err(e) if e.is_not_found() => return Deployment::NoTable { table },
-        Err(e) => return Deployment::Table { table, listeners: Listeners::Unknown(e.to_string()) },
-        Ok(out) => out.table().and_then(|t| {
-            let on = t.stream_specification().is_some_and(|s| s.stream_enabled());
-            on.then(|| t.latest_stream_arn().map(str::to_string)).flatten()
-        }),
+    let listeners = Listening {
+        ddb: clients::dynamodb(hub),
+        lambda: clients::lambda(hub),
+        events: clients::eventbridge(hub),
+        control_tower: ctx.settings.method == VendMethod::ControlTower,
     };
-    let mut who = Vec::new();
-    if let Some(arn) = &stream {
-        let mut pages = clients::lambda(hub).list_event_source_mappings().event_source_arn(arn).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            match page.aws("lambda:ListEventSourceMappings") {
-                Ok(p) => who.extend(p.event_source_mappings().iter().map(|m| {
-                    format!(
-                        "event source mapping to {} ({})",
-                        m.function_arn().unwrap_or("a function"),
-                        m.state().unwrap_or("unknown state")
-                    )
-                })),
+    listeners.detect(table).await
+}
+
+/// The clients [`detect`] reads through, and whether AFT's Control Tower event rule counts (it
+/// does only where accounts are vended through Account Factory).
+pub struct Listening {
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub control_tower: bool,
+}
+
+impl Listening {
+    /// What listens to `table`. Any refused look counts as "unknown", never as "nothing".
+    pub async fn detect(&self, table: String) -> Deployment {
+        let described = self.ddb.describe_table().table_name(&table).send().await.aws("dynamodb:DescribeTable");
+        let stream = match described {
+            Err(e) if e.is_not_found() => return Deployment::NoTable { table },
+            Err(e) => return Deployment::Table { table, listeners: Listeners::Unknown(e.to_string()) },
+            Ok(out) => out.table().and_then(|t| {
+                let on = t.stream_specification().is_some_and(|s| s.stream_enabled());
+                on.then(|| t.latest_stream_arn().map(str::to_string)).flatten()
+            }),
+        };
+        let mut who = Vec::new();
+        if let Some(arn) = &stream {
+            let mut pages = self.lambda.list_event_source_mappings().event_source_arn(arn).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                match page.aws("lambda:ListEventSourceMappings") {
+                    Ok(p) => who.extend(p.event_source_mappings().iter().map(|m| {
+                        format!(
+                            "event source mapping to {} ({})",
+                            m.function_arn().unwrap_or("a function"),
+                            m.state().unwrap_or("unknown state")
+                        )
+                    })),
+                    Err(e) => return Deployment::Table { table, listeners: Listeners::Unknown(e.to_string()) },
+                }
+            }
+        }
+        if self.control_tower {
+            let rule = self
+                .events
+                .describe_rule()
+                .name(CT_EVENT_RULE)
+                .event_bus_name(CT_EVENT_BUS)
+                .send()
+                .await
+                .aws("events:DescribeRule");
+            match rule {
+                Ok(r) if r.state().is_some_and(|s| s.as_str() != "DISABLED") => {
+                    who.push(format!("EventBridge rule {CT_EVENT_RULE} on {CT_EVENT_BUS}"))
+                }
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
                 Err(e) => return Deployment::Table { table, listeners: Listeners::Unknown(e.to_string()) },
             }
         }
+        let listeners = if who.is_empty() { Listeners::Nothing } else { Listeners::Some(who) };
+        Deployment::Table { table, listeners }
     }
-    if ctx.settings.method == VendMethod::ControlTower {
-        let rule = clients::eventbridge(hub)
-            .describe_rule()
-            .name(CT_EVENT_RULE)
-            .event_bus_name(CT_EVENT_BUS)
-            .send()
-            .await
-            .aws("events:DescribeRule");
-        match rule {
-            Ok(r) if r.state().is_some_and(|s| s.as_str() != "DISABLED") => {
-                who.push(format!("EventBridge rule {CT_EVENT_RULE} on {CT_EVENT_BUS}"))
-            }
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Deployment::Table { table, listeners: Listeners::Unknown(e.to_string()) },
-        }
-    }
-    let listeners = if who.is_empty() { Listeners::Nothing } else { Listeners::Some(who) };
-    Deployment::Table { table, listeners }
 }
 
 /// Terraform's `jsonencode` of a string map, as AFT's account-request module stores tags and
