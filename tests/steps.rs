@@ -399,25 +399,24 @@ mod iam {
             .bytes()
             .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
             .collect();
-        let get = mock!(Client::get_role).then_output(move || role(&encoded));
-        let list = mock!(Client::list_attached_role_policies).then_output(|| attached(&[ADMIN]));
+        assert_eq!(existing(encoded, &[ADMIN]).await, ("unchanged", (0, 0, 0)));
+    }
+
+    /// `ensure_role` on an existing role with this trust document and these attached policies:
+    /// what it did, and its (update, create, attach) calls.
+    async fn existing(doc: String, policies: &'static [&'static str]) -> (&'static str, (usize, usize, usize)) {
+        let get = mock!(Client::get_role).then_output(move || role(&doc));
+        let list = mock!(Client::list_attached_role_policies).then_output(move || attached(policies));
         let (update, create, attach) = writes();
         let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&get, &list, &update, &create, &attach]);
         let did = execution_role::ensure_role(&iam, "111122223333", "AWSAFTExecution", &policy(), ADMIN).await.unwrap();
-        assert_eq!(did, "unchanged");
-        assert_eq!((update.num_calls(), create.num_calls(), attach.num_calls()), (0, 0, 0));
+        (did, (update.num_calls(), create.num_calls(), attach.num_calls()))
     }
 
     #[tokio::test]
     async fn a_trust_policy_edited_outside_is_repaired_and_the_policy_attached() {
         let foreign = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Principal":{"AWS":"arn:aws:iam::444455556666:root"}}]}"#;
-        let get = mock!(Client::get_role).then_output(move || role(foreign));
-        let list = mock!(Client::list_attached_role_policies).then_output(|| attached(&[]));
-        let (update, create, attach) = writes();
-        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&get, &list, &update, &create, &attach]);
-        let did = execution_role::ensure_role(&iam, "111122223333", "AWSAFTExecution", &policy(), ADMIN).await.unwrap();
-        assert_eq!(did, "trust policy repaired");
-        assert_eq!((update.num_calls(), create.num_calls(), attach.num_calls()), (1, 0, 1));
+        assert_eq!(existing(foreign.to_string(), &[]).await, ("trust policy repaired", (1, 0, 1)));
     }
 
     #[tokio::test]
@@ -516,6 +515,12 @@ mod sfn {
         }
     }
 
+    /// Step 7 for the account, its run and no request, under a cap of one.
+    async fn step(sfn: &Client) -> Result<terraform_provider_aft::framework::Done<()>, StepError> {
+        customizations::execute(sfn, MACHINE, &Semaphore::new(1), &account(), &AccountRequest::default(), RUN, &waits())
+            .await
+    }
+
     fn machine() -> DescribeStateMachineOutput {
         DescribeStateMachineOutput::builder()
             .state_machine_arn(MACHINE)
@@ -547,17 +552,7 @@ mod sfn {
         });
         let start = mock!(Client::start_execution).then_output(|| StartExecutionOutput::builder().build().unwrap());
         let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &start]);
-        let done = customizations::execute(
-            &sfn,
-            MACHINE,
-            &Semaphore::new(1),
-            &account(),
-            &AccountRequest::default(),
-            RUN,
-            &waits(),
-        )
-        .await
-        .unwrap();
+        let done = step(&sfn).await.unwrap();
         assert!(done.skipped, "{}", done.detail);
         assert_eq!(start.num_calls(), 0);
     }
@@ -603,17 +598,7 @@ mod sfn {
             .output(|| execution(ExecutionStatus::Succeeded, None))
             .build();
         let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &list, &start, &executions]);
-        customizations::execute(
-            &sfn,
-            MACHINE,
-            &Semaphore::new(1),
-            &account(),
-            &AccountRequest::default(),
-            RUN,
-            &waits(),
-        )
-        .await
-        .unwrap();
+        step(&sfn).await.unwrap();
         assert_eq!(start.num_calls(), 1, "one execution of ours, after the earlier one ended");
         assert_eq!(executions.num_calls(), 4);
         let payload: serde_json::Value = serde_json::from_str(&input.lock().unwrap()).unwrap();
@@ -637,17 +622,7 @@ mod sfn {
         let executions = mock!(Client::describe_execution)
             .then_output(|| execution(ExecutionStatus::Failed, Some("States.TaskFailed")));
         let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &list, &start, &executions]);
-        match customizations::execute(
-            &sfn,
-            MACHINE,
-            &Semaphore::new(1),
-            &account(),
-            &AccountRequest::default(),
-            RUN,
-            &waits(),
-        )
-        .await
-        {
+        match step(&sfn).await {
             Err(StepError::Failed(m)) => assert!(m.contains("States.TaskFailed") && m.contains("a task failed"), "{m}"),
             other => panic!("expected a failure, got {:?}", other.map(|d| d.detail)),
         }
