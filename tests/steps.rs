@@ -9,7 +9,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use terraform_provider_aft::framework::features::{cloudtrail, default_vpcs, enterprise_support};
 use terraform_provider_aft::framework::{
     StepError, account_info, custom_fields, customizations, execution_role, metadata, notify, pipeline, request_row,
-    tags,
+    tags, vend,
 };
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -1003,5 +1003,225 @@ mod request_table {
         assert_ne!(refused.decide(RowMode::Auto), request_row::Decision::Full);
         let throttled = detect(Err("ThrottlingException"), Ok(0), None).await;
         assert!(!throttled.quiet(), "{throttled:?}");
+    }
+}
+
+mod create_account {
+    use std::time::{Duration, Instant};
+
+    use aws_sdk_organizations::Client;
+    use aws_sdk_organizations::error::ErrorMetadata;
+    use aws_sdk_organizations::operation::create_account::{CreateAccountError, CreateAccountOutput};
+    use aws_sdk_organizations::operation::describe_account::DescribeAccountOutput;
+    use aws_sdk_organizations::operation::describe_create_account_status::DescribeCreateAccountStatusOutput;
+    use aws_sdk_organizations::operation::list_accounts::ListAccountsOutput;
+    use aws_sdk_organizations::operation::list_create_account_status::ListCreateAccountStatusOutput;
+    use aws_sdk_organizations::operation::list_parents::ListParentsOutput;
+    use aws_sdk_organizations::operation::move_account::MoveAccountOutput;
+    use aws_sdk_organizations::types::{
+        Account, AccountState, CreateAccountFailureReason, CreateAccountState, CreateAccountStatus, Parent, ParentType,
+    };
+    use terraform_provider_aft::framework::poll::Waits;
+    use terraform_provider_aft::framework::request::AccountRequest;
+    use terraform_provider_aft::plugin::stop::StopSignal;
+
+    use super::*;
+
+    const OU: &str = "ou-ab12-cdefgh34";
+
+    fn request() -> AccountRequest {
+        AccountRequest {
+            control_tower_parameters: map(&[("AccountEmail", "ours@example.com"), ("AccountName", "sandbox")]),
+            ..Default::default()
+        }
+    }
+
+    fn waits() -> Waits {
+        Waits {
+            poll: Some(Duration::from_millis(5)),
+            deadline: Instant::now() + Duration::from_secs(30),
+            stop: StopSignal::default(),
+        }
+    }
+
+    fn status(id: &str, state: CreateAccountState, account: Option<&str>) -> CreateAccountStatus {
+        CreateAccountStatus::builder()
+            .id(id)
+            .account_name("sandbox")
+            .state(state)
+            .set_account_id(account.map(str::to_string))
+            .build()
+    }
+
+    fn described(id: &str, email: &str) -> DescribeAccountOutput {
+        DescribeAccountOutput::builder()
+            .account(Account::builder().id(id).email(email).name("sandbox").state(AccountState::Active).build())
+            .build()
+    }
+
+    /// Rules every creation uses: no account with our email yet, the account under the root
+    /// until moved, the move.
+    fn common() -> (aws_smithy_mocks::Rule, aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
+        let list = mock!(Client::list_accounts).then_output(|| ListAccountsOutput::builder().build());
+        let parents = mock!(Client::list_parents).then_output(|| {
+            ListParentsOutput::builder()
+                .parents(Parent::builder().id("r-root").r#type(ParentType::Root).build())
+                .build()
+        });
+        let moved = mock!(Client::move_account)
+            .match_requests(|r| r.destination_parent_id() == Some(OU))
+            .then_output(|| MoveAccountOutput::builder().build());
+        (list, parents, moved)
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_account_answer_is_found_in_flight_not_sent_again() {
+        let (list, parents, moved) = common();
+        // nothing in flight before the call; after the lost answer, ours is
+        let in_flight = mock!(Client::list_create_account_status)
+            .sequence()
+            .output(|| ListCreateAccountStatusOutput::builder().build())
+            .output(|| {
+                ListCreateAccountStatusOutput::builder()
+                    .create_account_statuses(status("car-1", CreateAccountState::InProgress, None))
+                    .build()
+            })
+            .build();
+        let create = mock!(Client::create_account)
+            .then_error(|| CreateAccountError::generic(ErrorMetadata::builder().code("InternalFailure").build()));
+        let progress = mock!(Client::describe_create_account_status)
+            .match_requests(|r| r.create_account_request_id() == Some("car-1"))
+            .sequence()
+            .output(|| {
+                DescribeCreateAccountStatusOutput::builder()
+                    .create_account_status(status("car-1", CreateAccountState::InProgress, None))
+                    .build()
+            })
+            .output(|| {
+                DescribeCreateAccountStatusOutput::builder()
+                    .create_account_status(status("car-1", CreateAccountState::Succeeded, Some("111122223333")))
+                    .build()
+            })
+            .build();
+        let describe = mock!(Client::describe_account).then_output(|| described("111122223333", "OURS@example.com"));
+        let org = mock_client!(
+            aws_sdk_organizations,
+            RuleMode::MatchAny,
+            [&list, &parents, &moved, &in_flight, &create, &progress, &describe]
+        );
+        let id =
+            vend::create_with_organizations(&org, &request(), OU, "AWSControlTowerExecution", &waits()).await.unwrap();
+        assert_eq!(id, "111122223333");
+        assert_eq!(create.num_calls(), 1, "CreateAccount is not idempotent: never sent twice");
+        assert_eq!(moved.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_creation_in_flight_with_our_name_but_another_email_is_not_taken() {
+        let (list, parents, moved) = common();
+        let in_flight = mock!(Client::list_create_account_status).then_output(|| {
+            ListCreateAccountStatusOutput::builder()
+                .create_account_statuses(status("car-theirs", CreateAccountState::InProgress, None))
+                .build()
+        });
+        let done = |request: &'static str, account: &'static str| {
+            mock!(Client::describe_create_account_status)
+                .match_requests(move |r| r.create_account_request_id() == Some(request))
+                .then_output(move || {
+                    DescribeCreateAccountStatusOutput::builder()
+                        .create_account_status(status(request, CreateAccountState::Succeeded, Some(account)))
+                        .build()
+                })
+        };
+        let (theirs_done, ours_done) = (done("car-theirs", "999988887777"), done("car-ours", "111122223333"));
+        let create = mock!(Client::create_account)
+            .match_requests(|r| {
+                r.email() == Some("ours@example.com") && r.role_name() == Some("AWSControlTowerExecution")
+            })
+            .then_output(|| {
+                CreateAccountOutput::builder()
+                    .create_account_status(status("car-ours", CreateAccountState::InProgress, None))
+                    .build()
+            });
+        // the other request's account carries its own email; ours carries ours
+        let account = |id: &'static str, email: &'static str| {
+            mock!(Client::describe_account)
+                .match_requests(move |r| r.account_id() == Some(id))
+                .then_output(move || described(id, email))
+        };
+        let (theirs, ours) =
+            (account("999988887777", "theirs@example.com"), account("111122223333", "ours@example.com"));
+        let org = mock_client!(
+            aws_sdk_organizations,
+            RuleMode::MatchAny,
+            [&list, &parents, &moved, &in_flight, &create, &theirs_done, &ours_done, &theirs, &ours]
+        );
+        let id =
+            vend::create_with_organizations(&org, &request(), OU, "AWSControlTowerExecution", &waits()).await.unwrap();
+        assert_eq!(id, "111122223333", "its own account, not the other request's");
+        assert_eq!((theirs_done.num_calls(), create.num_calls(), moved.num_calls()), (1, 1, 1));
+    }
+
+    #[tokio::test]
+    async fn an_account_made_for_another_request_is_refused_not_shared() {
+        let (list, parents, moved) = common();
+        let in_flight =
+            mock!(Client::list_create_account_status).then_output(|| ListCreateAccountStatusOutput::builder().build());
+        let create = mock!(Client::create_account).then_output(|| {
+            CreateAccountOutput::builder()
+                .create_account_status(status("car-1", CreateAccountState::InProgress, None))
+                .build()
+        });
+        let progress = mock!(Client::describe_create_account_status).then_output(|| {
+            DescribeCreateAccountStatusOutput::builder()
+                .create_account_status(status("car-1", CreateAccountState::Succeeded, Some("999988887777")))
+                .build()
+        });
+        let describe = mock!(Client::describe_account).then_output(|| described("999988887777", "theirs@example.com"));
+        let org = mock_client!(
+            aws_sdk_organizations,
+            RuleMode::MatchAny,
+            [&list, &parents, &moved, &in_flight, &create, &progress, &describe]
+        );
+        match vend::create_with_organizations(&org, &request(), OU, "AWSControlTowerExecution", &waits()).await {
+            Err(StepError::Failed(m)) => assert!(m.contains("belongs to another request"), "{m}"),
+            other => panic!("an account of another request was taken: {other:?}"),
+        }
+        assert_eq!(moved.num_calls(), 0, "nobody's account was moved");
+    }
+
+    #[tokio::test]
+    async fn a_failed_creation_names_its_reason() {
+        let (list, parents, moved) = common();
+        let in_flight =
+            mock!(Client::list_create_account_status).then_output(|| ListCreateAccountStatusOutput::builder().build());
+        let create = mock!(Client::create_account).then_output(|| {
+            CreateAccountOutput::builder()
+                .create_account_status(status("car-1", CreateAccountState::InProgress, None))
+                .build()
+        });
+        let progress = mock!(Client::describe_create_account_status).then_output(|| {
+            DescribeCreateAccountStatusOutput::builder()
+                .create_account_status(
+                    CreateAccountStatus::builder()
+                        .id("car-1")
+                        .state(CreateAccountState::Failed)
+                        .failure_reason(CreateAccountFailureReason::EmailAlreadyExists)
+                        .build(),
+                )
+                .build()
+        });
+        let org = mock_client!(
+            aws_sdk_organizations,
+            RuleMode::MatchAny,
+            [&list, &parents, &moved, &in_flight, &create, &progress]
+        );
+        match vend::create_with_organizations(&org, &request(), OU, "AWSControlTowerExecution", &waits()).await {
+            Err(StepError::Failed(m)) => {
+                assert!(m.contains("EMAIL_ALREADY_EXISTS") && m.contains("ours@example.com"), "{m}")
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        assert_eq!(moved.num_calls(), 0);
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_organizations::types::CreateAccountState;
 
-use super::poll::Backoff;
+use super::poll::{Backoff, Waits};
 use super::request::AccountRequest;
 use super::{StepError, account_factory};
 use crate::aws::organizations::{self, AccountInfo, OuRef};
@@ -58,7 +58,10 @@ pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Insta
     }
     tracing::info!(email = req.email(), method = ?ctx.settings.method, "vending a new account");
     let id = match ctx.settings.method {
-        VendMethod::Organizations => create_with_organizations(ctx, &org, req, &ou, deadline).await?,
+        VendMethod::Organizations => {
+            let role = &ctx.settings.roles.control_tower_execution;
+            create_with_organizations(&org, req, &ou, role, &Waits::of(ctx, deadline)).await?
+        }
         VendMethod::ControlTower => {
             let af_ou = account_factory_ou(ctx, req.ou(), &ou).await?;
             account_factory::provision(ctx, &org, req, &af_ou, deadline).await?
@@ -81,19 +84,22 @@ async fn adoptable(org: &aws_sdk_organizations::Client, email: &str) -> Result<O
     }
 }
 
-async fn create_with_organizations(
-    ctx: &Context,
+/// Vends through Organizations `CreateAccount` (the new account trusting `role_name`) into `ou`;
+/// returns the account id. Never sends a second CreateAccount for one request, never takes an
+/// account whose email is another request's.
+pub async fn create_with_organizations(
     org: &aws_sdk_organizations::Client,
     req: &AccountRequest,
     ou: &str,
-    deadline: Instant,
+    role_name: &str,
+    waits: &Waits,
 ) -> Result<String, StepError> {
     // A CreateAccount still running from an interrupted apply is waited for instead of sending a
     // second one. It is recognised by its account name (a creation's status has no email), so
     // the account it makes must also carry this request's email: another request with the same
     // name (Organizations allows it) keeps its account, and this one gets its own.
     for request_id in in_flight_named(org, req.name()).await? {
-        match wait_create(ctx, org, &request_id, req, deadline).await {
+        match wait_create(org, &request_id, req, waits).await {
             Ok(id) if owned_by(org, &id, req).await? => {
                 move_account(org, &id, ou).await?;
                 return Ok(id);
@@ -115,7 +121,7 @@ async fn create_with_organizations(
         move_account(org, &a.id, ou).await?;
         return Ok(a.id);
     }
-    let request_id = match start_create_account(ctx, org, req, deadline).await? {
+    let request_id = match start_create_account(org, req, role_name, waits.deadline).await? {
         Started::Request(id) if !id.is_empty() => id,
         Started::Request(_) => {
             return Err(StepError::Failed("organizations:CreateAccount answered without a request id".into()));
@@ -125,7 +131,7 @@ async fn create_with_organizations(
             return Ok(id);
         }
     };
-    let id = wait_create(ctx, org, &request_id, req, deadline).await?;
+    let id = wait_create(org, &request_id, req, waits).await?;
     if !owned_by(org, &id, req).await? {
         return Err(StepError::Failed(format!(
             "the CreateAccount request {request_id} for the account name {:?} made account {id}, whose email is not \
@@ -164,13 +170,12 @@ async fn owned_by(org: &aws_sdk_organizations::Client, id: &str, req: &AccountRe
 
 /// Waits for a CreateAccount request to end; the account id when it succeeded.
 async fn wait_create(
-    ctx: &Context,
     org: &aws_sdk_organizations::Client,
     request_id: &str,
     req: &AccountRequest,
-    deadline: Instant,
+    waits: &Waits,
 ) -> Result<String, StepError> {
-    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(15), &ctx.stop);
+    let mut backoff = Backoff::new(waits.poll, Duration::from_secs(15), &waits.stop);
     loop {
         let s = org
             .describe_create_account_status()
@@ -197,7 +202,7 @@ async fn wait_create(
             }
             _ => {}
         }
-        backoff.pause(deadline, "waiting for organizations:CreateAccount").await?;
+        backoff.pause(waits.deadline, "waiting for organizations:CreateAccount").await?;
     }
 }
 
@@ -214,9 +219,9 @@ enum Started {
 /// request may have been applied, so the organization is asked first whether the account or
 /// its creation exists, and only then is the call made again.
 async fn start_create_account(
-    ctx: &Context,
     org: &aws_sdk_organizations::Client,
     req: &AccountRequest,
+    role_name: &str,
     deadline: Instant,
 ) -> Result<Started, StepError> {
     let mut wait = Duration::from_millis(250);
@@ -225,7 +230,7 @@ async fn start_create_account(
             .create_account()
             .email(req.email())
             .account_name(req.name())
-            .role_name(&ctx.settings.roles.control_tower_execution)
+            .role_name(role_name)
             .customize()
             .config_override(
                 aws_sdk_organizations::config::Builder::default()
