@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use terraform_provider_aft::framework::features::{cloudtrail, default_vpcs, enterprise_support};
 use terraform_provider_aft::framework::{
-    StepError, account_info, custom_fields, customizations, execution_role, metadata, notify, pipeline, request_row,
-    tags, vend,
+    StepError, account_factory, account_info, custom_fields, customizations, execution_role, metadata, notify,
+    pipeline, request_row, tags, vend,
 };
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -1223,5 +1223,101 @@ mod create_account {
             other => panic!("expected a failure, got {other:?}"),
         }
         assert_eq!(moved.num_calls(), 0);
+    }
+}
+
+mod service_catalog {
+    use std::time::{Duration, Instant};
+
+    use account_factory::ProductStatus;
+    use aws_sdk_servicecatalog::Client;
+    use aws_sdk_servicecatalog::operation::describe_record::DescribeRecordOutput;
+    use aws_sdk_servicecatalog::operation::search_provisioned_products::SearchProvisionedProductsOutput;
+    use aws_sdk_servicecatalog::types::{
+        ProvisionedProductAttribute, ProvisionedProductStatus, RecordDetail, RecordError, RecordStatus,
+    };
+    use terraform_provider_aft::framework::poll::Waits;
+    use terraform_provider_aft::plugin::stop::StopSignal;
+
+    use super::*;
+
+    fn product(name: &str, status: ProvisionedProductStatus, account: &str) -> ProvisionedProductAttribute {
+        ProvisionedProductAttribute::builder()
+            .id(format!("pp-{name}"))
+            .name(name)
+            .status(status)
+            .physical_id(account)
+            .build()
+    }
+
+    fn record(status: RecordStatus, errors: &[&str]) -> DescribeRecordOutput {
+        let mut d = RecordDetail::builder().record_id("rec-1").status(status);
+        for e in errors {
+            d = d.record_errors(RecordError::builder().description(*e).build());
+        }
+        DescribeRecordOutput::builder().record_detail(d.build()).build()
+    }
+
+    fn waits() -> Waits {
+        Waits {
+            poll: Some(Duration::from_millis(5)),
+            deadline: Instant::now() + Duration::from_secs(30),
+            stop: StopSignal::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_in_error_fails_with_every_error_it_lists() {
+        let describe = mock!(Client::describe_record)
+            .sequence()
+            .output(|| record(RecordStatus::InProgress, &[]))
+            .times(2)
+            .output(|| record(RecordStatus::InProgressInError, &["AccountEmail already used", "rolled back"]))
+            .build();
+        let sc = mock_client!(aws_sdk_servicecatalog, RuleMode::MatchAny, [&describe]);
+        match account_factory::wait_record(&sc, "rec-1", "ProvisionProduct of sandbox", &waits()).await {
+            Err(StepError::Failed(m)) => {
+                assert!(m.contains("rec-1") && m.contains("AccountEmail already used; rolled back"), "{m}")
+            }
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        assert_eq!(describe.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn searches_see_every_principal_page_by_page_and_names_match_exactly() {
+        let search = mock!(Client::search_provisioned_products)
+            .match_requests(|r| r.access_level_filter().and_then(|f| f.value()) == Some("self"))
+            .sequence()
+            .output(|| {
+                SearchProvisionedProductsOutput::builder()
+                    .provisioned_products(product("sandbox-2", ProvisionedProductStatus::Available, "222222222222"))
+                    .next_page_token("p2")
+                    .build()
+            })
+            .output(|| {
+                SearchProvisionedProductsOutput::builder()
+                    .provisioned_products(product("sandbox", ProvisionedProductStatus::UnderChange, "111111111111"))
+                    .build()
+            })
+            .build();
+        let sc = mock_client!(aws_sdk_servicecatalog, RuleMode::MatchAny, [&search]);
+        let found = account_factory::find_by_name(&sc, "sandbox").await.unwrap().expect("found on the second page");
+        assert_eq!((found.name.as_str(), &found.status), ("sandbox", &ProductStatus::UnderChange));
+        assert_eq!(search.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_product_of_an_account_prefers_a_healthy_one() {
+        let search = mock!(Client::search_provisioned_products).then_output(|| {
+            SearchProvisionedProductsOutput::builder()
+                .provisioned_products(product("old", ProvisionedProductStatus::Error, "111111111111"))
+                .provisioned_products(product("other", ProvisionedProductStatus::Available, "999999999999"))
+                .provisioned_products(product("current", ProvisionedProductStatus::Available, "111111111111"))
+                .build()
+        });
+        let sc = mock_client!(aws_sdk_servicecatalog, RuleMode::MatchAny, [&search]);
+        let p = account_factory::find_by_account(&sc, "111111111111").await.unwrap().unwrap();
+        assert_eq!(p.name, "current", "the healthy product of this account, not another account's");
     }
 }

@@ -24,7 +24,7 @@ use aws_sdk_servicecatalog::types::{
 };
 
 use super::StepError;
-use super::poll::{Backoff, bounded, check_deadline, slot};
+use super::poll::{Backoff, Waits, bounded, check_deadline, slot};
 use super::request::AccountRequest;
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
@@ -173,14 +173,8 @@ async fn product(ctx: &Context, sc: &Client) -> Result<(String, String), StepErr
 }
 
 /// Waits for a record's end: `Ok` when it succeeded, the record's errors when it failed.
-pub async fn wait_record(
-    ctx: &Context,
-    sc: &Client,
-    record_id: &str,
-    what: &str,
-    deadline: Instant,
-) -> Result<(), StepError> {
-    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(30), &ctx.stop);
+pub async fn wait_record(sc: &Client, record_id: &str, what: &str, waits: &Waits) -> Result<(), StepError> {
+    let mut backoff = Backoff::new(waits.poll, Duration::from_secs(30), &waits.stop);
     loop {
         let r = sc.describe_record().id(record_id).send().await.aws("servicecatalog:DescribeRecord")?;
         let detail = r.record_detail();
@@ -196,7 +190,7 @@ pub async fn wait_record(
             }
             _ => {}
         }
-        backoff.pause(deadline, &format!("waiting for {what} (record {record_id})")).await?;
+        backoff.pause(waits.deadline, &format!("waiting for {what} (record {record_id})")).await?;
     }
 }
 
@@ -268,7 +262,8 @@ async fn update(
             .aws("servicecatalog:UpdateProvisionedProduct")?;
         out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string()
     };
-    wait_record(ctx, sc, &rid, &format!("servicecatalog:UpdateProvisionedProduct of {}", p.name), deadline).await
+    wait_record(sc, &rid, &format!("servicecatalog:UpdateProvisionedProduct of {}", p.name), &Waits::of(ctx, deadline))
+        .await
 }
 
 /// Waits, under a slot, for whatever the product is doing.
@@ -277,7 +272,7 @@ async fn wait_product(ctx: &Context, sc: &Client, p: &Product, deadline: Instant
     let _slot = slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?;
     tracing::info!(product = %p.name, record = %rid, "an Account Factory operation is in flight; waiting for it");
     // its failure is not this request's: the product is looked at again afterwards
-    match wait_record(ctx, sc, rid, &format!("Account Factory operation on {}", p.name), deadline).await {
+    match wait_record(sc, rid, &format!("Account Factory operation on {}", p.name), &Waits::of(ctx, deadline)).await {
         Err(e @ (StepError::Timeout(_) | StepError::Stopped(_))) => Err(e),
         _ => Ok(()),
     }
@@ -314,9 +309,8 @@ pub async fn provision(
             Some(p) => match &p.status {
                 ProductStatus::UnderChange | ProductStatus::PlanInProgress => {
                     let rid = p.last_record_id.clone().unwrap_or_default();
-                    match wait_record(ctx, &sc, &rid, &format!("servicecatalog:ProvisionProduct of {name}"), deadline)
-                        .await
-                    {
+                    let what = format!("servicecatalog:ProvisionProduct of {name}");
+                    match wait_record(&sc, &rid, &what, &Waits::of(ctx, deadline)).await {
                         Err(e @ (StepError::Timeout(_) | StepError::Stopped(_))) => return Err(e),
                         Err(e) => last_failure = Some(e),
                         Ok(()) => {}
@@ -373,15 +367,8 @@ pub async fn provision(
                 match sent {
                     Ok(out) => {
                         let rid = out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string();
-                        match wait_record(
-                            ctx,
-                            &sc,
-                            &rid,
-                            &format!("servicecatalog:ProvisionProduct for {}", req.email()),
-                            deadline,
-                        )
-                        .await
-                        {
+                        let what = format!("servicecatalog:ProvisionProduct for {}", req.email());
+                        match wait_record(&sc, &rid, &what, &Waits::of(ctx, deadline)).await {
                             Err(e @ (StepError::Timeout(_) | StepError::Stopped(_))) => return Err(e),
                             Err(e) => last_failure = Some(e),
                             Ok(()) => {}
