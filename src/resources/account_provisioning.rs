@@ -167,6 +167,20 @@ fn run_failed(rec: &RunRecord) -> Diagnostics {
     .into()
 }
 
+/// The account a state is about. Moving, parking, closing an account or deleting its metadata
+/// item acts on this id, so a state without one stops here instead of calling AWS with an
+/// empty id.
+fn account_of(state: &AccountModel) -> Result<String, Diagnostics> {
+    state.account_id.known().filter(|id| !id.is_empty()).cloned().ok_or_else(|| {
+        Diagnostic::error(
+            "The state names no account",
+            "This aft_account_provisioning has no account_id in its state, so the provider cannot tell which account \
+             to act on and does nothing. Remove it with terraform state rm, then import the account by id or email.",
+        )
+        .into()
+    })
+}
+
 fn aws_diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
     Diagnostic::error(summary, e.to_string()).into()
 }
@@ -510,7 +524,7 @@ impl Resource<Context> for AccountProvisioning {
         }
         let planned = planned_model;
         let req = planned.request();
-        let id = prior.account_id.as_str().unwrap_or_default().to_string();
+        let id = account_of(&prior)?;
         let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Update, DEFAULT_UPDATE);
         if let Err(e) = vend::ensure_ou(ctx, &id, &req, deadline).await {
             return Err(aws_diag("Moving the account failed", format!("account {id}: {e}")).into());
@@ -525,9 +539,8 @@ impl Resource<Context> for AccountProvisioning {
     }
 
     async fn delete(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<(), Diagnostics> {
-        let prior = req.prior;
-        let prior = model(prior)?;
-        let id = prior.account_id.as_str().unwrap_or_default().to_string();
+        let prior = model(req.prior)?;
+        let id = account_of(&prior)?;
         let deadline = Instant::now() + Timeouts::of(&prior.timeouts, Op::Delete, DEFAULT_DELETE);
         let req = prior.request();
         let provenance = Provenance::of(&prior);
@@ -630,6 +643,18 @@ mod tests {
     fn the_model_matches_the_schema_one_to_one() {
         crate::plugin::check_model::<AccountModel>(ty()).unwrap();
         crate::plugin::check_model::<AccountIdentity>(&Type::object([("account_id", Type::String)])).unwrap();
+    }
+
+    #[test]
+    fn no_account_is_acted_on_without_an_account_id() {
+        let mut state = AccountModel::default();
+        assert!(account_of(&state).is_err(), "a null id");
+        state.account_id = Attr::Known(String::new());
+        assert!(account_of(&state).is_err(), "an empty id");
+        state.account_id = Attr::Unknown;
+        assert!(account_of(&state).is_err(), "an unknown id");
+        state.account_id = Attr::Known("111122223333".into());
+        assert_eq!(account_of(&state).unwrap(), "111122223333");
     }
 
     #[test]
