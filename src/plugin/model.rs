@@ -255,6 +255,18 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_model_reads_its_attributes_and_skips_the_rest_even_unknown() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Just {
+            name: String,
+        }
+        let v = Value::object([("name", Value::from("n")), ("id", Value::Unknown), ("items", Value::Unknown)]);
+        assert_eq!(from_value::<Just>(&v).unwrap(), Just { name: "n".into() });
+        let unknown = Value::object([("name", Value::Unknown)]);
+        assert!(from_value::<Just>(&unknown).is_err(), "the attribute it names must still be known");
+    }
+
+    #[test]
     fn the_one_to_one_check_catches_a_missing_or_extra_field() {
         check_model::<Model>(&ty()).unwrap();
         let mut more = ty();

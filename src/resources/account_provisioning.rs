@@ -243,8 +243,8 @@ impl Resource<Context> for AccountProvisioning {
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
-        let account_id = model(state).ok()?.account_id.known()?.clone();
-        Some(AccountIdentity { account_id }.value())
+        // only the identity's attribute is read: this runs for every instance of every refresh and plan
+        crate::plugin::from_value::<AccountIdentity>(state).ok().map(|i| i.value())
     }
 
     fn refresh_warnings(&self, state: &Value) -> Diagnostics {

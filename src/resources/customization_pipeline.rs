@@ -254,8 +254,9 @@ impl Resource<Context> for CustomizationPipeline {
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
-        let name = Model::read(state).ok()?.name.known()?.clone();
-        crate::plugin::to_value(&Identity { name }, &Type::object([("name", Type::String)])).ok()
+        // only the identity's attribute is read: this runs for every instance of every refresh and plan
+        let identity: Identity = crate::plugin::from_value(state).ok()?;
+        crate::plugin::to_value(&identity, &Type::object([("name", Type::String)])).ok()
     }
 
     fn validate(&self, c: &Value) -> Diagnostics {

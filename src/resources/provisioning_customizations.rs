@@ -260,8 +260,9 @@ impl Resource<Context> for ProvisioningCustomizations {
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
-        let arn = Model::read(state).ok()?.arn.known()?.clone();
-        crate::plugin::to_value(&Identity { arn }, &Type::object([("arn", Type::String)])).ok()
+        // only the identity's attribute is read: this runs for every instance of every refresh and plan
+        let identity: Identity = crate::plugin::from_value(state).ok()?;
+        crate::plugin::to_value(&identity, &Type::object([("arn", Type::String)])).ok()
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {

@@ -26,7 +26,8 @@ impl ser::Error for CodecError {
     }
 }
 
-/// Reads a model from a value of the schema's type.
+/// Reads a model from a value of the schema's type. A model may name only some attributes (an
+/// identity read from a state): the others are skipped unread.
 pub fn from_value<T: DeserializeOwned>(v: &Value) -> Result<T, CodecError> {
     T::deserialize(Reader(v))
 }
@@ -127,7 +128,12 @@ impl<'de> de::Deserializer<'de> for Reader<'_> {
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
+    }
+
+    // an attribute a partial model does not name is skipped without being read (and may be unknown)
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
+        v.visit_unit()
     }
 }
 
