@@ -359,8 +359,6 @@ impl Resource<Context> for AccountProvisioning {
             );
             return d;
         }
-        // the configuration may change what the plan compares, so it is read before any edit
-        let changed_config = |ignore: &[&str]| config_changed(req.schema, req.prior, &plan.planned, ignore);
         for key in CT_KEYS {
             let (o, n) = (ct_param(&prior, key), ct_param(&planned, key));
             if n.is_unknown() || o == n {
@@ -396,7 +394,8 @@ impl Resource<Context> for AccountProvisioning {
         // `rerun_triggers` records them without a run: only a later change of them re-runs.
         let imported = prior.framework_run_id.is_null() && prior.rerun_triggers.is_null();
         let ignore: &[&str] = if imported { &[NO_RERUN.as_slice(), &["rerun_triggers"]].concat() } else { &NO_RERUN };
-        let changed = changed_config(ignore);
+        // plan.planned is Terraform's proposal until the model is written back at the end
+        let changed = config_changed(req.schema, req.prior, &plan.planned, ignore);
         let status = prior.account_status.as_str().unwrap_or_default();
         if changed && is_closed(status) {
             d.error_at(
