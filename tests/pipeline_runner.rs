@@ -2,9 +2,10 @@
 //! show (its executions succeed at once): a failed execution names its stage and action, the
 //! provider-wide cap holds across concurrent runs, and throttled starts are retried.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::error::ErrorMetadata;
@@ -19,21 +20,10 @@ use aws_sdk_codepipeline::types::{
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use terraform_provider_aft::framework::invoke;
-use terraform_provider_aft::framework::poll::Waits;
-use terraform_provider_aft::plugin::stop::StopSignal;
 use tokio::sync::Semaphore;
 
 fn status(s: PipelineExecutionStatus) -> GetPipelineExecutionOutput {
     GetPipelineExecutionOutput::builder().pipeline_execution(PipelineExecution::builder().status(s).build()).build()
-}
-
-/// Polling every 5 ms for at most 30 s, with a stop nobody requests.
-fn waits() -> Waits {
-    Waits {
-        poll: Some(Duration::from_millis(5)),
-        deadline: Instant::now() + Duration::from_secs(30),
-        stop: StopSignal::default(),
-    }
 }
 
 #[tokio::test]
@@ -74,10 +64,17 @@ async fn a_failed_execution_names_the_stage_and_action() {
             .build()
     });
     let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&start, &get, &actions]);
-    let err = invoke::run(&client, &Semaphore::new(2), "111122223333-customizations-pipeline", None, true, &waits())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = invoke::run(
+        &client,
+        &Semaphore::new(2),
+        "111122223333-customizations-pipeline",
+        None,
+        true,
+        &common::fast_waits(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("ended Failed"), "{err}");
     assert!(err.contains("stage Global-Customizations, action Apply: terraform apply exited 1"), "{err}");
     assert_eq!(get.num_calls(), 3);
@@ -122,7 +119,7 @@ async fn eight_pipelines_with_a_cap_of_two_never_run_more_than_two_at_once() {
     let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&start, &get]);
     let slots = Semaphore::new(2);
     let names: Vec<String> = (0..8).map(|i| format!("{i:012}-customizations-pipeline")).collect();
-    let w = waits();
+    let w = common::fast_waits();
     let runs = names.iter().map(|n| invoke::run(&client, &slots, n, None, true, &w));
     let results = futures::future::join_all(runs).await;
     assert!(results.iter().all(|r| r.as_ref().is_ok_and(|e| e.status == "Succeeded")), "{results:?}");
@@ -149,7 +146,7 @@ async fn throttled_starts_are_retried() {
     // the SDK's own retries are off, so only the provider's retry can get past the throttles
     let client = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&start, &get], |c| c
         .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
-    let exec = invoke::run(&client, &Semaphore::new(1), "p", None, true, &waits()).await.unwrap();
+    let exec = invoke::run(&client, &Semaphore::new(1), "p", None, true, &common::fast_waits()).await.unwrap();
     assert_eq!(exec.id, "exec-3");
     assert_eq!(start.num_calls(), 3, "two throttled starts, then success");
 }

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+mod common;
+
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use terraform_provider_aft::framework::features::{cloudtrail, default_vpcs, enterprise_support};
 use terraform_provider_aft::framework::{
@@ -477,7 +479,6 @@ mod iam {
 
 mod sfn {
     use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
 
     use aws_sdk_sfn::Client;
     use aws_sdk_sfn::error::ErrorMetadata;
@@ -489,9 +490,9 @@ mod sfn {
     use aws_smithy_types::DateTime;
     use terraform_provider_aft::aws::organizations::AccountInfo;
     use terraform_provider_aft::framework::account_info::Account;
-    use terraform_provider_aft::framework::poll::Waits;
+
     use terraform_provider_aft::framework::request::AccountRequest;
-    use terraform_provider_aft::plugin::stop::StopSignal;
+
     use tokio::sync::Semaphore;
 
     use super::*;
@@ -507,18 +508,18 @@ mod sfn {
         }
     }
 
-    fn waits() -> Waits {
-        Waits {
-            poll: Some(Duration::from_millis(5)),
-            deadline: Instant::now() + Duration::from_secs(30),
-            stop: StopSignal::default(),
-        }
-    }
-
     /// Step 7 for the account, its run and no request, under a cap of one.
     async fn step(sfn: &Client) -> Result<terraform_provider_aft::framework::Done<()>, StepError> {
-        customizations::execute(sfn, MACHINE, &Semaphore::new(1), &account(), &AccountRequest::default(), RUN, &waits())
-            .await
+        customizations::execute(
+            sfn,
+            MACHINE,
+            &Semaphore::new(1),
+            &account(),
+            &AccountRequest::default(),
+            RUN,
+            &common::fast_waits(),
+        )
+        .await
     }
 
     fn machine() -> DescribeStateMachineOutput {
@@ -1007,7 +1008,6 @@ mod request_table {
 }
 
 mod create_account {
-    use std::time::{Duration, Instant};
 
     use aws_sdk_organizations::Client;
     use aws_sdk_organizations::error::ErrorMetadata;
@@ -1021,9 +1021,8 @@ mod create_account {
     use aws_sdk_organizations::types::{
         Account, AccountState, CreateAccountFailureReason, CreateAccountState, CreateAccountStatus, Parent, ParentType,
     };
-    use terraform_provider_aft::framework::poll::Waits;
+
     use terraform_provider_aft::framework::request::AccountRequest;
-    use terraform_provider_aft::plugin::stop::StopSignal;
 
     use super::*;
 
@@ -1033,14 +1032,6 @@ mod create_account {
         AccountRequest {
             control_tower_parameters: map(&[("AccountEmail", "ours@example.com"), ("AccountName", "sandbox")]),
             ..Default::default()
-        }
-    }
-
-    fn waits() -> Waits {
-        Waits {
-            poll: Some(Duration::from_millis(5)),
-            deadline: Instant::now() + Duration::from_secs(30),
-            stop: StopSignal::default(),
         }
     }
 
@@ -1072,6 +1063,27 @@ mod create_account {
             .match_requests(|r| r.destination_parent_id() == Some(OU))
             .then_output(|| MoveAccountOutput::builder().build());
         (list, parents, moved)
+    }
+
+    /// Nothing in flight; CreateAccount answers with request `car-1`, which ends as `end` says.
+    fn created_then(
+        end: fn() -> CreateAccountStatus,
+    ) -> (aws_smithy_mocks::Rule, aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
+        let in_flight =
+            mock!(Client::list_create_account_status).then_output(|| ListCreateAccountStatusOutput::builder().build());
+        let create = mock!(Client::create_account).then_output(|| {
+            CreateAccountOutput::builder()
+                .create_account_status(status("car-1", CreateAccountState::InProgress, None))
+                .build()
+        });
+        let progress = mock!(Client::describe_create_account_status)
+            .then_output(move || DescribeCreateAccountStatusOutput::builder().create_account_status(end()).build());
+        (in_flight, create, progress)
+    }
+
+    /// Vends our request into OU through `org`.
+    async fn vend_ours(org: &Client) -> Result<String, StepError> {
+        vend::create_with_organizations(org, &request(), OU, "AWSControlTowerExecution", &common::fast_waits()).await
     }
 
     #[tokio::test]
@@ -1109,8 +1121,7 @@ mod create_account {
             RuleMode::MatchAny,
             [&list, &parents, &moved, &in_flight, &create, &progress, &describe]
         );
-        let id =
-            vend::create_with_organizations(&org, &request(), OU, "AWSControlTowerExecution", &waits()).await.unwrap();
+        let id = vend_ours(&org).await.unwrap();
         assert_eq!(id, "111122223333");
         assert_eq!(create.num_calls(), 1, "CreateAccount is not idempotent: never sent twice");
         assert_eq!(moved.num_calls(), 1);
@@ -1156,8 +1167,7 @@ mod create_account {
             RuleMode::MatchAny,
             [&list, &parents, &moved, &in_flight, &create, &theirs_done, &ours_done, &theirs, &ours]
         );
-        let id =
-            vend::create_with_organizations(&org, &request(), OU, "AWSControlTowerExecution", &waits()).await.unwrap();
+        let id = vend_ours(&org).await.unwrap();
         assert_eq!(id, "111122223333", "its own account, not the other request's");
         assert_eq!((theirs_done.num_calls(), create.num_calls(), moved.num_calls()), (1, 1, 1));
     }
@@ -1165,25 +1175,15 @@ mod create_account {
     #[tokio::test]
     async fn an_account_made_for_another_request_is_refused_not_shared() {
         let (list, parents, moved) = common();
-        let in_flight =
-            mock!(Client::list_create_account_status).then_output(|| ListCreateAccountStatusOutput::builder().build());
-        let create = mock!(Client::create_account).then_output(|| {
-            CreateAccountOutput::builder()
-                .create_account_status(status("car-1", CreateAccountState::InProgress, None))
-                .build()
-        });
-        let progress = mock!(Client::describe_create_account_status).then_output(|| {
-            DescribeCreateAccountStatusOutput::builder()
-                .create_account_status(status("car-1", CreateAccountState::Succeeded, Some("999988887777")))
-                .build()
-        });
+        let (in_flight, create, progress) =
+            created_then(|| status("car-1", CreateAccountState::Succeeded, Some("999988887777")));
         let describe = mock!(Client::describe_account).then_output(|| described("999988887777", "theirs@example.com"));
         let org = mock_client!(
             aws_sdk_organizations,
             RuleMode::MatchAny,
             [&list, &parents, &moved, &in_flight, &create, &progress, &describe]
         );
-        match vend::create_with_organizations(&org, &request(), OU, "AWSControlTowerExecution", &waits()).await {
+        match vend_ours(&org).await {
             Err(StepError::Failed(m)) => assert!(m.contains("belongs to another request"), "{m}"),
             other => panic!("an account of another request was taken: {other:?}"),
         }
@@ -1193,22 +1193,11 @@ mod create_account {
     #[tokio::test]
     async fn a_failed_creation_names_its_reason() {
         let (list, parents, moved) = common();
-        let in_flight =
-            mock!(Client::list_create_account_status).then_output(|| ListCreateAccountStatusOutput::builder().build());
-        let create = mock!(Client::create_account).then_output(|| {
-            CreateAccountOutput::builder()
-                .create_account_status(status("car-1", CreateAccountState::InProgress, None))
-                .build()
-        });
-        let progress = mock!(Client::describe_create_account_status).then_output(|| {
-            DescribeCreateAccountStatusOutput::builder()
-                .create_account_status(
-                    CreateAccountStatus::builder()
-                        .id("car-1")
-                        .state(CreateAccountState::Failed)
-                        .failure_reason(CreateAccountFailureReason::EmailAlreadyExists)
-                        .build(),
-                )
+        let (in_flight, create, progress) = created_then(|| {
+            CreateAccountStatus::builder()
+                .id("car-1")
+                .state(CreateAccountState::Failed)
+                .failure_reason(CreateAccountFailureReason::EmailAlreadyExists)
                 .build()
         });
         let org = mock_client!(
@@ -1216,7 +1205,7 @@ mod create_account {
             RuleMode::MatchAny,
             [&list, &parents, &moved, &in_flight, &create, &progress]
         );
-        match vend::create_with_organizations(&org, &request(), OU, "AWSControlTowerExecution", &waits()).await {
+        match vend_ours(&org).await {
             Err(StepError::Failed(m)) => {
                 assert!(m.contains("EMAIL_ALREADY_EXISTS") && m.contains("ours@example.com"), "{m}")
             }
@@ -1227,7 +1216,6 @@ mod create_account {
 }
 
 mod service_catalog {
-    use std::time::{Duration, Instant};
 
     use account_factory::ProductStatus;
     use aws_sdk_servicecatalog::Client;
@@ -1236,8 +1224,6 @@ mod service_catalog {
     use aws_sdk_servicecatalog::types::{
         ProvisionedProductAttribute, ProvisionedProductStatus, RecordDetail, RecordError, RecordStatus,
     };
-    use terraform_provider_aft::framework::poll::Waits;
-    use terraform_provider_aft::plugin::stop::StopSignal;
 
     use super::*;
 
@@ -1258,14 +1244,6 @@ mod service_catalog {
         DescribeRecordOutput::builder().record_detail(d.build()).build()
     }
 
-    fn waits() -> Waits {
-        Waits {
-            poll: Some(Duration::from_millis(5)),
-            deadline: Instant::now() + Duration::from_secs(30),
-            stop: StopSignal::default(),
-        }
-    }
-
     #[tokio::test]
     async fn a_record_in_error_fails_with_every_error_it_lists() {
         let describe = mock!(Client::describe_record)
@@ -1275,7 +1253,7 @@ mod service_catalog {
             .output(|| record(RecordStatus::InProgressInError, &["AccountEmail already used", "rolled back"]))
             .build();
         let sc = mock_client!(aws_sdk_servicecatalog, RuleMode::MatchAny, [&describe]);
-        match account_factory::wait_record(&sc, "rec-1", "ProvisionProduct of sandbox", &waits()).await {
+        match account_factory::wait_record(&sc, "rec-1", "ProvisionProduct of sandbox", &common::fast_waits()).await {
             Err(StepError::Failed(m)) => {
                 assert!(m.contains("rec-1") && m.contains("AccountEmail already used; rolled back"), "{m}")
             }

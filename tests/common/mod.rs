@@ -41,3 +41,13 @@ pub fn one_line(s: &str) -> String {
 pub fn suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
 }
+
+/// Waits for scripted AWS answers: polling every 5 ms for at most 30 s, with a stop nobody
+/// requests.
+pub fn fast_waits() -> terraform_provider_aft::framework::poll::Waits {
+    terraform_provider_aft::framework::poll::Waits {
+        poll: Some(std::time::Duration::from_millis(5)),
+        deadline: std::time::Instant::now() + std::time::Duration::from_secs(30),
+        stop: terraform_provider_aft::plugin::stop::StopSignal::default(),
+    }
+}
