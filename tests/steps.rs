@@ -522,6 +522,11 @@ mod sfn {
         .await
     }
 
+    /// StartExecution's answer: our execution.
+    fn started() -> StartExecutionOutput {
+        StartExecutionOutput::builder().execution_arn("arn:ours").start_date(DateTime::from_secs(0)).build().unwrap()
+    }
+
     fn machine() -> DescribeStateMachineOutput {
         DescribeStateMachineOutput::builder()
             .state_machine_arn(MACHINE)
@@ -583,13 +588,7 @@ mod sfn {
                 *seen.lock().unwrap() = r.input().unwrap_or_default().to_string();
                 r.name() == Some(&format!("111122223333-{RUN}"))
             })
-            .then_output(|| {
-                StartExecutionOutput::builder()
-                    .execution_arn("arn:ours")
-                    .start_date(DateTime::from_secs(0))
-                    .build()
-                    .unwrap()
-            });
+            .then_output(started);
         // the earlier one runs twice more, then ends; ours succeeds at once
         let executions = mock!(Client::describe_execution)
             .sequence()
@@ -613,13 +612,7 @@ mod sfn {
         let describe = mock!(Client::describe_state_machine).then_output(machine);
         let list = mock!(Client::list_executions)
             .then_output(|| ListExecutionsOutput::builder().set_executions(Some(Vec::new())).build().unwrap());
-        let start = mock!(Client::start_execution).then_output(|| {
-            StartExecutionOutput::builder()
-                .execution_arn("arn:ours")
-                .start_date(DateTime::from_secs(0))
-                .build()
-                .unwrap()
-        });
+        let start = mock!(Client::start_execution).then_output(started);
         let executions = mock!(Client::describe_execution)
             .then_output(|| execution(ExecutionStatus::Failed, Some("States.TaskFailed")));
         let sfn = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &list, &start, &executions]);
