@@ -11,8 +11,11 @@ export CHECKPOINT_DISABLE := 1
 BENCH_N    ?= 1000
 BENCH_ARGS ?=
 
+# One feature set for the debug build and the tests (Cargo.toml's test-util): each dependency compiles once.
+DEV_FEATURES := --features test-util
+
 build:
-	cargo build
+	cargo build $(DEV_FEATURES)
 
 release:
 	cargo build --release
@@ -40,10 +43,10 @@ $(STAMP): scripts/requirements.txt scripts/terraform.py scripts/terraform-versio
 
 lint:
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets $(DEV_FEATURES) -- -D warnings
 
 test: toolchain lint
-	cargo test --all-targets
+	cargo test --all-targets $(DEV_FEATURES)
 
 demo: toolchain build
 	scripts/demo.sh

@@ -93,16 +93,23 @@ pub struct Done<T> {
     pub value: T,
     pub detail: String,
     pub skipped: bool,
+    /// What the step chose not to do and the user should know (shown as warnings).
+    pub warnings: Vec<String>,
 }
 
 impl<T> Done<T> {
     /// The step did its work.
     pub fn ok(value: T, detail: impl Into<String>) -> Self {
-        Done { value, detail: detail.into(), skipped: false }
+        Done { value, detail: detail.into(), skipped: false, warnings: Vec::new() }
     }
     /// The step had nothing to do.
     pub fn skipped(value: T, detail: impl Into<String>) -> Self {
-        Done { value, detail: detail.into(), skipped: true }
+        Done { value, detail: detail.into(), skipped: true, warnings: Vec::new() }
+    }
+    /// The same result, with warnings for the user.
+    pub fn warning(mut self, warnings: impl IntoIterator<Item = String>) -> Self {
+        self.warnings.extend(warnings);
+        self
     }
 }
 
@@ -122,6 +129,8 @@ pub struct RunRecord {
     pub account: Option<Account>,
     /// The `AWSAFTExecution` role ARN (step 4).
     pub execution_role_arn: Option<String>,
+    /// Warnings of the steps, each naming its step (shown after the apply).
+    pub warnings: Vec<String>,
 }
 
 impl RunRecord {
@@ -138,6 +147,7 @@ impl RunRecord {
             error: None,
             account: None,
             execution_role_arn: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -162,6 +172,10 @@ impl RunRecord {
             Ok(done) => {
                 let outcome = if done.skipped { Outcome::Skipped } else { Outcome::Succeeded };
                 tracing::info!(step = name, account = %self.account_id, outcome = outcome.as_str(), duration_ms = duration_ms as u64, detail = %done.detail, "step finished");
+                for w in &done.warnings {
+                    tracing::warn!(step = name, account = %self.account_id, warning = %w, "step warning");
+                }
+                self.warnings.extend(done.warnings.into_iter().map(|w| format!("{name}: {w}")));
                 self.steps.push(StepRecord { step: name, outcome, detail: done.detail, duration_ms });
                 Ok(done.value)
             }
@@ -190,17 +204,28 @@ pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
+/// Whether the account of a run was just made: feature options that change what an account
+/// already runs (deleting default VPCs) apply only to an account this provider has just vended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The create that vended the account (not adopted, not imported).
+    Vended,
+    /// An adopted or imported account, or any later run.
+    Existing,
+}
+
 /// Runs steps 2 to 7 for an account, then step 10 (the notification) whatever happened.
 /// The record says what each step did; `record.error` is the first failure.
 pub async fn run(
     ctx: &Context,
     operation: &'static str,
+    origin: Origin,
     account_id: &str,
     request: &AccountRequest,
     deadline: Instant,
 ) -> RunRecord {
     let mut rec = RunRecord::new(operation, account_id, request.email());
-    let _ = run_steps(ctx, &mut rec, account_id, request, deadline).await;
+    let _ = run_steps(ctx, &mut rec, origin, account_id, request, deadline).await;
     rec.completed_at = Some(now_rfc3339());
     // Step 10 runs even when an earlier step failed: a failure must be announced.
     let msg = notify::message(&rec);
@@ -213,6 +238,7 @@ pub async fn run(
 async fn run_steps(
     ctx: &Context,
     rec: &mut RunRecord,
+    origin: Origin,
     account_id: &str,
     request: &AccountRequest,
     deadline: Instant,
@@ -225,7 +251,7 @@ async fn run_steps(
     rec.execution_role_arn = Some(role);
     rec.step("tag_account", deadline, tags::run(ctx, account_id, &request.account_tags)).await?;
     rec.step("account_metadata_ssm", deadline, custom_fields::run(ctx, account_id, &request.custom_fields)).await?;
-    rec.step("aft_features", deadline, features::run(ctx, account_id)).await?;
+    rec.step("aft_features", deadline, features::run(ctx, account_id, origin)).await?;
     let run_id = rec.run_id.clone();
     rec.step("provisioning_customizations", deadline, customizations::run(ctx, &account, request, &run_id, deadline))
         .await?;

@@ -77,6 +77,25 @@ pub struct ApplyRequest<'a> {
     pub config: &'a Value,
     /// Private data from the plan.
     pub private: &'a Private,
+    /// Warnings to show beside the result, whether the apply succeeds or fails.
+    pub notes: &'a Notes,
+}
+
+/// Warnings an apply reports beside its result (a default VPC left in place because it is in
+/// use, say): Terraform prints them after the apply.
+#[derive(Debug, Default)]
+pub struct Notes(std::sync::Mutex<Diagnostics>);
+
+impl Notes {
+    /// Adds a diagnostic.
+    pub fn push(&self, d: super::Diagnostic) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(d);
+    }
+
+    /// Everything pushed so far.
+    pub fn take(&self) -> Diagnostics {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// What a refresh receives: the state and its private data.

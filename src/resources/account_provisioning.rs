@@ -181,6 +181,13 @@ fn account_of(state: &AccountModel) -> Result<String, Diagnostics> {
     })
 }
 
+/// Shows a run's warnings (what a step chose not to do) after the apply.
+fn note_warnings(notes: &crate::plugin::Notes, rec: &RunRecord) {
+    for w in &rec.warnings {
+        notes.push(Diagnostic::warning(format!("Account {}: a framework step left something as it was", rec.account_id), w.clone()));
+    }
+}
+
 fn aws_diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
     Diagnostic::error(summary, e.to_string()).into()
 }
@@ -422,6 +429,7 @@ impl Resource<Context> for AccountProvisioning {
     }
 
     async fn create(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
+        let req_notes = req.notes;
         let planned = req.planned;
         let planned = model(planned)?;
         let req = planned.request();
@@ -441,7 +449,9 @@ impl Resource<Context> for AccountProvisioning {
                 partial: Some(state),
             });
         }
-        let rec = framework::run(ctx, "create", &id, &req, deadline).await;
+        let origin = if vended.adopted { framework::Origin::Existing } else { framework::Origin::Vended };
+        let rec = framework::run(ctx, "create", origin, &id, &req, deadline).await;
+        note_warnings(req_notes, &rec);
         let state = write(&with_run(&planned, &vended.account, &rec))?;
         if rec.error.is_some() {
             return Err(Failed { diags: run_failed(&rec), partial: Some(state) });
@@ -514,6 +524,7 @@ impl Resource<Context> for AccountProvisioning {
     }
 
     async fn update(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
+        let notes = req.notes;
         let (prior, planned) = (req.prior, req.planned);
         let (prior, planned_model) = (model(prior)?, model(planned)?);
         if !planned_model.framework_run_id.is_unknown() {
@@ -528,7 +539,8 @@ impl Resource<Context> for AccountProvisioning {
         if let Err(e) = vend::ensure_ou(ctx, &id, &req, deadline).await {
             return Err(aws_diag("Moving the account failed", format!("account {id}: {e}")).into());
         }
-        let rec = framework::run(ctx, "update", &id, &req, deadline).await;
+        let rec = framework::run(ctx, "update", framework::Origin::Existing, &id, &req, deadline).await;
+        note_warnings(notes, &rec);
         if rec.error.is_some() {
             // keep the prior state: the next plan shows the same update, and the next apply retries it
             return Err(run_failed(&rec).into());

@@ -5,7 +5,7 @@
 use aws_sdk_ec2::types::Filter;
 use futures::stream::{self, StreamExt};
 
-use super::super::StepError;
+use super::super::{Done, StepError};
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
 
@@ -83,7 +83,7 @@ pub async fn delete_in_region(ec2: &aws_sdk_ec2::Client) -> Result<usize, AwsErr
 }
 
 /// Deletes the default VPCs of `account_id` in each region it has enabled.
-pub async fn run(ctx: &Context, account_id: &str) -> Result<String, StepError> {
+pub async fn run(ctx: &Context, account_id: &str) -> Result<Done<()>, StepError> {
     let session = ctx.target_session(account_id).await?;
     let regions = clients::ec2(&session, None)
         .describe_regions()
@@ -104,5 +104,5 @@ pub async fn run(ctx: &Context, account_id: &str) -> Result<String, StepError> {
     for r in results {
         deleted += r.map_err(|e| e.in_account(account_id))?;
     }
-    Ok(format!("{deleted} default VPCs deleted in {} regions", names.len()))
+    Ok(Done::ok((), format!("{deleted} default VPCs deleted in {} regions", names.len())))
 }

@@ -7,7 +7,7 @@ use super::{Failure, ProviderService, diagnostics_only, validate_with};
 use crate::plugin::diagnostics::{AttrPath, Diagnostic, Diagnostics};
 use crate::plugin::plan::{config_of_state, default_plan};
 use crate::plugin::proto::tfplugin6 as pb;
-use crate::plugin::traits::{ApplyRequest, Plan, PlanRequest, Provider, ReadRequest};
+use crate::plugin::traits::{ApplyRequest, Notes, Plan, PlanRequest, Provider, ReadRequest};
 use crate::plugin::value::Value;
 
 diagnostics_only!(
@@ -164,9 +164,13 @@ impl<P: Provider> ProviderService<P> {
         let private = decode_private(&r.planned_private)?;
         let ctx = self.context().await?;
         let mut diags = Diagnostics::new();
-        let req = ApplyRequest { prior: &prior, planned: &planned, config: &config, private: &private };
+        let notes = Notes::default();
+        let req = ApplyRequest { prior: &prior, planned: &planned, config: &config, private: &private, notes: &notes };
         let new_state = if planned.is_null() {
-            guarded("ApplyResourceChange", e.imp.delete(&ctx, &req)).await?;
+            if let Err(mut d) = guarded("ApplyResourceChange", e.imp.delete(&ctx, &req)).await {
+                d.extend(notes.take());
+                return Err(d);
+            }
             Value::Null
         } else {
             let result = if prior.is_null() {
@@ -182,10 +186,15 @@ impl<P: Provider> ProviderService<P> {
                         diags.extend(f.diags);
                         partial
                     }
-                    None => return Err(f.diags),
+                    None => {
+                        let mut d = f.diags;
+                        d.extend(notes.take());
+                        return Err(d);
+                    }
                 },
             }
         };
+        diags.extend(notes.take());
         let id_ty = e.imp.identity_schema().map(|s| s.cty());
         let new_identity = if new_state.is_null() { None } else { e.imp.identity(&new_state) };
         let encoded = encode(&new_state, &e.ty).and_then(|s| Ok((s, identity(new_identity, id_ty.as_ref())?)));
