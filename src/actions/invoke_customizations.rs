@@ -78,7 +78,7 @@ async fn one(ctx: &Context, id: &str, opts: Options, deadline: Instant, progress
         match request_for(ctx, id).await {
             Ok(Some(req)) => {
                 progress.say(format!("{id}: provisioning framework started"));
-                let rec = framework::run(ctx, "invoke", id, &req, deadline).await;
+                let rec = framework::run(ctx, "invoke", framework::Origin::Existing, id, &req, deadline).await;
                 match &rec.error {
                     None => {
                         out.lines.push(format!("framework run {} succeeded ({} steps)", rec.run_id, rec.steps.len()))
