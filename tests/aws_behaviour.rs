@@ -261,6 +261,71 @@ async fn a_product_left_in_error_recovers_on_the_next_apply_and_after_a_manual_t
     assert_eq!(r.terminated, 1);
 }
 
+/// Account Factory parameters of another request.
+fn theirs<'a>(name: &'a str, email: &'a str, ou: &'a str) -> [(&'static str, &'a str); 6] {
+    [
+        ("AccountEmail", email),
+        ("AccountName", name),
+        ("ManagedOrganizationalUnit", ou),
+        ("SSOUserEmail", "them@example.com"),
+        ("SSOUserFirstName", "Grace"),
+        ("SSOUserLastName", "Hopper"),
+    ]
+}
+
+/// Account Factory names a product after the account name, and names are unique: another
+/// request's product of that name left `ERROR` (before its account existed) or `TAINTED` (with its
+/// account) is not this request's to recover. Updating it would give it this request's email and
+/// SSO parameters.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_requests_failed_product_of_the_same_name_is_refused_not_updated() {
+    let l = Landing::new().await;
+    let (sc, proxy) = control_tower(&l, Duration::from_millis(400));
+    // x0: another request's provisioning refused before Control Tower made the account
+    let e0 = email("theirs-error");
+    sc.fail_ou("Sandbox", true);
+    sc.provision_for("x0", &theirs("x0", &e0, "Sandbox"));
+    assert_eq!(sc.settled("x0").status, "ERROR");
+    sc.fail_ou("Sandbox", false);
+    // x1: another request's account, whose product a failed update left TAINTED
+    let e1 = email("theirs-tainted");
+    sc.provision_for("x1", &theirs("x1", &e1, "Sandbox"));
+    assert_eq!(sc.settled("x1").status, "AVAILABLE");
+    sc.fail_ou("Parking", true);
+    sc.update_for("x1", &theirs("x1", &e1, "Parking"));
+    assert_eq!(sc.settled("x1").status, "TAINTED");
+    sc.fail_ou("Parking", false);
+    let their_account = l.accounts_with_email(&e1).await.remove(0);
+
+    for (name, their_email, status) in [("x0", &e0, "ERROR"), ("x1", &e1, "TAINTED")] {
+        let before = sc.products().into_iter().find(|p| p.name == name).unwrap();
+        let mine = email(&format!("mine-{name}"));
+        let tf = tf_behind(&format!("sc-not-mine-{name}"), &proxy);
+        tf.write(&format!("{}{}", l.provider(CT), account_block(name, &mine, "Sandbox", "")));
+        let calls_before = sc.calls().len();
+        let out = apply(&tf);
+        assert_ne!(out.code, 0, "another request's product was taken over");
+        let err = one_line(&out.stderr);
+        assert!(
+            err.contains(&format!("provisioned product {name} is {status} and belongs to another request"))
+                && err.contains(their_email.as_str())
+                && err.contains(&mine),
+            "the product and the conflict are named: {err}"
+        );
+        let calls = sc.calls()[calls_before..].to_vec();
+        assert!(
+            !calls.iter().any(|c| c == "UpdateProvisionedProduct" || c == "ProvisionProduct"),
+            "nothing was sent to Account Factory for {name}: {calls:?}"
+        );
+        let after = sc.products().into_iter().find(|p| p.name == name).unwrap();
+        assert_eq!(after.parameters, before.parameters, "{name} keeps its request's parameters");
+        assert_eq!((after.status.as_str(), &after.last_record), (status, &before.last_record));
+        assert!(l.accounts_with_email(&mine).await.is_empty(), "no account was made for this request");
+    }
+    assert_eq!(l.parent(&their_account).await, l.ous["Sandbox"], "their account was not moved");
+    assert_eq!(sc.report().recovered, 0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_ou_move_is_tried_again_not_replayed() {
     let l = Landing::new().await;

@@ -1291,4 +1291,74 @@ mod service_catalog {
         let p = account_factory::find_by_account(&sc, "111111111111").await.unwrap().unwrap();
         assert_eq!(p.name, "current", "the healthy product of this account, not another account's");
     }
+
+    /// A product in `ERROR`, with or without its account.
+    fn failed(account: Option<&str>) -> account_factory::Product {
+        account_factory::Product {
+            id: "pp-sandbox".into(),
+            name: "sandbox".into(),
+            status: ProductStatus::Error,
+            account_id: account.map(str::to_string),
+            last_record_id: Some("rec-1".into()),
+            last_success_record_id: None,
+            product_id: None,
+            artifact_id: None,
+        }
+    }
+
+    /// `owner` over scripted answers: DescribeAccount gives `account_email`, the product's
+    /// `AccountEmail` output is `output` (absent when `None`).
+    async fn owner_of(
+        p: &account_factory::Product,
+        account_email: &'static str,
+        output: Option<&'static str>,
+    ) -> (account_factory::Owner, usize) {
+        use aws_sdk_organizations::operation::describe_account::DescribeAccountOutput;
+        use aws_sdk_organizations::types::{Account, AccountState};
+        use aws_sdk_servicecatalog::operation::get_provisioned_product_outputs::GetProvisionedProductOutputsOutput;
+        use aws_sdk_servicecatalog::types::RecordOutput;
+        let describe = mock!(aws_sdk_organizations::Client::describe_account).then_output(move || {
+            DescribeAccountOutput::builder()
+                .account(Account::builder().id("111122223333").email(account_email).state(AccountState::Active).build())
+                .build()
+        });
+        let outputs = mock!(Client::get_provisioned_product_outputs)
+            .match_requests(|r| r.provisioned_product_id() == Some("pp-sandbox") && r.output_keys() == ["AccountEmail"])
+            .then_output(move || {
+                let mut out = GetProvisionedProductOutputsOutput::builder();
+                if let Some(v) = output {
+                    out = out.outputs(RecordOutput::builder().output_key("AccountEmail").output_value(v).build());
+                }
+                out.build()
+            });
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&describe]);
+        let sc = mock_client!(aws_sdk_servicecatalog, RuleMode::MatchAny, [&outputs]);
+        let owner = account_factory::owner(&org, &sc, p, "ours@example.com").await.unwrap();
+        (owner, outputs.num_calls())
+    }
+
+    #[tokio::test]
+    async fn a_failed_product_is_the_requests_only_when_its_account_or_output_has_the_requests_email() {
+        use account_factory::Owner;
+        let with_account = failed(Some("111122223333"));
+        // the account's email decides (ignoring case), before any output is read
+        assert_eq!(owner_of(&with_account, "OURS@example.com", None).await, (Owner::This, 0));
+        match owner_of(&with_account, "theirs@example.com", Some("ours@example.com")).await {
+            (Owner::Other { email, source }, 0) => {
+                assert_eq!(email, "theirs@example.com");
+                assert!(source.contains("111122223333"), "{source}");
+            }
+            other => panic!("another request's account was taken for ours: {other:?}"),
+        }
+        // no account yet: the AccountEmail output decides
+        let without = failed(None);
+        assert_eq!(owner_of(&without, "unused@example.com", Some("Ours@Example.com")).await, (Owner::This, 1));
+        match owner_of(&without, "unused@example.com", Some("theirs@example.com")).await {
+            (Owner::Other { email, .. }, 1) => assert_eq!(email, "theirs@example.com"),
+            other => panic!("another request's product was taken for ours: {other:?}"),
+        }
+        // and nothing at all is not ownership
+        assert_eq!(owner_of(&without, "unused@example.com", None).await, (Owner::Unknown, 1));
+        assert_eq!(owner_of(&without, "unused@example.com", Some("")).await, (Owner::Unknown, 1));
+    }
 }

@@ -6,7 +6,9 @@
 //!   meanwhile and `AVAILABLE`, `TAINTED` or `ERROR` after.
 //! - Provisioned-product names are unique, so the product named after the request is found and
 //!   continued (waited for while `UNDER_CHANGE`, updated with the request's parameters while
-//!   `ERROR` or `TAINTED`) instead of a second `ProvisionProduct`.
+//!   `ERROR` or `TAINTED`) instead of a second `ProvisionProduct`. A name is not ownership: a
+//!   product is updated only when its account's email, or its `AccountEmail` output, is the
+//!   request's ([`owner`]); another request's product of the same name is an error.
 //! - Idempotency tokens identify one attempt: derived from the request and the product's last
 //!   record, so a call resent after a lost answer replays, and a new attempt after a failure never
 //!   replays the failed record.
@@ -47,6 +49,18 @@ pub enum ProductStatus {
 }
 
 impl ProductStatus {
+    /// The status as Service Catalog spells it (`ERROR`, `TAINTED`, …).
+    pub fn as_str(&self) -> &str {
+        match self {
+            ProductStatus::Available => "AVAILABLE",
+            ProductStatus::UnderChange => "UNDER_CHANGE",
+            ProductStatus::Tainted => "TAINTED",
+            ProductStatus::Error => "ERROR",
+            ProductStatus::PlanInProgress => "PLAN_IN_PROGRESS",
+            ProductStatus::Other(s) => s,
+        }
+    }
+
     fn of(p: &ProvisionedProductAttribute) -> ProductStatus {
         match p.status().map(|s| s.as_str()).unwrap_or_default() {
             "AVAILABLE" => ProductStatus::Available,
@@ -322,6 +336,29 @@ pub async fn provision(
                         // this apply's own attempt just failed: report it; the next apply retries
                         return Err(e);
                     }
+                    // the name alone does not make it this request's: another request (another
+                    // configuration, AFT, the console) may hold it, and an update would give that
+                    // product this request's email and SSO parameters
+                    match owner(org, &sc, &p, req.email()).await? {
+                        Owner::This => {}
+                        Owner::Other { email, source } => {
+                            return Err(StepError::Failed(format!(
+                                "provisioned product {name} is {} and belongs to another request: {source} is {email}, \
+                                 not {}; it is left alone (two requests with one account name)",
+                                p.status.as_str(),
+                                req.email()
+                            )));
+                        }
+                        Owner::Unknown => {
+                            return Err(StepError::Failed(format!(
+                                "provisioned product {name} is {}, and neither an account nor an AccountEmail output \
+                                 says whose request it is, so it is not updated with {}'s parameters; if it is this \
+                                 request's failed attempt, terminate it (TerminateProvisionedProduct) and apply again",
+                                p.status.as_str(),
+                                req.email()
+                            )));
+                        }
+                    }
                     // what AWS documents for a product left ERROR or TAINTED: update it with the
                     // request's parameters (a new token, so the failed record is not replayed)
                     tracing::warn!(product = %name, status = ?p.status, "recovering the provisioned product with an update");
@@ -387,6 +424,56 @@ pub async fn provision(
         }
     }
     Err(last_failure.unwrap_or_else(|| StepError::Failed(format!("provisioned product {name} did not settle"))))
+}
+
+/// Whose request a provisioned product serves, as typed facts say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// The request whose email was compared.
+    This,
+    /// Another request: the email found, and where it was found.
+    Other { email: String, source: String },
+    /// Nothing says: the product has no account and no `AccountEmail` output.
+    Unknown,
+}
+
+/// Whose request `p` serves: the email of its account in Organizations (`PhysicalId`), else its
+/// `AccountEmail` output (`GetProvisionedProductOutputs`, as AFT reads it), compared with `email`
+/// ignoring case. A product whose provisioning failed before Control Tower made the account has
+/// no account; AWS does not document its outputs, so their absence is [`Owner::Unknown`].
+pub async fn owner(
+    org: &aws_sdk_organizations::Client,
+    sc: &Client,
+    p: &Product,
+    email: &str,
+) -> Result<Owner, StepError> {
+    let judge = |found: &str, source: String| match found.eq_ignore_ascii_case(email) {
+        true => Owner::This,
+        false => Owner::Other { email: found.to_string(), source },
+    };
+    if let Some(id) = &p.account_id
+        && let Some(a) = crate::aws::organizations::describe_account(org, id).await?
+        && !a.email.is_empty()
+    {
+        return Ok(judge(&a.email, format!("the email of its account {id}")));
+    }
+    let out = sc
+        .get_provisioned_product_outputs()
+        .provisioned_product_id(&p.id)
+        .output_keys("AccountEmail")
+        .send()
+        .await
+        .aws("servicecatalog:GetProvisionedProductOutputs")?;
+    let output = out
+        .outputs()
+        .iter()
+        .find(|o| o.output_key() == Some("AccountEmail"))
+        .and_then(|o| o.output_value())
+        .filter(|v| !v.is_empty());
+    Ok(match output {
+        Some(found) => judge(found, "its AccountEmail output".to_string()),
+        None => Owner::Unknown,
+    })
 }
 
 /// The account a healthy product provisioned, checked against the request's email.

@@ -4,7 +4,7 @@
 //! there is no Control Tower API at all. This loopback server speaks the AWS JSON 1.1 protocol for
 //! exactly the calls the provider makes (DescribeProductAsAdmin, DescribeProvisioningArtifact,
 //! ProvisionProduct, DescribeRecord, SearchProvisionedProducts, UpdateProvisionedProduct,
-//! TerminateProvisionedProduct) and behaves as Service Catalog and Control Tower document
+//! GetProvisionedProductOutputs, TerminateProvisionedProduct) and behaves as Service Catalog and Control Tower document
 //! (sources in docs/reliability.md):
 //! - a provisioning or update is a record (`CREATED` → `IN_PROGRESS` → `SUCCEEDED` | `FAILED`)
 //!   that takes the configured delay; the product is `UNDER_CHANGE` meanwhile. Control Tower
@@ -21,7 +21,13 @@
 //!   accepted by Service Catalog and then fails ("another operation is in progress", AFT #363),
 //!   leaving the product `ERROR` or `TAINTED`;
 //! - [`ServiceCatalog::foreign`] starts operations as another principal: they count against the
-//!   limit and are seen only by a search with the `Account` access level filter.
+//!   limit and are seen only by a search with the `Account` access level filter;
+//!   [`ServiceCatalog::provision_for`] provisions a product for another request (another
+//!   configuration, AFT, the console);
+//! - GetProvisionedProductOutputs answers the Account Factory product's outputs: `AccountEmail`
+//!   and `SSOUserEmail` as the product was last provisioned or updated with, `AccountId` once
+//!   Control Tower made the account (AWS does not document the outputs of a product whose
+//!   provisioning failed; the stand-in answers the parameters it was sent).
 //!
 //! It records the peak number of operations in flight. It is a test double, documented as such;
 //! the provider talks to it through `AWS_ENDPOINT_URL_SERVICE_CATALOG`, the standard per-service
@@ -56,6 +62,8 @@ pub struct Provisioned {
     pub last_success: Option<String>,
     /// Started by the caller (seen without an access level filter) or by another principal.
     pub mine: bool,
+    /// The parameters it was last provisioned or updated with.
+    pub parameters: HashMap<String, String>,
 }
 
 struct Record {
@@ -195,6 +203,7 @@ impl ServiceCatalog {
                     last_record: rec.clone(),
                     last_success: None,
                     mine: false,
+                    parameters: HashMap::new(),
                 });
                 s.records
                     .insert(rec.clone(), Record { status: "IN_PROGRESS".into(), errors: vec![], detail: json!({}) });
@@ -207,6 +216,46 @@ impl ServiceCatalog {
                 s.in_flight -= 1;
                 finish(&mut s, &pp, &rec, Ok(None), "AVAILABLE");
             });
+        }
+    }
+
+    /// Another request provisions product `name` (ProvisionProduct with a token of its own) with
+    /// these parameters; it runs and ends like any other (see [`ServiceCatalog::fail_ou`]).
+    pub fn provision_for(&self, name: &str, parameters: &[(&str, &str)]) -> Value {
+        let params: Vec<Value> = parameters.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+        let req = json!({
+            "ProductId": PRODUCT_ID, "ProvisioningArtifactId": ARTIFACT_ID, "ProvisionedProductName": name,
+            "ProvisioningParameters": params, "ProvisionToken": uuid::Uuid::new_v4().to_string(),
+        });
+        let (status, out) = handle("ProvisionProduct", &req, &self.state, &self.ct, self.delay);
+        assert_eq!(status, 200, "{out}");
+        out
+    }
+
+    /// Another request updates its product `name` (UpdateProvisionedProduct with a token of its
+    /// own) with these parameters.
+    pub fn update_for(&self, name: &str, parameters: &[(&str, &str)]) -> Value {
+        let id = self.products().into_iter().find(|p| p.name == name).expect("the product exists").id;
+        let params: Vec<Value> = parameters.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+        let req = json!({
+            "ProvisionedProductId": id, "ProductId": PRODUCT_ID, "ProvisioningArtifactId": ARTIFACT_ID,
+            "ProvisioningParameters": params, "UpdateToken": uuid::Uuid::new_v4().to_string(),
+        });
+        let (status, out) = handle("UpdateProvisionedProduct", &req, &self.state, &self.ct, self.delay);
+        assert_eq!(status, 200, "{out}");
+        out
+    }
+
+    /// Waits until product `name` leaves `UNDER_CHANGE`; returns it.
+    pub fn settled(&self, name: &str) -> Provisioned {
+        let deadline = std::time::Instant::now() + self.delay * 20 + Duration::from_secs(10);
+        loop {
+            let p = self.products().into_iter().find(|p| p.name == name).expect("the product exists");
+            if p.status != "UNDER_CHANGE" {
+                return p;
+            }
+            assert!(std::time::Instant::now() < deadline, "{name} never settled: {p:?}");
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -384,6 +433,7 @@ fn handle(op: &str, req: &Value, st: &Arc<Mutex<State>>, ct: &SdkConfig, delay: 
                     last_record: rec.clone(),
                     last_success: None,
                     mine: true,
+                    parameters: p.clone(),
                 });
                 let detail = json!({"RecordId": rec, "Status": "CREATED", "ProvisionedProductName": name, "ProvisionedProductId": pp, "RecordType": "PROVISION_PRODUCT"});
                 s.records
@@ -448,6 +498,8 @@ fn handle(op: &str, req: &Value, st: &Arc<Mutex<State>>, ct: &SdkConfig, delay: 
                 let recovering = matches!(prod.status.as_str(), "ERROR" | "TAINTED");
                 prod.status = "UNDER_CHANGE".into();
                 prod.last_record = rec.clone();
+                // the values the update sent (the provider always sends every parameter)
+                prod.parameters.extend(p.clone());
                 // a product whose provisioning failed before Control Tower made the account is
                 // provisioned by the update; otherwise the update moves the account
                 let (work, failed_status) = match prod.physical_id.clone() {
@@ -466,6 +518,34 @@ fn handle(op: &str, req: &Value, st: &Arc<Mutex<State>>, ct: &SdkConfig, delay: 
             let (st2, ct2, rec2) = (st.clone(), ct.clone(), rec.clone());
             std::thread::spawn(move || run(&st2, &ct2, &pp, &rec2, delay, room, work, failed_status, recovering));
             answer(st, &rec)
+        }
+        "GetProvisionedProductOutputs" => {
+            let s = st.lock().unwrap();
+            let by_name = req["ProvisionedProductName"].as_str();
+            let by_id = req["ProvisionedProductId"].as_str();
+            let Some(prod) =
+                s.products.iter().find(|x| Some(x.name.as_str()) == by_name || Some(x.id.as_str()) == by_id)
+            else {
+                return error("ResourceNotFoundException", "no such provisioned product");
+            };
+            let mut outputs: Vec<(&str, String)> = Vec::new();
+            for (key, param) in [("AccountEmail", "AccountEmail"), ("SSOUserEmail", "SSOUserEmail")] {
+                if let Some(v) = prod.parameters.get(param) {
+                    outputs.push((key, v.clone()));
+                }
+            }
+            if let Some(id) = &prod.physical_id {
+                outputs.push(("AccountId", id.clone()));
+            }
+            // OutputKeys picks some; none asked means all
+            let wanted: Vec<&str> =
+                req["OutputKeys"].as_array().into_iter().flatten().filter_map(|k| k.as_str()).collect();
+            let outputs: Vec<Value> = outputs
+                .into_iter()
+                .filter(|(k, _)| wanted.is_empty() || wanted.contains(k))
+                .map(|(k, v)| json!({"OutputKey": k, "OutputValue": v}))
+                .collect();
+            (200, json!({"Outputs": outputs}))
         }
         "TerminateProvisionedProduct" => {
             let token = req["TerminateToken"].as_str().unwrap_or_default().to_string();
