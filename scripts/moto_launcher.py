@@ -54,12 +54,45 @@ def patch(names: set[str]) -> None:
     models.IAMBackend._init_aws_policies = _init_aws_policies
 
 
+TEST_PATH = "/aft-test/account-email"
+
+
+def with_test_routes(app):
+    """Adds what AWS can do and moto cannot, for the tests: POST {TEST_PATH} with
+    `{"account_id": "...", "email": "..."}` changes an account's primary email in the
+    organization that holds it, as the account's root user can on AWS (Account Management
+    StartPrimaryEmailUpdate / AcceptPrimaryEmailUpdate, which moto does not implement)."""
+
+    def routed(environ, start_response):
+        if environ.get("PATH_INFO") != TEST_PATH or environ.get("REQUEST_METHOD") != "POST":
+            return app(environ, start_response)
+        from moto.organizations.models import organizations_backends
+
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = json.loads(environ["wsgi.input"].read(size) or b"{}")
+        for account_id in list(organizations_backends.keys()):
+            for backend in organizations_backends[account_id].values():
+                for account in getattr(backend, "accounts", []):
+                    if account.id == body.get("account_id"):
+                        account.email = body["email"]
+                        start_response("200 OK", [("Content-Type", "application/json")])
+                        return [b"{}"]
+        start_response("404 Not Found", [("Content-Type", "application/json")])
+        return [b'{"error": "no such account"}']
+
+    return routed
+
+
 def main() -> None:
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     names = allowlist()
     if names is not None:
         patch(names)
+    import moto.server
     from moto.server import main as moto_main
+
+    serve = moto.server.run_simple
+    moto.server.run_simple = lambda host, port, app, *a, **k: serve(host, port, with_test_routes(app), *a, **k)
 
     moto_main(sys.argv[1:])
 

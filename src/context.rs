@@ -121,6 +121,46 @@ pub struct LandingZone {
     pub audit: Option<String>,
 }
 
+/// The part an account plays in the landing zone, when it is one of the accounts the landing
+/// zone is built on: such an account is never closed, parked or moved by this provider (AFT
+/// refuses to move them, `aft_common/shared_account.py`, and closes no account).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedRole {
+    ControlTowerManagement,
+    LogArchive,
+    Audit,
+    AftManagement,
+}
+
+impl std::fmt::Display for SharedRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SharedRole::ControlTowerManagement => "Control Tower management account",
+            SharedRole::LogArchive => "log archive account",
+            SharedRole::Audit => "audit account",
+            SharedRole::AftManagement => "AFT management account",
+        })
+    }
+}
+
+impl LandingZone {
+    /// The shared accounts, each with its role.
+    pub fn shared(&self) -> Vec<(SharedRole, &str)> {
+        let mut out = vec![
+            (SharedRole::ControlTowerManagement, self.ct_management.as_str()),
+            (SharedRole::AftManagement, self.aft_management.as_str()),
+        ];
+        out.extend(self.log_archive.as_deref().map(|a| (SharedRole::LogArchive, a)));
+        out.extend(self.audit.as_deref().map(|a| (SharedRole::Audit, a)));
+        out
+    }
+
+    /// The role of `account` when it is a shared account of the landing zone.
+    pub fn role_of(&self, account: &str) -> Option<SharedRole> {
+        self.shared().into_iter().find(|(_, id)| !id.is_empty() && *id == account).map(|(r, _)| r)
+    }
+}
+
 /// `aft_request_rows`: which row to write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RowMode {

@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod poll;
 pub mod request;
 pub mod request_row;
+pub mod shared_accounts;
 pub mod tags;
 pub mod validate;
 pub mod vend;

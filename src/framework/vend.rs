@@ -326,6 +326,14 @@ pub async fn ensure_ou(
     if parent == target {
         return Ok(false);
     }
+    // plan time refuses this; the apply checks again (the plan may have run unconfigured)
+    if let Some(role) = super::shared_accounts::role_of(ctx, account_id).await? {
+        return Err(StepError::Failed(format!(
+            "account {account_id} is the landing zone's {role}: the provider never moves it (it is in {parent}, the \
+             request names {}); AFT refuses to change the OU of a shared account too",
+            req.ou()
+        )));
+    }
     match ctx.settings.method {
         VendMethod::Organizations => move_account(&org, account_id, &target).await,
         VendMethod::ControlTower => {
@@ -356,36 +364,70 @@ pub async fn account_factory_ou(ctx: &Context, requested: &str, resolved_id: &st
     Ok(format!("{name} ({resolved_id})"))
 }
 
-/// What destroy does to the account besides removing it from AFT: park it, close it, or neither.
-pub async fn retire(
-    ctx: &Context,
-    account_id: &str,
-    parking_ou: Option<&str>,
-    close: bool,
-) -> Result<String, StepError> {
-    let org = clients::organizations(&ctx.ct_session().await?);
-    // an account closed outside Terraform is left exactly as it is: it cannot be closed again,
-    // and moving a closing account is not the user's intent
-    if let Some(a) = organizations::describe_account(&org, account_id).await?
-        && a.status != "ACTIVE"
-    {
-        return Ok(format!("kept ({})", a.status));
+/// What destroy will do to the account besides removing it from AFT, decided and checked before
+/// anything changes: a parking OU that does not resolve, or an account that is not the
+/// provider's to retire, stops the destroy while the metadata item and row are still in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Retirement {
+    /// Neither park nor close (not asked for, or not allowed: the reason).
+    Keep(String),
+    /// Move the account to this OU or root id (resolved), then close it if `close`.
+    Act { park: Option<String>, close: bool },
+}
+
+impl Retirement {
+    /// Resolves the parking OU and checks the account: closed accounts and the landing zone's
+    /// shared accounts are kept whatever the state asks.
+    pub async fn prepare(
+        ctx: &Context,
+        account_id: &str,
+        parking_ou: Option<&str>,
+        close: bool,
+    ) -> Result<Retirement, StepError> {
+        if parking_ou.is_none() && !close {
+            return Ok(Retirement::Keep("kept".into()));
+        }
+        if let Some(role) = super::shared_accounts::role_of(ctx, account_id).await? {
+            return Ok(Retirement::Keep(format!("kept: the landing zone's {role} is never closed or moved")));
+        }
+        let org = clients::organizations(&ctx.ct_session().await?);
+        // an account closed outside Terraform is left exactly as it is: it cannot be closed again,
+        // and moving a closing account is not the user's intent
+        match organizations::describe_account(&org, account_id).await? {
+            Some(a) if a.status != "ACTIVE" => return Ok(Retirement::Keep(format!("kept ({})", a.status))),
+            Some(_) => {}
+            None => return Ok(Retirement::Keep("kept (the organization no longer has it)".into())),
+        }
+        let park = match parking_ou {
+            Some(p) => Some(resolve_ou(ctx, p).await?),
+            None => None,
+        };
+        Ok(Retirement::Act { park, close })
     }
-    let mut did = Vec::new();
-    if let Some(p) = parking_ou {
-        let ou = resolve_ou(ctx, p).await?;
-        if move_account(&org, account_id, &ou).await? {
+
+    /// Parks and closes as prepared; returns what was done. Each part is idempotent, so a
+    /// destroy retried after a failure here repeats nothing that already happened.
+    pub async fn carry_out(&self, ctx: &Context, account_id: &str) -> Result<String, StepError> {
+        let (park, close) = match self {
+            Retirement::Keep(why) => return Ok(why.clone()),
+            Retirement::Act { park, close } => (park, *close),
+        };
+        let org = clients::organizations(&ctx.ct_session().await?);
+        let mut did = Vec::new();
+        if let Some(ou) = park
+            && move_account(&org, account_id, ou).await?
+        {
             did.push(format!("moved to {ou}"));
         }
-    }
-    if close {
-        match org.close_account().account_id(account_id).send().await.aws("organizations:CloseAccount") {
-            Ok(_) => did.push("closed".to_string()),
-            Err(e) if e.code == "AccountAlreadyClosedException" => did.push("already closed".to_string()),
-            Err(e) => return Err(e.in_account(account_id).into()),
+        if close {
+            match org.close_account().account_id(account_id).send().await.aws("organizations:CloseAccount") {
+                Ok(_) => did.push("closed".to_string()),
+                Err(e) if e.code == "AccountAlreadyClosedException" => did.push("already closed".to_string()),
+                Err(e) => return Err(e.in_account(account_id).into()),
+            }
         }
+        Ok(if did.is_empty() { "kept".to_string() } else { did.join(", ") })
     }
-    Ok(if did.is_empty() { "kept".to_string() } else { did.join(", ") })
 }
 
 #[cfg(test)]

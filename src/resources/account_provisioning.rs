@@ -12,7 +12,7 @@ use async_trait::async_trait;
 
 use super::{Op, Timeouts};
 use crate::aws::{AwsError, clients, organizations};
-use crate::context::{Context, DriftDetection, VendMethod};
+use crate::context::{Context, DriftDetection, SharedRole, VendMethod};
 use crate::framework::request::CT_KEYS;
 use crate::framework::validate::{self, Draft, Field};
 use crate::framework::{self, RunRecord, metadata, request_row, vend};
@@ -34,6 +34,29 @@ const DEFAULT_DELETE: Duration = Duration::from_secs(20 * 60);
 
 /// Attributes whose change does not re-run the framework (they only shape destroy).
 const NO_RERUN: [&str; 3] = ["close_account_on_delete", "parking_organizational_unit", "timeouts"];
+
+/// Private-data key a create's plan writes: the email the new object will vend or adopt
+/// (`null` when the plan does not know it yet). Terraform hands the destroy half of a
+/// replacement the private data planned for the replacement's create (the replace change's
+/// second plan, made with a null prior state), while a plain destroy carries only what its own
+/// plan returns, from which this key is removed. So a destroy that finds it is half of a
+/// replacement, and the key says which account the other half keeps.
+const CREATES: &str = "creates_email";
+
+/// The accounts a create of this provider process vended or adopted. A create-before-destroy
+/// replacement creates first and destroys the old object later in the same apply (the same
+/// provider process): the destroy finds its account here and leaves it to the new object.
+#[derive(Default)]
+struct Taken(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl Taken {
+    fn add(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string());
+    }
+    fn has(&self, id: &str) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(id)
+    }
+}
 
 // ------------------------------------------------------------------ model
 
@@ -184,7 +207,10 @@ fn account_of(state: &AccountModel) -> Result<String, Diagnostics> {
 /// Shows a run's warnings (what a step chose not to do) after the apply.
 fn note_warnings(notes: &crate::plugin::Notes, rec: &RunRecord) {
     for w in &rec.warnings {
-        notes.push(Diagnostic::warning(format!("Account {}: a framework step left something as it was", rec.account_id), w.clone()));
+        notes.push(Diagnostic::warning(
+            format!("Account {}: a framework step left something as it was", rec.account_id),
+            w.clone(),
+        ));
     }
 }
 
@@ -287,7 +313,12 @@ impl Resource<Context> for AccountProvisioning {
 
     async fn modify_plan(&self, ctx: Option<&Context>, req: &PlanRequest<'_>, plan: &mut Plan) -> Diagnostics {
         let mut d = Diagnostics::new();
+        // only a create's plan carries the marker; an update or a destroy never does
+        plan.private.remove(CREATES);
         if plan.planned.is_null() {
+            if let (Some(ctx), Ok(prior)) = (ctx, model(req.prior)) {
+                d.extend(shared_destroy_warning(ctx, &prior).await);
+            }
             return d;
         }
         let (config, mut planned) = match (model(req.config), model(&plan.planned)) {
@@ -335,6 +366,29 @@ impl Resource<Context> for AccountProvisioning {
             }
         }
         if req.prior.is_null() {
+            let email = ct_param(&config, "AccountEmail");
+            plan.private.insert(CREATES.into(), email.as_str().map_or(serde_json::Value::Null, |e| e.into()));
+            if let Some(ctx) = ctx
+                && let Some(email) = email.as_str()
+            {
+                match crate::framework::shared_accounts::by_email(ctx, email).await {
+                    Ok(Some(shared)) => {
+                        let org = ctx.ct_session().await.map(|c| clients::organizations(&c));
+                        let parent = match org {
+                            Ok(org) => organizations::parent(&org, &shared.account.id).await.map(|p| p.0),
+                            Err(e) => Err(e),
+                        };
+                        match parent {
+                            Ok(parent) => {
+                                d.extend(refuse_shared(ctx, &config, shared.role, &shared.account.id, &parent).await)
+                            }
+                            Err(e) => d.extend(aws_diag("Checking the landing zone's shared accounts failed", e)),
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => d.extend(aws_diag("Checking the landing zone's shared accounts failed", e)),
+                }
+            }
             planned.drift = Attr::Known(Vec::new());
             match write(&planned) {
                 Ok(v) => plan.planned = v,
@@ -366,6 +420,21 @@ impl Resource<Context> for AccountProvisioning {
             );
             return d;
         }
+        if let Some(ctx) = ctx
+            && let Some(id) = prior.account_id.as_str()
+        {
+            match crate::framework::shared_accounts::role_of(ctx, id).await {
+                Ok(Some(role)) => {
+                    let parent = prior.parent_ou_id.as_str().unwrap_or_default();
+                    d.extend(refuse_shared(ctx, &config, role, id, parent).await);
+                }
+                Ok(None) => {}
+                Err(e) => d.extend(aws_diag("Checking the landing zone's shared accounts failed", e)),
+            }
+            if d.has_errors() {
+                return d;
+            }
+        }
         for key in CT_KEYS {
             let (o, n) = (ct_param(&prior, key), ct_param(&planned, key));
             if n.is_unknown() || o == n {
@@ -374,7 +443,23 @@ impl Resource<Context> for AccountProvisioning {
             match key {
                 "AccountEmail" => {
                     let same = matches!((o.as_str(), n.as_str()), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
-                    if !same {
+                    if same {
+                        continue;
+                    }
+                    // The account's primary email was changed outside Terraform and the
+                    // configuration follows it: the same account, so an update (a replacement
+                    // would retire the very account the new object adopts).
+                    let kept = match (ctx, n.as_str(), prior.account_id.as_str()) {
+                        (Some(ctx), Some(new), Some(id)) => match email_is_account(ctx, new, id).await {
+                            Ok(kept) => kept,
+                            Err(e) => {
+                                d.extend(aws_diag("Looking up the new AccountEmail failed", e));
+                                return d;
+                            }
+                        },
+                        _ => false,
+                    };
+                    if !kept {
                         plan.requires_replace.push(AttrPath::attr("control_tower_parameters").key(key));
                     }
                 }
@@ -414,7 +499,9 @@ impl Resource<Context> for AccountProvisioning {
             );
             return d;
         }
-        if drifted || changed {
+        // a create that never completed (failed, then untainted) runs the framework again
+        let incomplete = Provenance::of(&prior) == Provenance::Incomplete && !is_closed(status);
+        if drifted || changed || incomplete {
             planned.framework_run_id = Attr::Unknown;
             planned.framework_completed_at = Attr::Unknown;
             planned.drift = Attr::Known(Vec::new());
@@ -438,6 +525,7 @@ impl Resource<Context> for AccountProvisioning {
             .await
             .map_err(|e| aws_diag("Vending the account failed", format!("{e} (email {})", req.email())))?;
         let id = vended.account.id.clone();
+        ctx.memo::<Taken>().add(&id);
         tracing::info!(account = %id, adopted = vended.adopted, "account ready");
         if vended.adopted
             && let Err(e) = vend::ensure_ou(ctx, &id, &req, deadline).await
@@ -553,30 +641,56 @@ impl Resource<Context> for AccountProvisioning {
         let prior = model(req.prior)?;
         let id = account_of(&prior)?;
         let deadline = Instant::now() + Timeouts::of(&prior.timeouts, Op::Delete, DEFAULT_DELETE);
-        let req = prior.request();
-        let provenance = Provenance::of(&prior);
+        let request = prior.request();
+        let close = prior.close_account_on_delete.known() == Some(&true);
+        let park = prior.parking_organizational_unit.as_str().filter(|p| !p.is_empty());
         let work = async {
-            if provenance == Provenance::Incomplete {
-                // A create that never completed left this (tainted) state, and the replacement that
-                // usually follows adopts the same account by its email. So neither the account nor
-                // its metadata item is touched here: the replacement rewrites the item, and an
-                // account never loses it while the new create is failing. Terraform does not hand
-                // the failed create's private data to this destroy, so the fact is the state's.
-                tracing::warn!(account = %id, "create had not completed: the account and its metadata item are kept for the replacement to adopt");
+            let fail = |what: &str, e: &dyn std::fmt::Display| aws_diag(what, format!("account {id}: {e}"));
+            if let Some(why) = kept_for_replacement(ctx, &prior, &id, req.private)
+                .await
+                .map_err(|e| fail("Checking the replacement failed", &e))?
+            {
+                // the other half of the replacement adopts this account and rewrites its
+                // metadata item and row: nothing here may retire it or take them away
+                tracing::warn!(account = %id, why = %why, "destroy is half of a replacement that keeps the account: nothing removed");
+                if close || park.is_some() {
+                    req.notes.push(Diagnostic::warning(
+                        format!("Account {id} kept for its replacement"),
+                        format!(
+                            "This destroy is half of a replacement, and {why}: the account is neither closed nor parked, \
+                             and its AFT metadata stays for the new object. To retire an account on purpose, remove its \
+                             resource from the configuration (with close_account_on_delete or parking_organizational_unit \
+                             set) and apply."
+                        ),
+                    ));
+                }
                 return Ok(());
             }
-            metadata::delete(ctx, &id).await.map_err(|e| aws_diag("Removing the metadata item failed", e))?;
-            metadata::audit(ctx, &req, "REMOVE").await.map_err(|e| aws_diag("Writing the audit record failed", e))?;
-            let row = request_row::remove(ctx, &id, req.email())
+            // Close and park only an account whose create completed or that was imported: a
+            // create that never completed may have adopted an account that is not its own.
+            let (park, close) = match Provenance::of(&prior) {
+                Provenance::Incomplete => (None, false),
+                _ => (park, close),
+            };
+            // every precondition first: a parking OU that does not resolve stops the destroy
+            // before anything is removed
+            let retirement = vend::Retirement::prepare(ctx, &id, park, close)
                 .await
-                .map_err(|e| aws_diag("Removing the aft-request row failed", format!("account {id}: {e}")))?;
+                .map_err(|e| fail("Retiring the account failed", &e))?;
+            let what = retirement.carry_out(ctx, &id).await.map_err(|e| fail("Retiring the account failed", &e))?;
+            tracing::info!(account = %id, result = %what, "retired");
+            if let vend::Retirement::Keep(why) = &retirement
+                && (close || park.is_some())
+            {
+                req.notes.push(Diagnostic::warning(format!("Account {id} kept"), why.clone()));
+            }
+            let row = request_row::remove(ctx, &id, request.email())
+                .await
+                .map_err(|e| fail("Removing the aft-request row failed", &e))?;
             tracing::info!(account = %id, row = %row, "aft-request row");
-            let close = prior.close_account_on_delete.known() == Some(&true);
-            let park = prior.parking_organizational_unit.as_str();
-            let what = vend::retire(ctx, &id, park, close)
-                .await
-                .map_err(|e| aws_diag("Retiring the account failed", format!("account {id}: {e}")))?;
-            tracing::info!(account = %id, result = %what, "removed from AFT management");
+            metadata::delete(ctx, &id).await.map_err(|e| fail("Removing the metadata item failed", &e))?;
+            metadata::audit(ctx, &request, "REMOVE").await.map_err(|e| fail("Writing the audit record failed", &e))?;
+            tracing::info!(account = %id, "removed from AFT management");
             Ok(())
         };
         match tokio::time::timeout_at(deadline.into(), work).await {
@@ -614,6 +728,104 @@ impl Resource<Context> for AccountProvisioning {
         let (parent, _) = organizations::parent(&org, &account.id).await.map_err(fail)?;
         write(&imported_state(&account, &parent, item.as_ref(), request))
     }
+}
+
+/// Plan-time refusals for a shared account of the landing zone (`role`, account `id`, now in
+/// `parent`): asking to close it, to park it, or to move it is an error on that attribute.
+async fn refuse_shared(ctx: &Context, config: &AccountModel, role: SharedRole, id: &str, parent: &str) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    let why = "AFT refuses to change the OU of a shared Control Tower account or the management account \
+               (aft_common/shared_account.py) and closes no account; closing one breaks the landing zone, and only \
+               AWS Support can reopen it. Import and framework runs stay allowed.";
+    if config.close_account_on_delete.known() == Some(&true) {
+        d.error_at(
+            AttrPath::attr("close_account_on_delete"),
+            format!("Account {id} is the landing zone's {role}"),
+            format!("The provider never closes the {role}. Remove close_account_on_delete (or set it to false). {why}"),
+        );
+    }
+    if config.parking_organizational_unit.as_str().is_some_and(|p| !p.is_empty()) {
+        d.error_at(
+            AttrPath::attr("parking_organizational_unit"),
+            format!("Account {id} is the landing zone's {role}"),
+            format!("The provider never parks (moves) the {role}. Remove parking_organizational_unit. {why}"),
+        );
+    }
+    if let Some(ou) = ct_param(config, "ManagedOrganizationalUnit").as_str() {
+        let matched = async {
+            let snap = crate::inventory::shared(ctx).await?;
+            let org = clients::organizations(&ctx.ct_session().await?);
+            ou_matches(&org, &snap, parent, ou).await
+        };
+        match matched.await {
+            Ok(true) => {}
+            Ok(false) => d.error_at(
+                AttrPath::attr("control_tower_parameters").key("ManagedOrganizationalUnit"),
+                format!("Account {id} is the landing zone's {role}"),
+                format!(
+                    "The provider never moves the {role}: it is in {parent}, and the request names {ou:?}. Set \
+                     ManagedOrganizationalUnit to the OU that holds it. {why}"
+                ),
+            ),
+            Err(e) => d.extend(aws_diag("Checking the OU of a shared account failed", format!("account {id}: {e}"))),
+        }
+    }
+    d
+}
+
+/// A destroy plan of a shared account whose state asks to close or park it says, as a warning,
+/// that destroy will do neither (states written before this check existed can ask it).
+async fn shared_destroy_warning(ctx: &Context, prior: &AccountModel) -> Diagnostics {
+    let asks = prior.close_account_on_delete.known() == Some(&true)
+        || prior.parking_organizational_unit.as_str().is_some_and(|p| !p.is_empty());
+    let Some(id) = prior.account_id.as_str().filter(|_| asks) else { return Diagnostics::new() };
+    match crate::framework::shared_accounts::role_of(ctx, id).await {
+        Ok(Some(role)) => Diagnostic::warning(
+            format!("Destroy keeps account {id}, the landing zone's {role}"),
+            format!(
+                "The state asks to close or park it on destroy; the provider never closes, parks or moves the {role}. \
+                 Destroy removes it from AFT's metadata and leaves the account active where it is."
+            ),
+        )
+        .into(),
+        Ok(None) => Diagnostics::new(),
+        Err(e) => aws_diag("Checking the landing zone's shared accounts failed", format!("account {id}: {e}")),
+    }
+}
+
+/// True when `email` is the primary email of account `id` (ignoring case).
+async fn email_is_account(ctx: &Context, email: &str, id: &str) -> Result<bool, AwsError> {
+    let snap = crate::inventory::shared(ctx).await?;
+    if let Some(a) = snap.accounts.get(id) {
+        return Ok(a.email.eq_ignore_ascii_case(email));
+    }
+    let org = clients::organizations(&ctx.ct_session().await?);
+    Ok(organizations::describe_account(&org, id).await?.is_some_and(|a| a.email.eq_ignore_ascii_case(email)))
+}
+
+/// Why a destroy must leave its account to the object that replaces it, or `None` when the
+/// destroy is not half of a replacement that keeps the account: a create of this apply took the
+/// account (create before destroy), or the replacement's plan requests this account's email.
+async fn kept_for_replacement(
+    ctx: &Context,
+    prior: &AccountModel,
+    id: &str,
+    private: &crate::plugin::Private,
+) -> Result<Option<String>, AwsError> {
+    if ctx.memo::<Taken>().has(id) {
+        return Ok(Some("a create in this apply took it over".into()));
+    }
+    let Some(marker) = private.get(CREATES) else { return Ok(None) };
+    let Some(email) = marker.as_str() else {
+        return Ok(Some("the replacement's AccountEmail was unknown when it was planned".into()));
+    };
+    if ct_param(prior, "AccountEmail").as_str().is_some_and(|e| e.eq_ignore_ascii_case(email)) {
+        return Ok(Some(format!("its replacement requests the same email, {email}")));
+    }
+    if email_is_account(ctx, email, id).await? {
+        return Ok(Some(format!("its replacement's email {email} is this account's")));
+    }
+    Ok(None)
 }
 
 /// True when `parent` is the OU a `ManagedOrganizationalUnit` string names (no call when the
