@@ -285,3 +285,56 @@ async fn an_untainted_failed_create_runs_again_and_its_destroy_removes_what_it_w
     assert_eq!(removes(&l, &e).await, 1);
     assert_eq!(status(&l, &id).await, "ACTIVE");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adding_an_account_to_the_fleet_plans_and_starts_no_other_pipeline() {
+    let l = Landing::new().await;
+    l.create_pipeline_role().await;
+    let tf = Tf::new("fleet-add");
+    tf.copy_example("fleet");
+    let domain = format!("fleet-{}.example.com", common::suffix());
+    let vars = |n: usize| {
+        let accounts: Vec<String> =
+            (0..n).map(|i| format!("\"acct{i}\" = {{ ou = \"Sandbox\", environment = \"dev\" }}")).collect();
+        format!(
+            "aft_admin_role_arn = \"arn:aws:iam::{}:role/AWSAFTAdmin\"\nemail_domain = \"{domain}\"\naccounts = {{\n{}\n}}\n",
+            l.aft,
+            accounts.join("\n")
+        )
+    };
+    tf.write_file("terraform.tfvars", &vars(3));
+    tf.apply();
+    let pipelines = |tf: &Tf| -> Vec<String> {
+        (0..3)
+            .map(|i| {
+                tf.values(&format!("aft_customization_pipeline.fleet[\"acct{i}\"]"))["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let names = pipelines(&tf);
+    let mut before = Vec::new();
+    for n in &names {
+        before.push(l.pipeline_executions(n).await);
+    }
+
+    // one more account: the plan shows only its two resources, nothing of the others
+    tf.write_file("terraform.tfvars", &vars(4));
+    let plan = tf.plan_json();
+    let mut changed = common::terraform::changes(&plan);
+    changed.sort();
+    assert_eq!(
+        changed,
+        vec![
+            ("aft_account_provisioning.fleet[\"acct3\"]".to_string(), vec!["create".to_string()]),
+            ("aft_customization_pipeline.fleet[\"acct3\"]".to_string(), vec!["create".to_string()]),
+        ]
+    );
+    tf.apply();
+    for (n, b) in names.iter().zip(&before) {
+        assert_eq!(&l.pipeline_executions(n).await, b, "pipeline {n} was started");
+    }
+    assert_eq!(tf.plan_exit(), 0);
+}

@@ -78,13 +78,16 @@ resource "aft_account_provisioning" "fleet" {
   }
 }
 
+# Read at plan time, from what AWS holds now. No depends_on on the fleet: Terraform would then
+# defer the read to apply whenever any account changes, every `triggers` below would be unknown,
+# and the plan would list every pipeline as changing. An account added in this apply joins the
+# rollout at the next plan.
 data "aft_accounts" "rollout" {
   include {
     type         = var.rollout.type
     target_value = var.rollout.target_value
     tags         = var.rollout.tags
   }
-  depends_on = [aft_account_provisioning.fleet]
 }
 
 resource "aft_customization_pipeline" "fleet" {
