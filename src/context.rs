@@ -82,6 +82,9 @@ pub struct Settings {
     pub drift_detection: DriftDetection,
     /// `aft_request_rows`: which row of AFT's `aft-request` table each account gets.
     pub aft_request_rows: RowMode,
+    /// `aft_admin_role_arn`: AFT's admin role, assumed from the provider's own credentials for
+    /// every hop into another account; `None` = `roles.admin` in the AFT management account.
+    pub admin_role_arn: Option<String>,
 }
 
 impl Default for Settings {
@@ -106,6 +109,7 @@ impl Default for Settings {
             iam_propagation_timeout: Duration::from_secs(120),
             drift_detection: DriftDetection::Standard,
             aft_request_rows: Default::default(),
+            admin_role_arn: None,
         }
     }
 }
@@ -305,11 +309,33 @@ impl Context {
         }
     }
 
-    /// hub → `AWSAFTService` in the CT management account (Organizations, Service Catalog, Support).
+    /// The ARN of AFT's admin role (`aft_admin_role_arn`, else `AWSAFTAdmin` in the AFT
+    /// management account).
+    pub async fn admin_role_arn(&self) -> Result<String, AwsError> {
+        if let Some(arn) = &self.settings.admin_role_arn {
+            return Ok(arn.clone());
+        }
+        let lz = self.landing_zone().await?;
+        Ok(aws::role_arn(&lz.partition, &lz.aft_management, &self.settings.roles.admin))
+    }
+
+    /// hub → `AWSAFTAdmin` (session `AWSAFT-Session`): the only identity the roles AFT creates
+    /// in other accounts trust, and the start of every hop there (`aft_common/auth.py`). The hub
+    /// itself when `assume_role` already named the admin role (the earlier documented form).
+    pub async fn admin_session(&self) -> Result<SdkConfig, AwsError> {
+        let arn = self.admin_role_arn().await?;
+        if self.aws.hub_role_arn() == Some(arn.as_str()) {
+            return Ok(self.aws.hub().clone());
+        }
+        Ok(self.aws.assume("hub", self.aws.hub(), &arn).await)
+    }
+
+    /// admin → `AWSAFTService` in the CT management account (Organizations, Service Catalog, Support).
     pub async fn ct_session(&self) -> Result<SdkConfig, AwsError> {
         let lz = self.landing_zone().await?;
         let arn = aws::role_arn(&lz.partition, &lz.ct_management, &self.settings.roles.service);
-        Ok(self.aws.assume("hub", self.aws.hub(), &arn).await)
+        let admin = self.admin_session().await?;
+        Ok(self.aws.assume("admin", &admin, &arn).await)
     }
 
     /// CT management → `AWSControlTowerExecution` in `account`, to bootstrap AFT's roles there.
@@ -324,11 +350,12 @@ impl Context {
         Ok(self.aws.assume("ct", &ct, &arn).await)
     }
 
-    /// hub → `AWSAFTService` in `account` (after AFT's roles exist there).
+    /// admin → `AWSAFTService` in `account` (after AFT's roles exist there).
     pub async fn target_session(&self, account: &str) -> Result<SdkConfig, AwsError> {
         let lz = self.landing_zone().await?;
         let arn = aws::role_arn(&lz.partition, account, &self.settings.roles.service);
-        Ok(self.aws.assume("hub", self.aws.hub(), &arn).await)
+        let admin = self.admin_session().await?;
+        Ok(self.aws.assume("admin", &admin, &arn).await)
     }
 
     /// The success and failure notification topics.

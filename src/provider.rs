@@ -37,6 +37,7 @@ pub struct Config {
     pub iam_propagation_timeout: Attr<String>,
     pub drift_detection: Attr<String>,
     pub aft_request_rows: Attr<String>,
+    pub aft_admin_role_arn: Attr<String>,
     pub assume_role: Option<AssumeRoleBlock>,
     pub role_names: Option<RoleNamesBlock>,
     pub feature_options: Option<FeatureOptionsBlock>,
@@ -116,9 +117,10 @@ impl crate::plugin::Provider for AftProvider {
             .attr(s("iam_propagation_timeout", "How long to keep proving that new roles can be assumed, e.g. `2m`. Default: `2m`."))
             .attr(s("drift_detection", "What a refresh compares with AWS: `standard` (the account exists and is active, its OU, its metadata item; one bulk read shared by all accounts, about 0.1 API calls per account) or `full` (also its Organizations tags, one more call per account, and each customization pipeline's definition and last execution, two calls per pipeline). Default: `standard`."))
             .attr(s("aft_request_rows", "Which row of AFT's `aft-request` table (SSM `/aft/resources/ddb/aft-request-table-name`) each account gets, so AFT's own invoke-customizations finds it: `auto` (AFT's full row where nothing listens to the table's stream, none where an AFT request pipeline does), `full` (AFT's full row always: AFT's listeners act on it), `inert` (a row without `control_tower_parameters`, which AFT's trigger rejects before acting) or `none`. Rows AFT wrote are never replaced or removed. Default: `auto`."))
+            .attr(s("aft_admin_role_arn", "AFT's admin role (`AWSAFTAdmin`), which the provider assumes from its own credentials, with the session name `role_names.session_name`, for every hop into another account, as AFT's Lambdas do: the roles AFT creates trust exactly that session. Default: `role_names.admin` in the AFT management account. When `assume_role.role_arn` is this role itself (the form earlier versions documented), no second hop is made."))
             .block(NestedBlock::single(
                 "assume_role",
-                Block::new("Role to assume to reach the AFT management account (in AFT: `AWSAFTAdmin`).")
+                Block::new("Role to assume first: the provider's own identity in the AFT management account, which reads and writes AFT's tables, topics, parameters, state machine and pipelines there and assumes `aft_admin_role_arn` for everything in other accounts.")
                     .attr(Attribute::required("role_arn", Type::String, "ARN of the role."))
                     .attr(s("session_name", "Session name. Default: the `role_names.session_name`."))
                     .attr(s("external_id", "External id, if the role requires one.")),
@@ -135,7 +137,7 @@ impl crate::plugin::Provider for AftProvider {
             .block(NestedBlock::single(
                 "feature_options",
                 Block::new("AFT feature options (step 6).")
-                    .attr(Attribute::optional("delete_default_vpcs", Type::Bool, "Delete the default VPCs of each new account in every enabled region. Default: `false`."))
+                    .attr(Attribute::optional("delete_default_vpcs", Type::Bool, "Delete the default VPCs of each account this provider vends, at its first framework run, in every enabled region; a default VPC with network interfaces in use is kept with a warning. Default: `false`."))
                     .attr(Attribute::optional("enterprise_support", Type::Bool, "Request Enterprise Support for each new account (once). Default: `false`."))
                     .attr(Attribute::optional("cloudtrail_data_events", Type::Bool, "Keep the organization CloudTrail data-event trail. Default: `false`.")),
             ))
@@ -219,6 +221,7 @@ impl crate::plugin::Provider for AftProvider {
         check(AttrPath::attr("iam_propagation_timeout"), &c.iam_propagation_timeout, &|s| {
             validation::duration(s).map(|_| ())
         });
+        check(AttrPath::attr("aft_admin_role_arn"), &c.aft_admin_role_arn, &validation::role_arn);
         if let Some(ar) = &c.assume_role {
             check(AttrPath::attr("assume_role").then("role_arn"), &ar.role_arn, &validation::role_arn);
             check(AttrPath::attr("assume_role").then("session_name"), &ar.session_name, &validation::iam_name);
@@ -311,6 +314,7 @@ impl crate::plugin::Provider for AftProvider {
                 _ => DriftDetection::Standard,
             },
             aft_request_rows: c.aft_request_rows.as_str().and_then(RowMode::parse).unwrap_or_default(),
+            admin_role_arn: owned(&c.aft_admin_role_arn),
             roles,
         };
         let ar = c.assume_role.clone().unwrap_or_default();

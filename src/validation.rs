@@ -105,6 +105,15 @@ pub fn role_arn(s: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("{s:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/Name).")) }
 }
 
+/// The account and the role name (without its path) of a role ARN, as an assumed-role session
+/// ARN names them (`arn:aws:sts::<account>:assumed-role/<name>/<session>`).
+pub fn role_arn_parts(s: &str) -> Option<(String, String)> {
+    role_arn(s).ok()?;
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let name = parts[5].rsplit('/').next().filter(|n| !n.is_empty())?;
+    Some((parts[4].to_string(), name.to_string()))
+}
+
 /// An ARN of the given service (`sns`, `states`, `codestar-connections`, ...).
 pub fn service_arn(s: &str, service: &str) -> Result<(), String> {
     let parts: Vec<&str> = s.splitn(6, ':').collect();
@@ -157,6 +166,19 @@ pub fn ou_id(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_arn_parts_name_the_account_and_the_role_without_its_path() {
+        assert_eq!(
+            role_arn_parts("arn:aws:iam::111122223333:role/AWSAFTAdmin"),
+            Some(("111122223333".into(), "AWSAFTAdmin".into()))
+        );
+        assert_eq!(
+            role_arn_parts("arn:aws:iam::111122223333:role/aft/AWSAFTAdmin"),
+            Some(("111122223333".into(), "AWSAFTAdmin".into()))
+        );
+        assert_eq!(role_arn_parts("arn:aws:iam::111122223333:user/ci"), None);
+    }
 
     #[test]
     fn emails() {

@@ -3,11 +3,13 @@
 //!
 //! Sessions, as AFT's `AuthClient` builds them:
 //! - **hub**: the provider's own credentials (after the optional `assume_role`), in the AFT
-//!   management account; AFT's `AWSAFTAdmin`.
-//! - **CT management**: hub → `AWSAFTService` in the Control Tower management account.
+//!   management account: AFT's tables, topics, parameters, state machine and pipelines.
+//! - **admin**: hub → `AWSAFTAdmin` (session `AWSAFT-Session`), which the roles AFT creates in
+//!   other accounts trust; the hub itself when `assume_role` already is that role.
+//! - **CT management**: admin → `AWSAFTService` in the Control Tower management account.
 //! - **bootstrap of a new account**: CT management → `AWSControlTowerExecution` in the account
 //!   (the only role a fresh account trusts), used to create AFT's roles there.
-//! - **target**: hub → `AWSAFTService` in the account, once AFT's roles exist.
+//! - **target**: admin → `AWSAFTService` in the account, once AFT's roles exist.
 //!
 //! Every assumed session is cached by its chain, so a plan over many accounts assumes each role
 //! once per provider process and refreshes credentials only when they expire.
@@ -51,6 +53,8 @@ pub struct AwsSettings {
 /// Base configuration and cached role-chain sessions.
 pub struct Aws {
     base: SdkConfig,
+    /// The role `assume_role` made the base session, if any.
+    base_role_arn: Option<String>,
     session_name: String,
     /// Assumed sessions by role chain, with when each was last used (bounded, see [`MAX_SESSIONS`]).
     sessions: Mutex<HashMap<String, (SdkConfig, u64)>>,
@@ -90,6 +94,7 @@ impl Aws {
         }
         Aws {
             base,
+            base_role_arn: settings.assume_role.as_ref().map(|a| a.role_arn.clone()),
             session_name: settings.session_name.clone(),
             sessions: Mutex::new(HashMap::new()),
             uses: Default::default(),
@@ -99,6 +104,11 @@ impl Aws {
     /// The hub session in the AFT management account.
     pub fn hub(&self) -> &SdkConfig {
         &self.base
+    }
+
+    /// The role the hub session is, when `assume_role` named one.
+    pub fn hub_role_arn(&self) -> Option<&str> {
+        self.base_role_arn.as_deref()
     }
 
     /// The region of the AFT management account.

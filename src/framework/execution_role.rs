@@ -195,7 +195,11 @@ pub async fn prove_assumable(
 pub async fn run(ctx: &Context, account_id: &str) -> Result<Done<String>, StepError> {
     let lz = ctx.landing_zone().await?;
     let roles = &ctx.settings.roles;
-    let policy = trust_policy(&lz.partition, &lz.aft_management, &roles.admin, &roles.session_name);
+    // the roles trust exactly the admin role and its AFT session, wherever the admin role is
+    let admin_arn = ctx.admin_role_arn().await?;
+    let (admin_account, admin_name) =
+        crate::validation::role_arn_parts(&admin_arn).unwrap_or((lz.aft_management.clone(), roles.admin.clone()));
+    let policy = trust_policy(&lz.partition, &admin_account, &admin_name, &roles.session_name);
     let admin_policy = format!("arn:{}:iam::aws:policy/AdministratorAccess", lz.partition);
     let iam = clients::iam(&ctx.bootstrap_session(account_id).await?);
     let mut details = Vec::new();
@@ -203,7 +207,8 @@ pub async fn run(ctx: &Context, account_id: &str) -> Result<Done<String>, StepEr
         let action = ensure_role(&iam, account_id, name, &policy, &admin_policy).await?;
         details.push(format!("{name} {action}"));
     }
-    let sts = clients::sts(ctx.aws.hub());
+    // proven from the admin session, the principal the hops into the account use
+    let sts = clients::sts(&ctx.admin_session().await?);
     for name in [&roles.service, &roles.execution] {
         let arn = aws::role_arn(&lz.partition, account_id, name);
         prove_assumable(&sts, &arn, &roles.session_name, ctx.settings.iam_propagation_timeout).await?;
