@@ -98,6 +98,78 @@ mod organizations {
         assert_eq!(done.value.payload()["account"]["parent_type"], "ORGANIZATIONAL_UNIT");
     }
 
+    /// ListParents answers `pages` in turn (each: parent ids, next token), following the tokens.
+    fn parents_in_pages(
+        pages: &'static [(&'static [&'static str], Option<&'static str>)],
+    ) -> Vec<aws_smithy_mocks::Rule> {
+        let mut rules = Vec::new();
+        let mut token: Option<&'static str> = None;
+        for (ids, next) in pages {
+            rules.push(
+                mock!(Client::list_parents)
+                    .match_requests(move |r| r.child_id() == Some("111122223333") && r.next_token() == token)
+                    .then_output(move || {
+                        let mut out = ListParentsOutput::builder().set_next_token(next.map(str::to_string));
+                        for id in *ids {
+                            out = out.parents(Parent::builder().id(*id).r#type(ParentType::OrganizationalUnit).build());
+                        }
+                        out.build()
+                    }),
+            );
+            token = *next;
+        }
+        rules
+    }
+
+    #[tokio::test]
+    async fn a_parent_behind_an_empty_first_page_is_found() {
+        let rules = parents_in_pages(&[(&[], Some("t1")), (&["ou-ab12-cdefgh34"], None)]);
+        let describe = mock!(Client::describe_account).then_output(|| account(AccountState::Active));
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&rules[0], &rules[1], &describe]);
+        let done = account_info::read(&org, "111122223333").await.unwrap();
+        assert_eq!(done.value.parent_id, "ou-ab12-cdefgh34", "the parent on the second page");
+        assert_eq!((rules[0].num_calls(), rules[1].num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_parent_answer_that_stays_empty_is_an_error_never_an_empty_parent() {
+        let rules = parents_in_pages(&[(&[], None)]);
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&rules[0]]);
+        match terraform_provider_aft::aws::organizations::parent(&org, "111122223333").await {
+            Err(e) => {
+                assert_eq!((e.api, e.account.as_deref()), ("organizations:ListParents", Some("111122223333")), "{e}");
+                assert_eq!(e.code, "EmptyAnswer", "{e}");
+            }
+            Ok(p) => panic!("an empty answer became the parent {p:?}"),
+        }
+        let attempts = terraform_provider_aft::aws::organizations::NON_EMPTY_ATTEMPTS as usize;
+        assert_eq!(rules[0].num_calls(), attempts, "read again a bounded number of times");
+        // and through the step that writes parent_ou into the metadata item
+        let describe = mock!(Client::describe_account).then_output(|| account(AccountState::Active));
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&rules[0], &describe]);
+        assert!(account_info::read(&org, "111122223333").await.is_err(), "no account info with parent_ou \"\"");
+    }
+
+    #[tokio::test]
+    async fn the_root_behind_an_empty_first_page_is_found_and_no_root_is_an_error() {
+        use aws_sdk_organizations::operation::list_roots::ListRootsOutput;
+        use aws_sdk_organizations::types::Root;
+        let first = mock!(Client::list_roots)
+            .match_requests(|r| r.next_token().is_none())
+            .then_output(|| ListRootsOutput::builder().next_token("t1").build());
+        let second = mock!(Client::list_roots)
+            .match_requests(|r| r.next_token() == Some("t1"))
+            .then_output(|| ListRootsOutput::builder().roots(Root::builder().id("r-ab12").build()).build());
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&first, &second]);
+        assert_eq!(terraform_provider_aft::aws::organizations::root_id(&org).await.unwrap(), "r-ab12");
+        let empty = mock!(Client::list_roots).then_output(|| ListRootsOutput::builder().build());
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&empty]);
+        match terraform_provider_aft::aws::organizations::root_id(&org).await {
+            Err(e) => assert_eq!((e.api, e.code.as_str()), ("organizations:ListRoots", "EmptyAnswer"), "{e}"),
+            Ok(r) => panic!("an empty answer became the root {r:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn account_info_fails_on_an_account_that_is_not_active_or_gone() {
         let suspended = mock!(Client::describe_account).then_output(|| account(AccountState::Suspended));
@@ -300,6 +372,24 @@ mod dynamodb {
         assert_eq!(table.find("111122223333").await.unwrap(), None);
         table.delete("111122223333").await.unwrap();
         assert_eq!(delete.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn every_scan_of_the_table_is_consistent() {
+        // only a consistent scan is answered; any other fails the read
+        let scan = mock!(Client::scan)
+            .match_requests(|r| r.consistent_read() == Some(true) && r.table_name() == Some("aft-request-metadata"))
+            .then_output(|| {
+                ScanOutput::builder()
+                    .items([("id".to_string(), Av::S("111122223333".to_string()))].into_iter().collect())
+                    .build()
+            });
+        let ddb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&scan]);
+        let table = MetadataTable::new(ddb, "aft-request-metadata");
+        let ids: Vec<String> = table.ids().await.expect("the ids scan is consistent").into_iter().collect();
+        assert_eq!(ids, ["111122223333"]);
+        assert_eq!(table.all().await.expect("the bulk scan is consistent").len(), 1);
+        assert_eq!(scan.num_calls(), 2);
     }
 
     #[tokio::test]

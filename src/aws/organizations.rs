@@ -98,15 +98,53 @@ pub async fn find_account_by_email(c: &Client, email: &str) -> Result<Option<Acc
     Ok(list_accounts(c).await?.into_iter().find(|a| a.email.eq_ignore_ascii_case(email)))
 }
 
-/// The parent (id, `ORGANIZATIONAL_UNIT` | `ROOT`) of an account or OU.
+/// How many times a read that cannot be empty is made before an empty answer is an error.
+pub const NON_EMPTY_ATTEMPTS: u32 = 4;
+
+/// Makes `read` (one whole, paged answer) until it names something. Every account and OU has a
+/// parent and every organization a root, so an empty answer is wrong, never "none": it is read
+/// again a few times, then it is an error naming the call (and the account), never an empty id
+/// that would become a move or a `parent_ou = ""`.
+async fn non_empty<T, F, Fut>(api: &'static str, account: Option<&str>, mut read: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, AwsError>>,
+{
+    let mut pause = std::time::Duration::from_millis(200);
+    for attempt in 1..=NON_EMPTY_ATTEMPTS {
+        if let Some(v) = read().await? {
+            return Ok(v);
+        }
+        tracing::warn!(api, account, attempt, "an answer that cannot be empty was empty; reading again");
+        if attempt < NON_EMPTY_ATTEMPTS {
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
+    }
+    Err(AwsError {
+        api,
+        account: account.map(str::to_string),
+        code: "EmptyAnswer".to_string(),
+        message: format!("{NON_EMPTY_ATTEMPTS} answers in a row, each read to its last page, named nothing"),
+    })
+}
+
+/// The parent (id, `ORGANIZATIONAL_UNIT` | `ROOT`) of an account or OU. `ListParents` is read
+/// page by page (AWS documents that a List call may answer an empty page with a `NextToken`);
+/// an answer that names no parent is read again, then an error (see [`non_empty`]).
 pub async fn parent(c: &Client, id: &str) -> Result<(String, String), AwsError> {
-    let out =
-        c.list_parents().child_id(id).send().await.aws("organizations:ListParents").map_err(|e| e.in_account(id))?;
-    let p = out.parents().first();
-    Ok((
-        p.and_then(|p| p.id()).unwrap_or_default().to_string(),
-        p.and_then(|p| p.r#type()).map(|t| t.as_str().to_string()).unwrap_or_default(),
-    ))
+    non_empty("organizations:ListParents", Some(id), || async {
+        let mut pages = c.list_parents().child_id(id).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("organizations:ListParents").map_err(|e| e.in_account(id))?;
+            if let Some(p) = page.parents().iter().find(|p| p.id().is_some_and(|i| !i.is_empty())) {
+                let kind = p.r#type().map(|t| t.as_str().to_string()).unwrap_or_default();
+                return Ok(Some((p.id().unwrap_or_default().to_string(), kind)));
+            }
+        }
+        Ok(None)
+    })
+    .await
 }
 
 /// The tags of an account or OU.
@@ -122,10 +160,20 @@ pub async fn tags(c: &Client, id: &str) -> Result<BTreeMap<String, String>, AwsE
     Ok(out)
 }
 
-/// The root id of the organization.
+/// The root id of the organization. `ListRoots` is read page by page, and an answer that names
+/// no root is read again, then an error (see [`non_empty`]).
 pub async fn root_id(c: &Client) -> Result<String, AwsError> {
-    let out = c.list_roots().send().await.aws("organizations:ListRoots")?;
-    Ok(out.roots().first().and_then(|r| r.id()).unwrap_or_default().to_string())
+    non_empty("organizations:ListRoots", None, || async {
+        let mut pages = c.list_roots().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("organizations:ListRoots")?;
+            if let Some(id) = page.roots().iter().filter_map(|r| r.id()).find(|i| !i.is_empty()) {
+                return Ok(Some(id.to_string()));
+            }
+        }
+        Ok(None)
+    })
+    .await
 }
 
 /// Every OU of the organization as (id, name, parent id), walking down from the root.

@@ -224,18 +224,17 @@ impl MetadataTable {
         Ok(out)
     }
 
-    /// The ids of every item (a paged scan of the key only).
+    /// The ids of every item (a paged, consistent scan of the key only: like every other read of
+    /// the table, it sees the writes that were acknowledged before it).
     pub async fn ids(&self) -> Result<std::collections::BTreeSet<String>, AwsError> {
-        let mut ids = std::collections::BTreeSet::new();
-        let mut pages = self.ddb.scan().table_name(&self.name).projection_expression("id").into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for item in page.aws("dynamodb:Scan")?.items() {
-                if let Some(Av::S(id)) = item.get("id") {
-                    ids.insert(id.clone());
-                }
-            }
-        }
-        Ok(ids)
+        let items = crate::aws::dynamodb::scan(&self.ddb, &self.name, Some("id")).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| match item.get("id") {
+                Some(Av::S(id)) => Some(id.clone()),
+                _ => None,
+            })
+            .collect())
     }
 }
 
