@@ -283,3 +283,33 @@ async fn inert_rows_keep_afts_targeting_working_and_its_trigger_idle() {
     let after: HashMap<String, HashMap<String, Av>> = aft::rows(&l).await.into_iter().collect();
     assert_eq!(after.get(&e1), Some(&changed), "the inert row stays after destroy");
 }
+
+/// AFT's Control Tower event rule hands Control Tower's account events to AFT's framework, which
+/// reads the account's row (full or inert alike) without looking at `control_tower_parameters`,
+/// whatever vended the account: with the rule on, neither `organizations` in `auto` nor `inert`
+/// writes a row, and each plan warns, naming the rule.
+#[tokio::test(flavor = "multi_thread")]
+async fn afts_control_tower_event_rule_counts_for_organizations_and_for_inert_rows() {
+    let l = Landing::new().await;
+    // the table without its stream: the rule is the only listener
+    assert!(aft::request_table(&l, false).await.is_none());
+    aft::ct_event_rule(&l).await;
+    core_parameters(&l).await;
+    for (name, rows) in [("auto", ""), ("inert", "\n  aft_request_rows = \"inert\"")] {
+        let e = common::email(&format!("co-rule-{name}"));
+        let tf = Tf::new(&format!("coexist-rule-{name}"));
+        tf.write(&(l.provider(&format!("{ORGS}{rows}")) + &managed("p1", &e, "Sandbox", "env = \"prod\"")));
+        tf.run(&["init", "-input=false", "-no-color"]).ok();
+        let plan = tf.run(&["plan", "-input=false", "-no-color", "-json"]).ok();
+        let warning = plan
+            .diagnostics()
+            .into_iter()
+            .find(|d| d["severity"] == "warning" && d["summary"] == "No aft-request row for this account")
+            .unwrap_or_else(|| panic!("{name}: a plan-time warning: {}", plan.stdout));
+        let detail = warning["detail"].as_str().unwrap();
+        assert!(detail.contains("aft-controltower-event-logger"), "{name}: names the rule: {detail}");
+        assert!(detail.contains("disable-rule"), "{name}: says how to turn it off: {detail}");
+        tf.apply();
+        assert!(!aft::rows(&l).await.contains_key(&e), "{name}: no row AFT's framework could start from");
+    }
+}

@@ -1048,7 +1048,6 @@ mod request_table {
             lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&list], |c| c
                 .retry_config(aws_smithy_types::retry::RetryConfig::disabled())),
             events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&describe_rule]),
-            control_tower: true,
         };
         l.detect("aft-request".into()).await
     }
@@ -1077,6 +1076,26 @@ mod request_table {
             matches!(&rule, Deployment::Table { listeners: Listeners::Some(w), .. } if w[0].contains("EventBridge rule")),
             "{rule:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn afts_control_tower_event_rule_rules_out_inert_rows() {
+        // no stream at all: the rule alone listens, and it acts on an inert row too
+        let ruled = detect(Ok(table(false)), Ok(0), Some(RuleState::Enabled)).await;
+        assert!(
+            matches!(&ruled, Deployment::Table { event_rule: Listeners::Some(w), .. } if w[0].contains(request_row::CT_EVENT_RULE)),
+            "{ruled:?}"
+        );
+        for mode in [RowMode::Auto, RowMode::Inert] {
+            assert!(
+                matches!(ruled.decide(mode), request_row::Decision::Skip(w) if w.contains(request_row::CT_EVENT_RULE)),
+                "{mode:?}"
+            );
+            assert!(ruled.warning(mode).is_some_and(|w| w.contains("disable-rule")), "{mode:?}");
+        }
+        // the stream's trigger alone rejects an inert row: inert is written there
+        let mapped = detect(Ok(table(true)), Ok(1), Some(RuleState::Disabled)).await;
+        assert_eq!(mapped.decide(RowMode::Inert), request_row::Decision::Inert, "{mapped:?}");
     }
 
     #[tokio::test]

@@ -9,9 +9,12 @@
 //! `aft-account-request-action-trigger` (`AccountRequestRecordHandler.process_request`): an INSERT
 //! of a row for an enrolled account starts AFT's whole provisioning framework on it, a REMOVE
 //! invokes AFT's cleanup Lambda (deletes the pipeline and the metadata item). And AFT's Control
-//! Tower event rule runs the framework for a `CreateManagedAccount` event of an account that has a
-//! row. So what is written depends on what listens ([`Deployment`]) and on `aft_request_rows`
-//! ([`RowMode`]); see `docs/guides/migrating-from-aft.md`.
+//! Tower event rule hands every `CreateManagedAccount` and `UpdateManagedAccount` event to
+//! `aft-invoke-aft-account-provisioning-framework`, which reads the account's row by email and
+//! starts AFT's framework from it without reading `control_tower_parameters`: whatever the vending
+//! method (Control Tower's console updates accounts vended by Organizations too), and whether the
+//! row is full or inert. So what is written depends on what listens ([`Deployment`]) and on
+//! `aft_request_rows` ([`RowMode`]); see `docs/guides/migrating-from-aft.md`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,7 +22,7 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 
 use super::request::AccountRequest;
 use crate::aws::{AwsError, AwsResultExt, clients, organizations};
-use crate::context::{Context, VendMethod};
+use crate::context::Context;
 
 /// AFT's SSM parameter that names its request table.
 pub const TABLE_PARAMETER: &str = "/aft/resources/ddb/aft-request-table-name";
@@ -36,7 +39,8 @@ pub const OWNER: &str = "terraform-provider-aft";
 
 pub use crate::context::RowMode;
 
-/// What listens to AFT's request table.
+/// What listens to AFT's request table (or, for [`Deployment::Table`]'s `event_rule`, to AFT's
+/// Control Tower event rule alone).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Listeners {
     /// Nothing: the stream is off, or no event source mapping reads it (and AFT's Control Tower
@@ -54,8 +58,10 @@ pub enum Listeners {
 pub enum Deployment {
     /// There is no request table: nothing of AFT reads rows.
     NoTable { table: String },
-    /// The table, and what listens to it.
-    Table { table: String, listeners: Listeners },
+    /// The table, and what listens to it: `listeners` is everything (the stream's event source
+    /// mappings and AFT's Control Tower event rule), `event_rule` the rule alone, which acts on
+    /// an inert row too.
+    Table { table: String, listeners: Listeners, event_rule: Listeners },
 }
 
 /// What to do for one account.
@@ -82,6 +88,11 @@ impl Deployment {
         matches!(self, Deployment::Table { listeners: Listeners::Nothing, .. })
     }
 
+    /// True when AFT's Control Tower event rule is on, or whether it is could not be told.
+    fn rule_may_listen(&self) -> bool {
+        matches!(self, Deployment::Table { event_rule: Listeners::Some(_) | Listeners::Unknown(_), .. })
+    }
+
     /// What `mode` writes here.
     pub fn decide(&self, mode: RowMode) -> Decision {
         let table = self.table();
@@ -89,6 +100,14 @@ impl Deployment {
             (_, RowMode::None) => Decision::Skip("aft_request_rows is \"none\"".into()),
             (Deployment::NoTable { .. }, _) => Decision::Skip(format!("there is no {table} table")),
             (_, RowMode::Full) => Decision::Full,
+            (Deployment::Table { event_rule: Listeners::Some(who), .. }, RowMode::Inert) => Decision::Skip(format!(
+                "{} starts AFT's framework from an inert row as from a full one, on any Control Tower event \
+                 for the account",
+                who.join(", ")
+            )),
+            (Deployment::Table { event_rule: Listeners::Unknown(why), .. }, RowMode::Inert) => Decision::Skip(format!(
+                "whether AFT's Control Tower event rule {CT_EVENT_RULE} is on is unknown ({why})"
+            )),
             (_, RowMode::Inert) => Decision::Inert,
             (Deployment::Table { listeners: Listeners::Nothing, .. }, RowMode::Auto) => Decision::Full,
             (Deployment::Table { listeners: Listeners::Some(who), .. }, RowMode::Auto) => {
@@ -103,6 +122,23 @@ impl Deployment {
     /// The plan-time warning for an account that gets no row although AFT reads the table.
     pub fn warning(&self, mode: RowMode) -> Option<String> {
         match self.decide(mode) {
+            Decision::Skip(why) if mode == RowMode::Inert => Some(format!(
+                "This account gets no row in {table}: {why}. Until it has one, AFT's own aft-invoke-customizations \
+                 fails for every target (\"not found in {table}\"). Either disable the rule (aws events \
+                 disable-rule --name {CT_EVENT_RULE} --event-bus-name {CT_EVENT_BUS}; the provider then writes \
+                 the inert row), or set aft_request_rows = \"none\" to silence this.",
+                table = self.table()
+            )),
+            // the rule acts on an inert row too, so "inert" is no way out while it may be on
+            Decision::Skip(why) if mode == RowMode::Auto && self.rule_may_listen() => Some(format!(
+                "This account gets no row in {table}: {why}. A row there would make AFT act on the account \
+                 (its framework on INSERT and on Control Tower events, its cleanup on REMOVE). Until it has one, \
+                 AFT's own aft-invoke-customizations fails for every target (\"not found in {table}\"). Either \
+                 disable AFT's Control Tower event rule (aws events disable-rule --name {CT_EVENT_RULE} \
+                 --event-bus-name {CT_EVENT_BUS}) and remove AFT's event source mappings from the table's stream \
+                 (the provider then writes AFT's full row), or set aft_request_rows = \"none\" to silence this.",
+                table = self.table()
+            )),
             Decision::Skip(why) if mode == RowMode::Auto => Some(format!(
                 "This account gets no row in {table}: {why}. A row there would make AFT act on the account \
                  (its framework on INSERT, its cleanup on REMOVE). Until it has one, AFT's own \
@@ -129,22 +165,17 @@ pub async fn table_name(ctx: &Context) -> Result<String, AwsError> {
 /// Reads what listens to the request table (called once per process, through the context).
 pub async fn detect(ctx: &Context, table: String) -> Deployment {
     let hub = ctx.aws.hub();
-    let listeners = Listening {
-        ddb: clients::dynamodb(hub),
-        lambda: clients::lambda(hub),
-        events: clients::eventbridge(hub),
-        control_tower: ctx.settings.method == VendMethod::ControlTower,
-    };
+    let listeners =
+        Listening { ddb: clients::dynamodb(hub), lambda: clients::lambda(hub), events: clients::eventbridge(hub) };
     listeners.detect(table).await
 }
 
-/// The clients [`detect`] reads through, and whether AFT's Control Tower event rule counts (it
-/// does only where accounts are vended through Account Factory).
+/// The clients [`detect`] reads through. AFT's Control Tower event rule is looked at whatever the
+/// vending method: Control Tower events come from its console and from Account Factory alike.
 pub struct Listening {
     pub ddb: aws_sdk_dynamodb::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub events: aws_sdk_eventbridge::Client,
-    pub control_tower: bool,
 }
 
 impl Listening {
@@ -153,48 +184,71 @@ impl Listening {
         let described = self.ddb.describe_table().table_name(&table).send().await.aws("dynamodb:DescribeTable");
         let stream = match described {
             Err(e) if e.is_not_found() => return Deployment::NoTable { table },
-            Err(e) => return Deployment::Table { table, listeners: Listeners::Unknown(e.to_string()) },
-            Ok(out) => out.table().and_then(|t| {
+            Err(e) => Err(e.to_string()),
+            Ok(out) => Ok(out.table().and_then(|t| {
                 let on = t.stream_specification().is_some_and(|s| s.stream_enabled());
                 on.then(|| t.latest_stream_arn().map(str::to_string)).flatten()
-            }),
+            })),
         };
+        let mappings = match stream {
+            Err(why) => Listeners::Unknown(why),
+            Ok(None) => Listeners::Nothing,
+            Ok(Some(arn)) => self.mappings(&arn).await,
+        };
+        let event_rule = self.event_rule().await;
+        let listeners = match (&mappings, &event_rule) {
+            (Listeners::Unknown(why), _) | (_, Listeners::Unknown(why)) => Listeners::Unknown(why.clone()),
+            (m, r) => {
+                let who: Vec<String> = [m, r]
+                    .into_iter()
+                    .flat_map(|l| match l {
+                        Listeners::Some(w) => w.clone(),
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                if who.is_empty() { Listeners::Nothing } else { Listeners::Some(who) }
+            }
+        };
+        Deployment::Table { table, listeners, event_rule }
+    }
+
+    /// The event source mappings on the table's stream, in any state.
+    async fn mappings(&self, stream: &str) -> Listeners {
         let mut who = Vec::new();
-        if let Some(arn) = &stream {
-            let mut pages = self.lambda.list_event_source_mappings().event_source_arn(arn).into_paginator().send();
-            while let Some(page) = pages.next().await {
-                match page.aws("lambda:ListEventSourceMappings") {
-                    Ok(p) => who.extend(p.event_source_mappings().iter().map(|m| {
-                        format!(
-                            "event source mapping to {} ({})",
-                            m.function_arn().unwrap_or("a function"),
-                            m.state().unwrap_or("unknown state")
-                        )
-                    })),
-                    Err(e) => return Deployment::Table { table, listeners: Listeners::Unknown(e.to_string()) },
-                }
+        let mut pages = self.lambda.list_event_source_mappings().event_source_arn(stream).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            match page.aws("lambda:ListEventSourceMappings") {
+                Ok(p) => who.extend(p.event_source_mappings().iter().map(|m| {
+                    format!(
+                        "event source mapping to {} ({})",
+                        m.function_arn().unwrap_or("a function"),
+                        m.state().unwrap_or("unknown state")
+                    )
+                })),
+                Err(e) => return Listeners::Unknown(e.to_string()),
             }
         }
-        if self.control_tower {
-            let rule = self
-                .events
-                .describe_rule()
-                .name(CT_EVENT_RULE)
-                .event_bus_name(CT_EVENT_BUS)
-                .send()
-                .await
-                .aws("events:DescribeRule");
-            match rule {
-                Ok(r) if r.state().is_some_and(|s| s.as_str() != "DISABLED") => {
-                    who.push(format!("EventBridge rule {CT_EVENT_RULE} on {CT_EVENT_BUS}"))
-                }
-                Ok(_) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Deployment::Table { table, listeners: Listeners::Unknown(e.to_string()) },
+        if who.is_empty() { Listeners::Nothing } else { Listeners::Some(who) }
+    }
+
+    /// AFT's Control Tower event rule, when it is there and not disabled.
+    async fn event_rule(&self) -> Listeners {
+        let rule = self
+            .events
+            .describe_rule()
+            .name(CT_EVENT_RULE)
+            .event_bus_name(CT_EVENT_BUS)
+            .send()
+            .await
+            .aws("events:DescribeRule");
+        match rule {
+            Ok(r) if r.state().is_some_and(|s| s.as_str() != "DISABLED") => {
+                Listeners::Some(vec![format!("EventBridge rule {CT_EVENT_RULE} on {CT_EVENT_BUS}")])
             }
+            Ok(_) => Listeners::Nothing,
+            Err(e) if e.is_not_found() => Listeners::Nothing,
+            Err(e) => Listeners::Unknown(e.to_string()),
         }
-        let listeners = if who.is_empty() { Listeners::Nothing } else { Listeners::Some(who) };
-        Deployment::Table { table, listeners }
     }
 }
 
@@ -354,7 +408,7 @@ mod tests {
     use super::*;
 
     fn table(listeners: Listeners) -> Deployment {
-        Deployment::Table { table: "aft-request".into(), listeners }
+        Deployment::Table { table: "aft-request".into(), listeners, event_rule: Listeners::Nothing }
     }
 
     #[test]
@@ -374,6 +428,30 @@ mod tests {
         assert!(quiet.quiet() && !live.quiet() && !unknown.quiet() && !none.quiet());
         assert!(live.warning(RowMode::Auto).is_some_and(|w| w.contains("aft_request_rows = \"inert\"")));
         assert!(quiet.warning(RowMode::Auto).is_none() && live.warning(RowMode::None).is_none());
+        assert!(live.warning(RowMode::Inert).is_none(), "the stream's trigger rejects an inert row");
+    }
+
+    #[test]
+    fn afts_control_tower_event_rule_rules_out_inert_rows_too() {
+        let rule = "EventBridge rule aft-controltower-event-logger on aft-events-from-ct-management".to_string();
+        let ruled = Deployment::Table {
+            table: "aft-request".into(),
+            listeners: Listeners::Some(vec![rule.clone()]),
+            event_rule: Listeners::Some(vec![rule]),
+        };
+        assert!(matches!(ruled.decide(RowMode::Inert), Decision::Skip(w) if w.contains(CT_EVENT_RULE)));
+        assert!(matches!(ruled.decide(RowMode::Auto), Decision::Skip(w) if w.contains(CT_EVENT_RULE)));
+        assert_eq!(ruled.decide(RowMode::Full), Decision::Full, "full is the user's choice");
+        for mode in [RowMode::Auto, RowMode::Inert] {
+            let w = ruled.warning(mode).unwrap();
+            assert!(w.contains("disable-rule") && !w.contains("= \"inert\""), "{mode:?}: {w}");
+        }
+        let unknown = Deployment::Table {
+            table: "aft-request".into(),
+            listeners: Listeners::Unknown("AccessDenied".into()),
+            event_rule: Listeners::Unknown("AccessDenied".into()),
+        };
+        assert!(matches!(unknown.decide(RowMode::Inert), Decision::Skip(w) if w.contains("unknown")));
     }
 
     #[test]

@@ -90,6 +90,23 @@ pub async fn action_trigger(l: &Landing, stream_arn: &str) {
         .unwrap();
 }
 
+/// AFT's Control Tower event rule, enabled: `aft-controltower-event-logger` on the bus
+/// `aft-events-from-ct-management`, matching Control Tower's account lifecycle events.
+pub async fn ct_event_rule(l: &Landing) {
+    let events = aws_sdk_eventbridge::Client::new(&l.aft_cfg);
+    events.create_event_bus().name("aft-events-from-ct-management").send().await.unwrap();
+    let pattern = r#"{"source":["aws.controltower"],"detail-type":["AWS Service Event via CloudTrail"],"detail":{"eventName":["CreateManagedAccount","UpdateManagedAccount"]}}"#;
+    events
+        .put_rule()
+        .name("aft-controltower-event-logger")
+        .event_bus_name("aft-events-from-ct-management")
+        .event_pattern(pattern)
+        .state(aws_sdk_eventbridge::types::RuleState::Enabled)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Every row of the request table, by id.
 pub async fn rows(l: &Landing) -> BTreeMap<String, HashMap<String, Av>> {
     let out = aws_sdk_dynamodb::Client::new(&l.aft_cfg).scan().table_name("aft-request").send().await.unwrap();
