@@ -80,7 +80,14 @@ pub async fn latest(client: &Client, pipeline: &str) -> Result<Option<(String, P
 /// What failed in an execution: "stage S, action A: message".
 async fn failure_detail(client: &Client, pipeline: &str, exec: &str) -> String {
     let filter = ActionExecutionFilter::builder().pipeline_execution_id(exec).build();
-    match client.list_action_executions().pipeline_name(pipeline).filter(filter).send().await {
+    match client
+        .list_action_executions()
+        .pipeline_name(pipeline)
+        .filter(filter)
+        .send()
+        .await
+        .aws("codepipeline:ListActionExecutions")
+    {
         Ok(out) => out
             .action_execution_details()
             .iter()
@@ -94,10 +101,7 @@ async fn failure_detail(client: &Client, pipeline: &str, exec: &str) -> String {
                 format!("stage {}, action {}: {summary}", a.stage_name().unwrap_or("?"), a.action_name().unwrap_or("?"))
             })
             .unwrap_or_else(|| "no failed action reported".to_string()),
-        Err(e) => format!(
-            "(codepipeline:ListActionExecutions failed: {})",
-            AwsError::from_sdk("codepipeline:ListActionExecutions", e)
-        ),
+        Err(e) => format!("({e})"),
     }
 }
 

@@ -106,7 +106,7 @@ pub async fn ensure_trail(
                 Ok(_) => did.push("trail created"),
                 // another account's run created it meanwhile, or a lost answer's resend found ours
                 Err(e) if e.code == "TrailAlreadyExistsException" => did.push("trail created by a concurrent run"),
-                Err(e) if ct.get_trail().name(TRAIL).send().await.is_ok() => {
+                Err(e) if ct.get_trail().name(TRAIL).send().await.aws("cloudtrail:GetTrail").is_ok() => {
                     tracing::warn!(error = %e, "CreateTrail reported an error, but the trail exists");
                     did.push("trail created");
                 }
