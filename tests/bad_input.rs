@@ -121,6 +121,12 @@ fn config_cases() -> Vec<Case> {
             "global_customizations_branch",
         ),
         pipe("CodeBuild project with space", "  codebuild_projects {\n    global = \"my project\"\n  }", "my project"),
+        pipe("encryption key as an alias name", "  encryption_key = {\n    id = \"alias/aft\"\n  }", "alias/aft"),
+        pipe(
+            "encryption key type",
+            "  encryption_key = {\n    id   = \"arn:aws:kms:us-east-1:111111111111:alias/aft\"\n    type = \"AES\"\n  }",
+            "AES",
+        ),
         pipe("pipeline timeout", "  timeouts {\n    create = \"soon\"\n  }", "soon"),
         acct("no selector", "", "data \"aft_account\" \"bad\""),
         acct("both selectors", "  account_id = \"111122223333\"\n  email = \"a@example.com\"", "email"),

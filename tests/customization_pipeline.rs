@@ -306,3 +306,215 @@ async fn full_drift_detection_sees_a_pipeline_edited_outside_terraform() {
     assert_eq!(branch(&decl).as_deref(), Some("main"), "the apply restored the configured branch");
     assert_eq!(tf.plan_exit(), 0, "converged");
 }
+
+/// The declaration's artifact encryption key, as (id, type).
+fn key_of(decl: &aws_sdk_codepipeline::types::PipelineDeclaration) -> Option<(String, String)> {
+    let k = decl.artifact_store()?.encryption_key()?;
+    Some((k.id().to_string(), k.r#type().as_str().to_string()))
+}
+
+/// The pipeline's declaration as CodePipeline keeps it.
+async fn declaration_of(l: &Landing, name: &str) -> aws_sdk_codepipeline::types::PipelineDeclaration {
+    l.codepipeline().get_pipeline().name(name).send().await.unwrap().pipeline.unwrap()
+}
+
+/// Sets (or with `None` removes) the pipeline's artifact encryption key outside Terraform.
+async fn set_key(l: &Landing, name: &str, key: Option<&str>) {
+    use aws_sdk_codepipeline::types::{EncryptionKey, EncryptionKeyType};
+    let mut decl = declaration_of(l, name).await;
+    let store = decl.artifact_store.as_mut().unwrap();
+    store.encryption_key = key.map(|k| EncryptionKey::builder().id(k).r#type(EncryptionKeyType::Kms).build().unwrap());
+    l.codepipeline().update_pipeline().pipeline(decl).send().await.unwrap();
+}
+
+/// Creates `<account>-customizations-pipeline` the way AFT's `aft-create-pipeline` does
+/// (`customizations_pipeline/codepipeline.tf`): CodeCommit sources, the two CodeBuild stages, the
+/// artifact bucket encrypted with `encryption_key { id = data.aws_kms_alias.aft_key.arn, type =
+/// "KMS" }`, tagged `managed_by = AFT`.
+async fn create_aft_pipeline(l: &Landing, account: &str, role: &str, key: &str) -> String {
+    use aws_sdk_codepipeline::types::*;
+    let name = format!("{account}-customizations-pipeline");
+    let type_id = |category, provider| {
+        ActionTypeId::builder()
+            .category(category)
+            .owner(ActionOwner::Aws)
+            .provider(provider)
+            .version("1")
+            .build()
+            .unwrap()
+    };
+    let source = |repo: &str| {
+        ActionDeclaration::builder()
+            .name(repo)
+            .action_type_id(type_id(ActionCategory::Source, "CodeCommit"))
+            .output_artifacts(OutputArtifact::builder().name(format!("source-{repo}")).build().unwrap())
+            .configuration("RepositoryName", repo)
+            .configuration("BranchName", "main")
+            .configuration("PollForSourceChanges", "false")
+            .build()
+            .unwrap()
+    };
+    let env = format!(r#"[{{"name":"VENDED_ACCOUNT_ID","value":"{account}","type":"PLAINTEXT"}}]"#);
+    let build = |stage: &str, repo: &str| {
+        let apply = ActionDeclaration::builder()
+            .name("Apply")
+            .action_type_id(type_id(ActionCategory::Build, "CodeBuild"))
+            .input_artifacts(InputArtifact::builder().name(format!("source-{repo}")).build().unwrap())
+            .configuration("ProjectName", format!("{repo}-terraform"))
+            .configuration("PrimarySource", format!("source-{repo}"))
+            .configuration("EnvironmentVariables", env.clone())
+            .build()
+            .unwrap();
+        StageDeclaration::builder().name(stage).actions(apply).build().unwrap()
+    };
+    let decl = PipelineDeclaration::builder()
+        .name(&name)
+        .role_arn(role)
+        .artifact_store(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location(format!("aft-customizations-pipeline-{}", l.aft))
+                .encryption_key(EncryptionKey::builder().id(key).r#type(EncryptionKeyType::Kms).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .stages(
+            StageDeclaration::builder()
+                .name("Source")
+                .actions(source("aft-global-customizations"))
+                .actions(source("aft-account-customizations"))
+                .build()
+                .unwrap(),
+        )
+        .stages(build("Global-Customizations", "aft-global-customizations"))
+        .stages(build("Account-Customizations", "aft-account-customizations"))
+        .pipeline_type(PipelineType::V2)
+        .build()
+        .unwrap();
+    let tag = Tag::builder().key("managed_by").value("AFT").build().unwrap();
+    l.codepipeline().create_pipeline().pipeline(decl).tags(tag).send().await.unwrap();
+    name
+}
+
+/// The refresh's record of a change made outside Terraform to one resource.
+fn drift_of<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    plan["resource_drift"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["address"] == address))
+        .unwrap_or_else(|| panic!("no drift of {address}: {plan}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_imported_aft_pipeline_keeps_its_encryption_key_through_a_trigger_change() {
+    let l = Landing::new().await;
+    let role = l.create_pipeline_role().await;
+    let account = l.create_account(&format!("kms-{}@example.com", common::suffix()), "kms", Some("Sandbox")).await;
+    let aft_key = format!("arn:aws:kms:us-east-1:{}:alias/aft", l.aft);
+    let name = create_aft_pipeline(&l, &account, &role, &aft_key).await;
+    let key = serde_json::json!({ "id": aft_key, "type": "KMS" });
+
+    // The user's configuration names no key; the import reads the pipeline's into the state.
+    let tf = imported(&l, "pipeline-kms-import", &pipeline(&account, "1"), &name);
+    assert_eq!(tf.values("aft_customization_pipeline.p")["encryption_key"], key);
+
+    // The trigger change plans no change of the key, and the declaration written keeps it.
+    let plan = tf.plan_json();
+    let change = common::terraform::change_of(&plan, "aft_customization_pipeline.p");
+    assert_eq!(change["change"]["actions"], serde_json::json!(["update"]), "{change}");
+    assert_eq!(change["change"]["before"]["encryption_key"], key, "{change}");
+    assert_eq!(change["change"]["after"]["encryption_key"], key, "{change}");
+    tf.apply();
+    assert_eq!(l.pipeline_executions(&name).await.len(), 1, "the trigger change ran it");
+    let kept = Some((aft_key.clone(), "KMS".to_string()));
+    assert_eq!(key_of(&declaration_of(&l, &name).await), kept, "the update kept AFT's key");
+    assert_eq!(tf.values("aft_customization_pipeline.p")["encryption_key"], key);
+    assert_eq!(tf.plan_exit(), 0, "converged");
+
+    // Another key set outside Terraform, unseen by the standard refresh: the next trigger change
+    // plans the key the pipeline has now, and the apply keeps it.
+    let other = format!("arn:aws:kms:us-east-1:{}:alias/other", l.aft);
+    set_key(&l, &name, Some(&other)).await;
+    tf.write(&format!("{}{}", l.provider(ORGS), pipeline(&account, "2")));
+    let plan = tf.plan_json();
+    let change = common::terraform::change_of(&plan, "aft_customization_pipeline.p");
+    assert_eq!(change["change"]["before"]["encryption_key"], key, "{change}");
+    assert_eq!(change["change"]["after"]["encryption_key"]["id"], other.as_str(), "{change}");
+    tf.apply();
+    assert_eq!(key_of(&declaration_of(&l, &name).await), Some((other.clone(), "KMS".to_string())));
+    assert_eq!(tf.values("aft_customization_pipeline.p")["encryption_key"]["id"], other.as_str());
+
+    // And again, seen by the full refresh: drift, and as the configuration names no key,
+    // nothing plans to change it.
+    let third = format!("arn:aws:kms:us-east-1:{}:alias/third", l.aft);
+    set_key(&l, &name, Some(&third)).await;
+    let full = l.provider(&format!("  drift_detection = \"full\"\n{ORGS}"));
+    tf.write(&format!("{full}{}", pipeline(&account, "2")));
+    let plan = tf.plan_json();
+    let drift = drift_of(&plan, "aft_customization_pipeline.p");
+    assert_eq!(drift["change"]["before"]["encryption_key"]["id"], other.as_str(), "{drift}");
+    assert_eq!(drift["change"]["after"]["encryption_key"]["id"], third.as_str(), "{drift}");
+    assert!(common::terraform::changes(&plan).is_empty(), "{:?}", common::terraform::changes(&plan));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configured_encryption_key_is_written_and_read_back() {
+    let l = Landing::new().await;
+    l.create_pipeline_role().await;
+    let account = l.create_account(&format!("key-{}@example.com", common::suffix()), "key", Some("Sandbox")).await;
+    let name = format!("{account}-customizations-pipeline");
+    let with_key = |id: &str| {
+        format!(
+            "resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n  \
+             encryption_key = {{\n    id = \"{id}\"\n  }}\n}}\n"
+        )
+    };
+    let key_arn = format!("arn:aws:kms:us-east-1:{}:key/1234abcd-12ab-34cd-56ef-1234567890ab", l.aft);
+    let tf = applied(&l, "pipeline-key-src", &with_key(&key_arn));
+    assert_eq!(key_of(&declaration_of(&l, &name).await), Some((key_arn.clone(), "KMS".into())));
+    let key = serde_json::json!({ "id": key_arn, "type": "KMS" });
+    assert_eq!(tf.values("aft_customization_pipeline.p")["encryption_key"], key);
+    assert_eq!(tf.plan_exit(), 0);
+
+    // Imported elsewhere under the same configuration: read back, nothing to change.
+    let again = imported(&l, "pipeline-key-import", &with_key(&key_arn), &name);
+    assert_eq!(again.values("aft_customization_pipeline.p")["encryption_key"], key);
+    assert_eq!(again.plan_exit(), 0);
+
+    // Another key in the configuration: the plan shows it and the apply writes it.
+    let aft_key = format!("arn:aws:kms:us-east-1:{}:alias/aft", l.aft);
+    tf.write(&format!("{}{}", l.provider(ORGS), with_key(&aft_key)));
+    let plan = tf.plan_json();
+    let change = common::terraform::change_of(&plan, "aft_customization_pipeline.p");
+    assert_eq!(change["change"]["before"]["encryption_key"], key, "{change}");
+    assert_eq!(change["change"]["after"]["encryption_key"], serde_json::json!({ "id": aft_key, "type": "KMS" }));
+    tf.apply();
+    assert_eq!(key_of(&declaration_of(&l, &name).await), Some((aft_key, "KMS".into())));
+    assert_eq!(tf.plan_exit(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_removed_outside_terraform_shows_in_the_next_plan() {
+    let l = Landing::new().await;
+    l.create_pipeline_role().await;
+    let account = l.create_account(&format!("nokey-{}@example.com", common::suffix()), "nokey", Some("Sandbox")).await;
+    let name = format!("{account}-customizations-pipeline");
+    let aft_key = format!("arn:aws:kms:us-east-1:{}:alias/aft", l.aft);
+    let body = format!(
+        "resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n  \
+         encryption_key = {{\n    id   = \"{aft_key}\"\n    type = \"KMS\"\n  }}\n}}\n"
+    );
+    let tf = applied(&l, "pipeline-key-removed", &body);
+    set_key(&l, &name, None).await;
+    assert_eq!(key_of(&declaration_of(&l, &name).await), None);
+
+    // The full refresh reads the declaration: the plan puts the configured key back.
+    tf.write(&format!("{}{body}", l.provider(&format!("  drift_detection = \"full\"\n{ORGS}"))));
+    let plan = tf.plan_json();
+    let change = common::terraform::change_of(&plan, "aft_customization_pipeline.p");
+    assert_eq!(change["change"]["actions"], serde_json::json!(["update"]), "{change}");
+    assert!(change["change"]["before"]["encryption_key"].is_null(), "{change}");
+    assert_eq!(change["change"]["after"]["encryption_key"], serde_json::json!({ "id": aft_key, "type": "KMS" }));
+    tf.apply();
+    assert_eq!(key_of(&declaration_of(&l, &name).await), Some((aft_key, "KMS".into())), "restored");
+    assert_eq!(tf.plan_exit(), 0, "converged");
+}

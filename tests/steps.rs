@@ -899,7 +899,7 @@ mod codepipeline {
     use aws_sdk_codepipeline::operation::create_pipeline::{CreatePipelineError, CreatePipelineOutput};
     use aws_sdk_codepipeline::operation::get_pipeline::{GetPipelineError, GetPipelineOutput};
     use aws_sdk_codepipeline::operation::update_pipeline::UpdatePipelineOutput;
-    use aws_sdk_codepipeline::types::PipelineMetadata;
+    use aws_sdk_codepipeline::types::{ArtifactStore, ArtifactStoreType, EncryptionKey, PipelineMetadata};
     use pipeline::{Ensured, PipelineSpec, SourceKind};
 
     use super::*;
@@ -919,6 +919,7 @@ mod codepipeline {
             account_branch: "main".into(),
             global_project: pipeline::DEFAULT_GLOBAL_PROJECT.into(),
             account_project: pipeline::DEFAULT_ACCOUNT_PROJECT.into(),
+            encryption_key: None,
         }
     }
 
@@ -951,8 +952,8 @@ mod codepipeline {
             .build();
         let update = mock!(Client::update_pipeline).then_output(|| UpdatePipelineOutput::builder().build());
         let cp = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&get, &create, &update]);
-        let (arn, ensured) = pipeline::ensure(&cp, &spec()).await.unwrap();
-        assert_eq!((arn.as_str(), ensured), (ARN, Ensured::Created));
+        let done = pipeline::ensure(&cp, &spec()).await.unwrap();
+        assert_eq!((done.arn.as_str(), done.ensured), (ARN, Ensured::Created));
         assert_eq!((create.num_calls(), update.num_calls()), (2, 0), "retried once while the role propagated");
     }
 
@@ -964,9 +965,57 @@ mod codepipeline {
             .match_requests(|r| r.pipeline().is_some_and(|p| p.name() == spec().name))
             .then_output(|| UpdatePipelineOutput::builder().build());
         let cp = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&get, &create, &update]);
-        let (_, ensured) = pipeline::ensure(&cp, &spec()).await.unwrap();
-        assert_eq!(ensured, Ensured::Updated);
+        let done = pipeline::ensure(&cp, &spec()).await.unwrap();
+        assert_eq!(done.ensured, Ensured::Updated);
         assert_eq!((create.num_calls(), update.num_calls()), (0, 1));
+    }
+
+    /// An existing pipeline encrypted with AFT's key: what an update of `spec` writes.
+    async fn update_of_keyed_pipeline(wanted: PipelineSpec) -> (pipeline::EnsuredPipeline, Option<EncryptionKey>) {
+        let aft_key = pipeline::kms_key("arn:aws:kms:us-east-1:999999999999:alias/aft").unwrap();
+        let mut existing = pipeline::declaration(&spec()).unwrap();
+        existing.artifact_store = Some(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location("aft-customizations-pipeline-999999999999")
+                .encryption_key(aft_key)
+                .build()
+                .unwrap(),
+        );
+        let get = mock!(Client::get_pipeline).then_output(move || {
+            GetPipelineOutput::builder()
+                .pipeline(existing.clone())
+                .metadata(PipelineMetadata::builder().pipeline_arn(ARN).build())
+                .build()
+        });
+        let written = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let seen = written.clone();
+        let update = mock!(Client::update_pipeline)
+            .match_requests(move |r| {
+                *seen.lock().unwrap() = r.pipeline().and_then(pipeline::encryption_key).cloned();
+                true
+            })
+            .then_output(|| UpdatePipelineOutput::builder().build());
+        let cp = mock_client!(aws_sdk_codepipeline, RuleMode::MatchAny, [&get, &update]);
+        let done = pipeline::ensure(&cp, &wanted).await.unwrap();
+        assert_eq!(update.num_calls(), 1);
+        let key = written.lock().unwrap().clone();
+        (done, key)
+    }
+
+    #[tokio::test]
+    async fn an_update_keeps_the_pipelines_encryption_key_unless_the_spec_names_another() {
+        let aft_key = pipeline::kms_key("arn:aws:kms:us-east-1:999999999999:alias/aft").unwrap();
+        let (done, written) = update_of_keyed_pipeline(spec()).await;
+        assert_eq!(written.as_ref(), Some(&aft_key), "the declaration written keeps the key");
+        assert_eq!(done.encryption_key, Some(aft_key));
+
+        let other =
+            pipeline::kms_key("arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+        let (done, written) =
+            update_of_keyed_pipeline(PipelineSpec { encryption_key: Some(other.clone()), ..spec() }).await;
+        assert_eq!(written.as_ref(), Some(&other), "a key the spec names replaces it");
+        assert_eq!(done.encryption_key, Some(other));
     }
 }
 

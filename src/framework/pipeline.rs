@@ -2,11 +2,13 @@
 //! `aft-create-pipeline` builds it: CodePipeline V2, a Source stage with the global and account
 //! customization repositories (CodeCommit or a CodeStar connection), then the global and the
 //! account customizations CodeBuild projects with `VENDED_ACCOUNT_ID`, tagged `managed_by = AFT`.
+//! The artifact store's encryption key (AFT's is the `alias/aft` KMS key) is never dropped: a spec
+//! that names none keeps the key the existing pipeline has.
 
 use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::types::{
-    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType, InputArtifact,
-    OutputArtifact, PipelineDeclaration, PipelineType, StageDeclaration, Tag,
+    ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType, EncryptionKey,
+    InputArtifact, OutputArtifact, PipelineDeclaration, PipelineType, StageDeclaration, Tag,
 };
 
 use super::StepError;
@@ -36,6 +38,9 @@ pub struct PipelineSpec {
     pub account_branch: String,
     pub global_project: String,
     pub account_project: String,
+    /// The artifact store's encryption key the configuration names. `None` keeps the key an
+    /// existing pipeline has (a new pipeline then gets none: S3's default encryption).
+    pub encryption_key: Option<EncryptionKey>,
 }
 
 /// AFT's default global customizations repository.
@@ -166,6 +171,7 @@ pub fn declaration(spec: &PipelineSpec) -> Result<PipelineDeclaration, StepError
             ArtifactStore::builder()
                 .r#type(ArtifactStoreType::S3)
                 .location(&spec.artifact_bucket)
+                .set_encryption_key(spec.encryption_key.clone())
                 .build()
                 .map_err(invalid)?,
         )
@@ -228,6 +234,16 @@ pub fn observe(decl: &PipelineDeclaration) -> Observed {
     o
 }
 
+/// The key a declaration's artifact store is encrypted with (`artifactStore.encryptionKey`).
+pub fn encryption_key(decl: &PipelineDeclaration) -> Option<&EncryptionKey> {
+    decl.artifact_store().and_then(|a| a.encryption_key())
+}
+
+/// A KMS encryption key for an artifact store (`KMS` is the only type CodePipeline has).
+pub fn kms_key(id: &str) -> Result<EncryptionKey, StepError> {
+    EncryptionKey::builder().id(id).r#type(aws_sdk_codepipeline::types::EncryptionKeyType::Kms).build().map_err(invalid)
+}
+
 /// Whether `ensure` created the pipeline or changed an existing one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ensured {
@@ -239,15 +255,28 @@ pub enum Ensured {
 /// retried (IAM is eventually consistent; the role usually works within seconds).
 const ROLE_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// What [`ensure`] did, and the pipeline it left.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnsuredPipeline {
+    pub arn: String,
+    pub ensured: Ensured,
+    /// The encryption key the written declaration has: the spec's, or else the one the existing
+    /// pipeline had.
+    pub encryption_key: Option<EncryptionKey>,
+}
+
 /// Creates the pipeline, or brings an existing one (an interrupted apply, AFT's own) to the spec.
-/// Returns the pipeline ARN.
-pub async fn ensure(client: &Client, spec: &PipelineSpec) -> Result<(String, Ensured), StepError> {
-    let decl = declaration(spec)?;
+/// An existing pipeline keeps its artifact encryption key unless the spec names another one:
+/// the declaration written never drops a key the pipeline has.
+pub async fn ensure(client: &Client, spec: &PipelineSpec) -> Result<EnsuredPipeline, StepError> {
     let existing = match client.get_pipeline().name(&spec.name).send().await.aws("codepipeline:GetPipeline") {
         Ok(o) => Some(o),
         Err(e) if e.is_not_found() => None,
         Err(e) => return Err(e.in_account(&spec.account_id).into()),
     };
+    let kept = existing.as_ref().and_then(|o| o.pipeline()).and_then(encryption_key);
+    let encryption_key = spec.encryption_key.clone().or_else(|| kept.cloned());
+    let decl = declaration(&PipelineSpec { encryption_key: encryption_key.clone(), ..spec.clone() })?;
     let ensured = match existing {
         None => {
             let tag = Tag::builder().key("managed_by").value("AFT").build().map_err(invalid)?;
@@ -274,7 +303,7 @@ pub async fn ensure(client: &Client, spec: &PipelineSpec) -> Result<(String, Ens
         }
     };
     let arn = arn_of(client, &spec.name).await?;
-    Ok((arn, ensured))
+    Ok(EnsuredPipeline { arn, ensured, encryption_key })
 }
 
 /// The ARN of a pipeline.
@@ -300,6 +329,7 @@ mod tests {
             account_branch: "main".into(),
             global_project: DEFAULT_GLOBAL_PROJECT.into(),
             account_project: "aft-account-customizations-terraform".into(),
+            encryption_key: None,
         }
     }
 
@@ -329,6 +359,16 @@ mod tests {
         assert_eq!(cfg["DetectChanges"], "false");
         assert_eq!(cfg["OutputArtifactFormat"], "CODE_ZIP");
         assert!(cfg["ConnectionArn"].starts_with("arn:aws:codestar-connections"));
+    }
+
+    #[test]
+    fn the_declaration_carries_the_spec_s_encryption_key_and_only_that() {
+        assert_eq!(encryption_key(&declaration(&spec(SourceKind::CodeCommit)).unwrap()), None);
+        let key = kms_key("arn:aws:kms:us-east-1:999999999999:alias/aft").unwrap();
+        let d =
+            declaration(&PipelineSpec { encryption_key: Some(key.clone()), ..spec(SourceKind::CodeCommit) }).unwrap();
+        assert_eq!(encryption_key(&d), Some(&key));
+        assert_eq!(encryption_key(&d).unwrap().r#type().as_str(), "KMS");
     }
 
     #[test]

@@ -1,25 +1,30 @@
 //! Resource `aft_customization_pipeline`: seed steps 8 and 9, one CodePipeline per account in the
 //! AFT management account, and its invocation by `terraform apply`.
 //!
+//! The pipeline's artifact encryption key (`encryption_key`; AFT's pipelines use `alias/aft`) is
+//! read back on import and by the full refresh, and an apply never drops it: a configuration that
+//! names no key keeps the key the pipeline has.
+//!
 //! Order: model → schema → validate → plan → create → read → update → delete → import.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use aws_sdk_codepipeline::types::EncryptionKey;
 use serde::{Deserialize, Serialize};
 
 use super::{Op, Timeouts};
 use crate::aws::{AwsError, AwsResultExt, clients, names};
 use crate::context::Context;
 use crate::framework::invoke::{self, Execution};
-use crate::framework::pipeline::{self, Ensured, PipelineSpec, SourceKind};
+use crate::framework::pipeline::{self, Ensured, EnsuredPipeline, PipelineSpec, SourceKind};
 use crate::framework::poll::Waits;
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
-    ApplyRequest, Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, NestedBlock, Plan,
-    PlanRequest, ReadRequest, Resource, Schema, StringMap, Type, Value, read_model, write_model,
+    ApplyRequest, Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, Failed, IdentitySchema, NestedBlock,
+    Nesting, Plan, PlanRequest, ReadRequest, Resource, Schema, StringMap, Type, Value, read_model, write_model,
 };
 use crate::validation;
 
@@ -50,6 +55,7 @@ pub struct Model {
     pub last_execution_status: Attr<String>,
     pub source: Attr<Source>,
     pub codebuild_projects: Attr<Projects>,
+    pub encryption_key: Attr<ArtifactKey>,
     pub timeouts: Attr<Timeouts>,
 }
 
@@ -69,6 +75,72 @@ pub struct Source {
 pub struct Projects {
     pub global: Attr<String>,
     pub account: Attr<String>,
+}
+
+/// `encryption_key = { id, type }`: the KMS key of the pipeline's artifact store.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactKey {
+    pub id: Attr<String>,
+    /// `type` in the schema; `KMS` is the only one.
+    #[serde(rename = "type")]
+    pub kind: Attr<String>,
+}
+
+/// The type of every artifact store key (CodePipeline has no other).
+const KMS: &str = "KMS";
+
+impl ArtifactKey {
+    /// The key as the pipeline declares it.
+    fn of(k: &EncryptionKey) -> ArtifactKey {
+        ArtifactKey { id: Attr::Known(k.id().to_string()), kind: Attr::Known(k.r#type().as_str().to_string()) }
+    }
+
+    /// Whether this is the key the pipeline declares (a null `type` means `KMS`).
+    fn is(&self, k: &EncryptionKey) -> bool {
+        self.id.as_str() == Some(k.id()) && self.kind.as_str().unwrap_or(KMS) == k.r#type().as_str()
+    }
+}
+
+/// The key the configuration names, if it names one: what an apply writes. `None` keeps the
+/// pipeline's own key.
+fn named_key(config: &Model) -> Result<Option<EncryptionKey>, Diagnostics> {
+    let Some(id) = config.encryption_key.known().and_then(|k| k.id.as_str()) else { return Ok(None) };
+    pipeline::kms_key(id).map(Some).map_err(|e| diag("Invalid encryption key", e))
+}
+
+/// Brings the state's key to the one the pipeline declares; true when it changed.
+fn reconcile_key(state: &mut Attr<ArtifactKey>, observed: Option<&EncryptionKey>) -> bool {
+    let same = match (state.known(), observed) {
+        (Some(k), Some(o)) => k.is(o),
+        (None, None) => state.is_null(),
+        _ => false,
+    };
+    if !same {
+        *state = observed.map(ArtifactKey::of).into();
+    }
+    !same
+}
+
+/// A KMS key as CodePipeline takes it: a key id, a key ARN or an alias ARN (1 to 400 characters).
+fn kms_key_id(s: &str) -> Result<(), String> {
+    let hex = |p: &str, n: usize| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit());
+    let uuid = {
+        let p: Vec<&str> = s.split('-').collect();
+        p.len() == 5 && [8, 4, 4, 4, 12].iter().zip(&p).all(|(n, p)| hex(p, *n))
+    };
+    let multi_region = s.strip_prefix("mrk-").is_some_and(|h| hex(h, 32));
+    let arn = validation::service_arn(s, "kms").is_ok()
+        && s.splitn(6, ':').nth(5).is_some_and(|r| {
+            r.strip_prefix("alias/").or_else(|| r.strip_prefix("key/")).is_some_and(|n| !n.is_empty())
+        });
+    if (uuid || multi_region || arn) && s.len() <= 400 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a KMS key id, key ARN or alias ARN. CodePipeline takes no alias name: for AFT's key \
+             write its ARN, arn:aws:kms:<region>:<AFT management account>:alias/aft."
+        ))
+    }
 }
 
 /// The identity: the pipeline's name.
@@ -97,8 +169,14 @@ fn or_default(a: &Attr<String>, default: &str) -> String {
     a.as_str().unwrap_or(default).to_string()
 }
 
-/// The pipeline a (known) configuration describes, with AFT's defaults.
-pub fn spec_of(m: &Model, aft_management: &str, partition: &str) -> PipelineSpec {
+/// The pipeline a (known) plan describes, with AFT's defaults, and the encryption key the
+/// configuration names (see [`named_key`]).
+pub fn spec_of(
+    m: &Model,
+    encryption_key: Option<EncryptionKey>,
+    aft_management: &str,
+    partition: &str,
+) -> PipelineSpec {
     let account = m.account_id.as_str().unwrap_or_default().to_string();
     let src = m.source.known().cloned().unwrap_or_default();
     let cb = m.codebuild_projects.known().cloned().unwrap_or_default();
@@ -124,6 +202,7 @@ pub fn spec_of(m: &Model, aft_management: &str, partition: &str) -> PipelineSpec
         global_project: or_default(&cb.global, pipeline::DEFAULT_GLOBAL_PROJECT),
         account_project: or_default(&cb.account, pipeline::DEFAULT_ACCOUNT_PROJECT),
         account_id: account,
+        encryption_key,
     }
 }
 
@@ -185,17 +264,31 @@ fn diag(summary: &str, e: impl std::fmt::Display) -> Diagnostics {
     Diagnostic::error(summary, e.to_string()).into()
 }
 
-fn with_execution(planned: &Model, spec: &PipelineSpec, arn: &str, exec: &Execution) -> Model {
+fn with_execution(planned: &Model, spec: &PipelineSpec, done: &EnsuredPipeline, exec: &Execution) -> Model {
     let known = |s: &str| Attr::Known(s.to_string());
     Model {
         id: known(&spec.name),
         name: known(&spec.name),
-        arn: known(arn),
+        arn: known(&done.arn),
+        encryption_key: done.encryption_key.as_ref().map(ArtifactKey::of).into(),
         role_arn: known(&spec.role_arn),
         artifact_bucket: known(&spec.artifact_bucket),
         last_execution_id: known(&exec.id),
         last_execution_status: known(&exec.status),
         ..planned.clone()
+    }
+}
+
+/// The key the pipeline declares now, as the plan of an update shows it: unknown (decided at
+/// apply time, which keeps whatever key the pipeline has) when it cannot be read.
+async fn current_key(ctx: &Context, name: &str) -> Attr<ArtifactKey> {
+    let cp = clients::codepipeline(ctx.aws.hub());
+    match cp.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
+        Ok(out) => out.pipeline().and_then(pipeline::encryption_key).map(ArtifactKey::of).into(),
+        Err(e) => {
+            tracing::debug!(pipeline = name, error = %e, "the pipeline's encryption key is decided at apply time");
+            Attr::Unknown
+        }
     }
 }
 
@@ -226,6 +319,20 @@ impl Resource<Context> for CustomizationPipeline {
             .attr(Attribute::computed("arn", Type::String, "The pipeline ARN."))
             .attr(Attribute::computed("last_execution_id", Type::String, "The execution the last apply started."))
             .attr(Attribute::computed("last_execution_status", Type::String, "Its status (`Succeeded`, `Failed`, `InProgress`, ...)."))
+            .attr(Attribute {
+                computed: true,
+                ..Attribute::nested(
+                    "encryption_key",
+                    Nesting::Single,
+                    vec![
+                        Attribute::required("id", Type::String, "The KMS key: a key id, key ARN or alias ARN (CodePipeline takes no alias name); AFT's is `arn:aws:kms:<region>:<AFT management account>:alias/aft`."),
+                        Attribute::optional_computed("type", Type::String, "`KMS`, the only type (the default)."),
+                    ],
+                    "The KMS key CodePipeline encrypts the pipeline's artifacts with (`artifactStore.encryptionKey`; AFT's pipelines use \
+                     `alias/aft`). Left out, the pipeline keeps the key it has: an apply never drops it, and a new pipeline gets none \
+                     (S3's default encryption). The state shows the pipeline's key either way.",
+                )
+            })
             .block(NestedBlock::single(
                 "source",
                 Block::new("Where the customization repositories are.")
@@ -354,6 +461,22 @@ impl Resource<Context> for CustomizationPipeline {
                 );
             }
         }
+        if let Some(k) = c.encryption_key.known() {
+            if let Some(id) = k.id.as_str()
+                && let Err(e) = kms_key_id(id)
+            {
+                d.error_at(AttrPath::attr("encryption_key").then("id"), "Invalid encryption key", e);
+            }
+            if let Some(t) = k.kind.as_str()
+                && t != KMS
+            {
+                d.error_at(
+                    AttrPath::attr("encryption_key").then("type"),
+                    "Invalid encryption key type",
+                    format!("{t:?}: CodePipeline knows only \"KMS\"."),
+                );
+            }
+        }
         Timeouts::check(&c.timeouts, &mut d);
         d
     }
@@ -383,9 +506,41 @@ impl Resource<Context> for CustomizationPipeline {
                 }
             }
         }
-        if !req.prior.is_null() && config_changed(req.schema, req.prior, &plan.planned, &NO_RUN) {
+        let config = match Model::read(req.config) {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
+        let updating = !req.prior.is_null();
+        if updating && config.encryption_key.is_null() {
+            // Terraform proposes null here (the prior key has a required `id`, so it takes the
+            // key for one the configuration used to name); a configuration that names no key
+            // keeps the pipeline's
+            m.encryption_key = match Model::read(req.prior) {
+                Ok(p) => p.encryption_key,
+                Err(d) => return d,
+            };
+        }
+        if let Attr::Known(k) = &mut m.encryption_key
+            && k.kind.is_null()
+        {
+            k.kind = Attr::Known(KMS.into());
+        }
+        let planned = match m.write() {
+            Ok(v) => v,
+            Err(d) => return d,
+        };
+        if updating && config_changed(req.schema, req.prior, &planned, &NO_RUN) {
             m.last_execution_id = Attr::Unknown;
             m.last_execution_status = Attr::Unknown;
+        }
+        // An update plans the key the pipeline has now when the configuration names none (the
+        // state may predate a change made outside Terraform), so the plan shows what the apply,
+        // which keeps that key, will leave.
+        if updating && config.encryption_key.is_null() && planned != *req.prior {
+            m.encryption_key = match (ctx, m.name.as_str()) {
+                (Some(c), Some(name)) => current_key(c, name).await,
+                _ => Attr::Unknown,
+            };
         }
         match m.write() {
             Ok(v) => {
@@ -399,14 +554,15 @@ impl Resource<Context> for CustomizationPipeline {
     async fn create(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
         let planned = req.planned;
         let planned = Model::read(planned)?;
+        let key = named_key(&Model::read(req.config)?)?;
         let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Create, DEFAULT_CREATE);
         let lz = ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?.clone();
-        let spec = spec_of(&planned, &lz.aft_management, &lz.partition);
+        let spec = spec_of(&planned, key, &lz.aft_management, &lz.partition);
         let cp = clients::codepipeline(ctx.aws.hub());
-        let (arn, ensured) =
+        let done =
             pipeline::ensure(&cp, &spec).await.map_err(|e| diag("Creating the customizations pipeline failed", e))?;
         // CodePipeline runs a new pipeline once by itself; take that run instead of starting a second
-        let auto = if ensured == Ensured::Created {
+        let auto = if done.ensured == Ensured::Created {
             invoke::latest(&cp, &spec.name)
                 .await
                 .map_err(|e| diag("Reading pipeline executions failed", e))?
@@ -417,12 +573,12 @@ impl Resource<Context> for CustomizationPipeline {
         let wait = planned.wait_for_completion.known().copied().unwrap_or(true);
         let run = invoke::run(&cp, &ctx.customization_slots, &spec.name, auto, wait, &Waits::of(ctx, deadline)).await;
         match run {
-            Ok(exec) => Ok(with_execution(&planned, &spec, &arn, &exec).write()?),
+            Ok(exec) => Ok(with_execution(&planned, &spec, &done, &exec).write()?),
             Err(e) => {
                 let failed = Execution { id: String::new(), status: "Failed".into() };
                 Err(Failed {
                     diags: diag("The customizations pipeline failed", format!("account {}: {e}", spec.account_id)),
-                    partial: Some(with_execution(&planned, &spec, &arn, &failed).write()?),
+                    partial: Some(with_execution(&planned, &spec, &done, &failed).write()?),
                 })
             }
         }
@@ -446,10 +602,13 @@ impl Resource<Context> for CustomizationPipeline {
         if ask {
             match cp.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
                 Ok(out) => {
-                    if let Some(p) = out.pipeline().filter(|_| full)
-                        && reconcile_sources(&mut s, &pipeline::observe(p))
-                    {
-                        tracing::info!(pipeline = name, "the pipeline's sources differ from the state");
+                    if let Some(p) = out.pipeline().filter(|_| full) {
+                        if reconcile_sources(&mut s, &pipeline::observe(p)) {
+                            tracing::info!(pipeline = name, "the pipeline's sources differ from the state");
+                        }
+                        if reconcile_key(&mut s.encryption_key, pipeline::encryption_key(p)) {
+                            tracing::info!(pipeline = name, "the pipeline's encryption key differs from the state");
+                        }
                     }
                 }
                 Err(e) if e.is_not_found() => return Ok(None),
@@ -480,17 +639,18 @@ impl Resource<Context> for CustomizationPipeline {
     async fn update(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
         let planned = req.planned;
         let planned = Model::read(planned)?;
+        let key = named_key(&Model::read(req.config)?)?;
         let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Update, DEFAULT_UPDATE);
         let lz = ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?.clone();
-        let spec = spec_of(&planned, &lz.aft_management, &lz.partition);
+        let spec = spec_of(&planned, key, &lz.aft_management, &lz.partition);
         let cp = clients::codepipeline(ctx.aws.hub());
-        let (arn, _) =
+        let done =
             pipeline::ensure(&cp, &spec).await.map_err(|e| diag("Updating the customizations pipeline failed", e))?;
         let wait = planned.wait_for_completion.known().copied().unwrap_or(true);
         let exec = invoke::run(&cp, &ctx.customization_slots, &spec.name, None, wait, &Waits::of(ctx, deadline))
             .await
             .map_err(|e| diag("The customizations pipeline failed", format!("account {}: {e}", spec.account_id)))?;
-        Ok(with_execution(&planned, &spec, &arn, &exec).write()?)
+        Ok(with_execution(&planned, &spec, &done, &exec).write()?)
     }
 
     async fn delete(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<(), Diagnostics> {
@@ -561,6 +721,7 @@ impl Resource<Context> for CustomizationPipeline {
             arn: Attr::Known(arn),
             last_execution_id: latest.as_ref().map(|l| l.0.clone()).into(),
             last_execution_status: latest.map(|l| l.1.as_str().to_string()).into(),
+            encryption_key: pipeline::encryption_key(p).map(ArtifactKey::of).into(),
             ..Model::default()
         };
         reconcile_sources(&mut imported, &pipeline::observe(p));
@@ -597,6 +758,41 @@ mod tests {
     fn the_model_matches_the_schema_one_to_one() {
         crate::plugin::check_model::<Model>(ty()).unwrap();
         crate::plugin::check_model::<Identity>(&Type::object([("name", Type::String)])).unwrap();
+    }
+
+    #[test]
+    fn kms_keys_are_taken_in_the_forms_codepipeline_takes() {
+        for ok in [
+            "arn:aws:kms:us-east-1:111122223333:alias/aft",
+            "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+        ] {
+            assert_eq!(kms_key_id(ok), Ok(()), "{ok}");
+        }
+        for bad in
+            ["", "alias/aft", "aft", "arn:aws:kms:us-east-1:111122223333:alias/", "arn:aws:s3:::aft", "1234-5678"]
+        {
+            assert!(kms_key_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_key_in_the_state_follows_the_pipeline() {
+        let aft = pipeline::kms_key("arn:aws:kms:us-east-1:111122223333:alias/aft").unwrap();
+        let same = Attr::Known(ArtifactKey { id: known(aft.id()), kind: Attr::Null });
+        let mut s = same.clone();
+        assert!(!reconcile_key(&mut s, Some(&aft)), "a null type means KMS");
+        assert_eq!(s, same);
+        assert!(!reconcile_key(&mut Attr::Null, None));
+
+        // removed outside Terraform, then another key
+        let mut s = same.clone();
+        assert!(reconcile_key(&mut s, None));
+        assert!(s.is_null());
+        let other = pipeline::kms_key("arn:aws:kms:us-east-1:111122223333:alias/other").unwrap();
+        assert!(reconcile_key(&mut s, Some(&other)));
+        assert_eq!(s, Attr::Known(ArtifactKey { id: known(other.id()), kind: known("KMS") }));
     }
 
     #[test]
