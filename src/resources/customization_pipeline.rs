@@ -675,7 +675,8 @@ impl Resource<Context> for CustomizationPipeline {
                     .abandon(true)
                     .reason("pipeline destroyed by terraform")
                     .send()
-                    .await;
+                    .await
+                    .aws("codepipeline:StopPipelineExecution");
             }
         }
         match cp.delete_pipeline().name(name).send().await.aws("codepipeline:DeletePipeline") {
