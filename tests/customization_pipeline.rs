@@ -518,3 +518,27 @@ async fn a_key_removed_outside_terraform_shows_in_the_next_plan() {
     assert_eq!(key_of(&declaration_of(&l, &name).await), Some((aft_key, "KMS".into())), "restored");
     assert_eq!(tf.plan_exit(), 0, "converged");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timeouts_only_change_starts_nothing() {
+    let l = Landing::new().await;
+    l.create_pipeline_role().await;
+    let account = l.create_account(&format!("to-{}@example.com", common::suffix()), "to", Some("Sandbox")).await;
+    let body = |extra: &str| {
+        format!("resource \"aft_customization_pipeline\" \"p\" {{\n  account_id = \"{account}\"\n{extra}}}\n")
+    };
+    let tf = applied(&l, "pipeline-timeouts-only", &body(""));
+    let name = tf.values("aft_customization_pipeline.p")["name"].as_str().unwrap().to_string();
+    let first = tf.values("aft_customization_pipeline.p")["last_execution_id"].clone();
+    let runs = l.pipeline_executions(&name).await;
+    // the plan promises the same execution; the apply must keep that promise, starting nothing
+    tf.write(&format!(
+        "{}{}",
+        l.provider(ORGS),
+        body("  wait_for_completion = false\n  timeouts {\n    update = \"30m\"\n  }\n")
+    ));
+    tf.apply();
+    assert_eq!(tf.values("aft_customization_pipeline.p")["last_execution_id"], first);
+    assert_eq!(l.pipeline_executions(&name).await, runs);
+    assert_eq!(tf.plan_exit(), 0);
+}
