@@ -59,6 +59,24 @@ mod organizations {
     }
 
     #[tokio::test]
+    async fn tags_of_afts_own_request_are_added_and_updated_never_removed() {
+        use terraform_provider_aft::framework::request::RequestOwner;
+        let list = mock!(Client::list_tags_for_resource).then_output(|| tagged(&[("Owner", "a"), ("CostCenter", "x")]));
+        let untag = mock!(Client::untag_resource).then_output(|| UntagResourceOutput::builder().build());
+        let tag = mock!(Client::tag_resource)
+            .match_requests(|r| {
+                let t: Vec<(&str, &str)> = r.tags().iter().map(|t| (t.key(), t.value())).collect();
+                t == [("Owner", "b"), ("Team", "platform")]
+            })
+            .then_output(|| TagResourceOutput::builder().build());
+        let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, [&list, &untag, &tag]);
+        let wanted = map(&[("Owner", "b"), ("Team", "platform")]);
+        let done = tags::sync_as(&org, "111122223333", &wanted, RequestOwner::Aft).await.unwrap();
+        assert_eq!((untag.num_calls(), tag.num_calls()), (0, 1), "CostCenter is kept: {}", done.detail);
+        assert!(done.detail.contains("1 not requested kept"), "{}", done.detail);
+    }
+
+    #[tokio::test]
     async fn tags_already_in_sync_write_nothing() {
         let list = mock!(Client::list_tags_for_resource).then_output(|| tagged(&[("Owner", "a")]));
         let untag = mock!(Client::untag_resource).then_output(|| UntagResourceOutput::builder().build());
@@ -715,24 +733,89 @@ mod sfn {
 
 mod ec2 {
     use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::error::ErrorMetadata;
     use aws_sdk_ec2::operation::delete_internet_gateway::DeleteInternetGatewayOutput;
     use aws_sdk_ec2::operation::delete_network_acl::DeleteNetworkAclOutput;
     use aws_sdk_ec2::operation::delete_route_table::DeleteRouteTableOutput;
     use aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupOutput;
+    use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetError;
     use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetOutput;
     use aws_sdk_ec2::operation::delete_vpc::DeleteVpcOutput;
     use aws_sdk_ec2::operation::describe_internet_gateways::DescribeInternetGatewaysOutput;
     use aws_sdk_ec2::operation::describe_network_acls::DescribeNetworkAclsOutput;
+    use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
     use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
     use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
     use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
-    use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+    use aws_sdk_ec2::operation::describe_vpcs::{DescribeVpcsError, DescribeVpcsOutput};
     use aws_sdk_ec2::operation::detach_internet_gateway::DetachInternetGatewayOutput;
     use aws_sdk_ec2::types::{
-        InternetGateway, NetworkAcl, RouteTable, RouteTableAssociation, SecurityGroup, Subnet, Vpc,
+        InternetGateway, NetworkAcl, NetworkInterface, NetworkInterfaceType, RouteTable, RouteTableAssociation,
+        SecurityGroup, Subnet, Vpc,
     };
+    use aws_smithy_mocks::Rule;
+    use default_vpcs::RegionOutcome;
 
     use super::*;
+
+    /// DescribeNetworkInterfaces of `vpc`: interfaces of these kinds.
+    fn enis(vpc: &'static str, kinds: &'static [NetworkInterfaceType]) -> Rule {
+        mock!(Client::describe_network_interfaces)
+            .match_requests(move |r| {
+                r.filters().iter().any(|f| f.name() == Some("vpc-id") && f.values() == [vpc.to_string()])
+            })
+            .then_output(move || {
+                let mut out = DescribeNetworkInterfacesOutput::builder();
+                for (i, k) in kinds.iter().enumerate() {
+                    out = out.network_interfaces(
+                        NetworkInterface::builder()
+                            .network_interface_id(format!("eni-{i}"))
+                            .interface_type(k.clone())
+                            .vpc_id(vpc)
+                            .build(),
+                    );
+                }
+                out.build()
+            })
+    }
+
+    /// A region with one default VPC, `vpc`, whose only blocker is one internet gateway: the
+    /// rules that look (first) and the rules that change (second), and a client over both.
+    fn region(vpc: &'static str, kinds: &'static [NetworkInterfaceType]) -> (Vec<Rule>, Vec<Rule>, Client) {
+        let looks = vec![
+            mock!(Client::describe_vpcs)
+                .then_output(move || DescribeVpcsOutput::builder().vpcs(Vpc::builder().vpc_id(vpc).build()).build()),
+            enis(vpc, kinds),
+            mock!(Client::describe_internet_gateways).then_output(|| {
+                DescribeInternetGatewaysOutput::builder()
+                    .internet_gateways(InternetGateway::builder().internet_gateway_id("igw-1").build())
+                    .build()
+            }),
+            mock!(Client::describe_subnets).then_output(|| {
+                DescribeSubnetsOutput::builder().subnets(Subnet::builder().subnet_id("subnet-a").build()).build()
+            }),
+            mock!(Client::describe_route_tables).then_output(|| DescribeRouteTablesOutput::builder().build()),
+            mock!(Client::describe_network_acls).then_output(|| DescribeNetworkAclsOutput::builder().build()),
+            mock!(Client::describe_security_groups).then_output(|| DescribeSecurityGroupsOutput::builder().build()),
+        ];
+        let changes = vec![
+            mock!(Client::detach_internet_gateway).then_output(|| DetachInternetGatewayOutput::builder().build()),
+            mock!(Client::delete_internet_gateway).then_output(|| DeleteInternetGatewayOutput::builder().build()),
+            mock!(Client::delete_subnet).then_output(|| DeleteSubnetOutput::builder().build()),
+            mock!(Client::delete_route_table).then_output(|| DeleteRouteTableOutput::builder().build()),
+            mock!(Client::delete_network_acl).then_output(|| DeleteNetworkAclOutput::builder().build()),
+            mock!(Client::delete_security_group).then_output(|| DeleteSecurityGroupOutput::builder().build()),
+            mock!(Client::delete_vpc)
+                .match_requests(move |r| r.vpc_id() == Some(vpc))
+                .then_output(|| DeleteVpcOutput::builder().build()),
+        ];
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, looks.iter().chain(&changes));
+        (looks, changes, ec2)
+    }
+
+    fn calls(rules: &[Rule]) -> Vec<usize> {
+        rules.iter().map(Rule::num_calls).collect()
+    }
 
     #[tokio::test]
     async fn a_default_vpc_goes_with_what_blocks_it_and_the_defaults_it_owns_stay() {
@@ -791,11 +874,13 @@ mod ec2 {
         let del_vpc = mock!(Client::delete_vpc)
             .match_requests(|r| r.vpc_id() == Some("vpc-1"))
             .then_output(|| DeleteVpcOutput::builder().build());
+        let no_enis = enis("vpc-1", &[]);
         let ec2 = mock_client!(
             aws_sdk_ec2,
             RuleMode::MatchAny,
             [
                 &vpcs,
+                &no_enis,
                 &igws,
                 &detach,
                 &del_igw,
@@ -810,7 +895,11 @@ mod ec2 {
                 &del_vpc
             ]
         );
-        assert_eq!(default_vpcs::delete_in_region(&ec2).await.unwrap(), 1);
+        match default_vpcs::delete_in_region(&ec2).await.unwrap() {
+            RegionOutcome::Done { deleted, kept } => assert_eq!((deleted, kept), (vec!["vpc-1".to_string()], vec![])),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(no_enis.num_calls(), 1, "its network interfaces were looked at");
         // the main route table, the default ACL and the default group go with the VPC itself
         let counts = [detach.num_calls(), del_igw.num_calls(), del_subnet.num_calls(), del_rt.num_calls()];
         assert_eq!(counts, [1, 1, 2, 1]);
@@ -822,7 +911,85 @@ mod ec2 {
         let vpcs = mock!(Client::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build());
         let del_vpc = mock!(Client::delete_vpc).then_output(|| DeleteVpcOutput::builder().build());
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&vpcs, &del_vpc]);
-        assert_eq!(default_vpcs::delete_in_region(&ec2).await.unwrap(), 0);
+        match default_vpcs::delete_in_region(&ec2).await.unwrap() {
+            RegionOutcome::Done { deleted, kept } => assert!(deleted.is_empty() && kept.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(del_vpc.num_calls(), 0);
+    }
+
+    /// The bug a user found: the step detached the internet gateway of a default VPC in use
+    /// before it found out, cutting the workload off the internet.
+    #[tokio::test]
+    async fn a_default_vpc_with_network_interfaces_is_left_entirely_alone_with_a_warning() {
+        let (looks, changes, ec2) =
+            region("vpc-used", &[NetworkInterfaceType::Interface, NetworkInterfaceType::Lambda]);
+        let done = default_vpcs::delete_in_regions("111122223333", vec![("eu-west-1".into(), ec2)]).await.unwrap();
+        assert_eq!(calls(&changes), [0; 7], "no detach, no delete of anything");
+        // nothing beyond the VPC and its interfaces was even looked at
+        assert_eq!(calls(&looks), [1, 1, 0, 0, 0, 0, 0]);
+        assert_eq!(done.warnings.len(), 1, "{:?}", done.warnings);
+        let w = &done.warnings[0];
+        for part in ["vpc-used", "111122223333", "eu-west-1", "2 network interfaces (interface, lambda)"] {
+            assert!(w.contains(part), "{part} not in {w}");
+        }
+        assert!(done.detail.contains("0 default VPCs deleted") && done.detail.contains("1 kept"), "{}", done.detail);
+    }
+
+    /// AFT 1.20.1 skips a region it cannot reach (and one that refuses the account at its first
+    /// look); the other regions are still processed.
+    #[tokio::test]
+    async fn an_unreachable_region_is_skipped_with_a_warning_and_the_others_are_processed() {
+        // a region not enabled for the account
+        let refused = mock!(Client::describe_vpcs).then_error(|| {
+            DescribeVpcsError::generic(ErrorMetadata::builder().code("OptInRequired").message("not subscribed").build())
+        });
+        let refused_delete = mock!(Client::delete_vpc).then_output(|| DeleteVpcOutput::builder().build());
+        let opt_in = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&refused, &refused_delete]);
+        // an endpoint nothing listens on: the SDK's connection fails (its retries off, for speed)
+        let conf = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new("eu-south-2"))
+            .endpoint_url("http://127.0.0.1:1")
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new("a", "b", None, None, "test"))
+            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .build();
+        let down = Client::from_conf(conf);
+        let (_, changes, reachable) = region("vpc-free", &[]);
+        let regions = vec![("us-east-1".into(), reachable), ("ap-east-1".into(), opt_in), ("eu-south-2".into(), down)];
+        let done = default_vpcs::delete_in_regions("111122223333", regions).await.unwrap();
+        // the reachable region's VPC went, with its gateway
+        assert_eq!(calls(&changes), [1, 1, 1, 0, 0, 0, 1]);
+        assert_eq!(refused_delete.num_calls(), 0);
+        assert_eq!(done.warnings.len(), 2, "{:?}", done.warnings);
+        let (a, b) = (&done.warnings[0], &done.warnings[1]);
+        assert!(a.contains("ap-east-1") && a.contains("OptInRequired") && a.contains("111122223333"), "{a}");
+        assert!(b.contains("eu-south-2") && b.contains("DispatchFailure") && b.contains("111122223333"), "{b}");
+        assert!(done.detail.starts_with("1 default VPCs deleted in 3 regions"), "{}", done.detail);
+        assert!(done.detail.contains("2 regions skipped"), "{}", done.detail);
+    }
+
+    /// A refusal after the first look (here an SCP denying DeleteSubnet once the gateway is gone)
+    /// is no unreachable region: it fails the step, naming the account, the region and the call.
+    #[tokio::test]
+    async fn a_refusal_during_the_deletion_fails_the_step_naming_account_region_and_call() {
+        let (looks, _, _) = region("vpc-free", &[]);
+        let denied = mock!(Client::delete_subnet)
+            .then_error(|| DeleteSubnetError::generic(ErrorMetadata::builder().code("UnauthorizedOperation").build()));
+        let detach =
+            mock!(Client::detach_internet_gateway).then_output(|| DetachInternetGatewayOutput::builder().build());
+        let del_igw =
+            mock!(Client::delete_internet_gateway).then_output(|| DeleteInternetGatewayOutput::builder().build());
+        let del_vpc = mock!(Client::delete_vpc).then_output(|| DeleteVpcOutput::builder().build());
+        let rules = [&denied, &detach, &del_igw, &del_vpc];
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, looks.iter().chain(rules));
+        let err = match default_vpcs::delete_in_regions("111122223333", vec![("eu-west-1".into(), ec2)]).await {
+            Err(e) => e.to_string(),
+            Ok(done) => panic!("a refused deletion was taken for an unreachable region: {:?}", done.warnings),
+        };
+        for part in ["ec2:DeleteSubnet", "111122223333", "eu-west-1", "UnauthorizedOperation"] {
+            assert!(err.contains(part), "{part} not in {err}");
+        }
         assert_eq!(del_vpc.num_calls(), 0);
     }
 }

@@ -88,7 +88,11 @@ struct State {
     calls: Vec<String>,
     ous: Vec<String>,
     fail_ous: Vec<String>,
+    on_account: Option<AccountHook>,
 }
+
+/// What [`ServiceCatalog::on_account`] runs in each new account.
+type AccountHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// What the stand-in did, for assertions.
 #[derive(Clone, Debug, Default)]
@@ -186,6 +190,13 @@ impl ServiceCatalog {
         if fail {
             s.fail_ous.push(name.to_string());
         }
+    }
+
+    /// Runs `f` with each account Control Tower makes, while its baseline still runs (the account
+    /// exists, its record has not succeeded yet): what a StackSet or Customizations for Control
+    /// Tower deploys into a new account before the provider's framework run sees it.
+    pub fn on_account(&self, f: impl Fn(&str) + Send + Sync + 'static) {
+        self.state.lock().unwrap().on_account = Some(Arc::new(f));
     }
 
     /// Starts `n` account operations as another principal (another AFT, the console), each in
@@ -656,6 +667,12 @@ fn run(
             None => block_on(move_to(ct, account, &ou_of(params))).map(|()| account.clone()),
         },
     };
+    if let (Work::Create(_), Ok(id)) = (&work, &result) {
+        let hook = st.lock().unwrap().on_account.clone();
+        if let Some(f) = hook {
+            f(id);
+        }
+    }
     std::thread::sleep(delay / 2);
     if recovering && result.is_ok() {
         st.lock().unwrap().recovered += 1;
