@@ -177,3 +177,58 @@ async fn invoke_action_reruns_exactly_the_targets_and_changes_no_state() {
     assert_eq!(strip(&before_state)["resources"], strip(&after_state)["resources"], "the action changes no state");
     assert_eq!(tf.plan_exit(), 0);
 }
+
+/// AFT's semantics for AFT's accounts: re-running the framework of an account whose request is
+/// AFT's own `aft-request` row sets the row's tags and removes none (AFT's `tag_account` only adds
+/// and updates, #238), run after run, and leaves the metadata item in AFT's shape.
+#[tokio::test(flavor = "multi_thread")]
+async fn invoke_action_on_an_aft_account_sets_its_requests_tags_and_removes_none() {
+    use aws_sdk_dynamodb::types::AttributeValue as Av;
+    let l = Landing::new().await;
+    l.create_customizations(CUSTOMIZATIONS_ASL).await;
+    aft::request_table(&l, false).await;
+    let a = aft::seed_account(&l, 1, "Sandbox").await;
+    // a tag someone put on the account outside AFT's request
+    let tag = aws_sdk_organizations::types::Tag::builder().key("CostCenter").value("cc-42").build().unwrap();
+    l.org().tag_resource().resource_id(&a.id).tags(tag).send().await.unwrap();
+    // AFT's request now asks for Env = prod and a new Team tag (Owner unchanged)
+    aws_sdk_dynamodb::Client::new(&l.aft_cfg)
+        .update_item()
+        .table_name("aft-request")
+        .key("id", Av::S(a.email.clone()))
+        .update_expression("SET account_tags = :t")
+        .expression_attribute_values(":t", Av::S(r#"{"Env":"prod","Owner":"team-1","Team":"red"}"#.into()))
+        .send()
+        .await
+        .unwrap();
+    let action = format!(
+        "action \"aft_invoke_customizations\" \"legacy\" {{\n  config {{\n    include {{\n      type         = \"accounts\"\n      target_value = [\"{}\"]\n    }}\n    run_pipelines = false\n  }}\n}}\n",
+        a.id
+    );
+    let tf = Tf::new("invoke-aft-account");
+    tf.write(&format!("{}{action}", l.provider(ORGS)));
+    tf.run(&["init", "-input=false", "-no-color"]).ok();
+    let expected: std::collections::BTreeMap<String, String> =
+        [("CostCenter", "cc-42"), ("Env", "prod"), ("Owner", "team-1"), ("Team", "red")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    // twice: the second run must still know the request as AFT's
+    for run in 1..=2 {
+        let notes = l.notifications(&a.id).await.len();
+        let out = tf
+            .run(&[
+                "apply",
+                "-auto-approve",
+                "-input=false",
+                "-no-color",
+                "-invoke=action.aft_invoke_customizations.legacy",
+            ])
+            .ok();
+        assert!(out.stdout.contains("1 account(s) done, 0 failed"), "run {run}: {}", out.stdout);
+        assert_eq!(l.notifications(&a.id).await.len(), notes + 1, "run {run}: the framework ran");
+        assert_eq!(l.tags(&a.id).await, expected, "run {run}: the request's tags set, the other one kept");
+        let item = l.metadata(&a.id).await.expect("the metadata item");
+        assert!(!item.contains_key("account_request"), "run {run}: the item keeps AFT's shape: {item:?}");
+    }
+}

@@ -14,6 +14,7 @@ use futures::StreamExt;
 
 use crate::aws::{AwsError, clients, organizations};
 use crate::context::Context;
+use crate::framework::request::RequestOwner;
 use crate::framework::{self, invoke, metadata};
 use crate::inventory::targets::{TargetBlocks, resolve_targets, target_block, validate_targets};
 use crate::plugin::{
@@ -78,6 +79,12 @@ async fn one(ctx: &Context, id: &str, opts: Options, deadline: Instant, progress
         match request_for(ctx, id).await {
             Ok(Some(req)) => {
                 progress.say(format!("{id}: provisioning framework started"));
+                // AFT's own request keeps AFT's semantics: the run adds and updates tags, and
+                // removes none of those AFT's request does not name
+                let _aft = (req.owner == RequestOwner::Aft).then(|| framework::tags::AftSemantics::mark(ctx, id));
+                if req.owner == RequestOwner::Aft {
+                    out.lines.push("AFT's request: tags added and updated, none removed".into());
+                }
                 let rec = framework::run(ctx, "invoke", framework::Origin::Existing, id, &req, deadline).await;
                 match &rec.error {
                     None => {
@@ -122,7 +129,8 @@ async fn one(ctx: &Context, id: &str, opts: Options, deadline: Instant, progress
     out
 }
 
-/// The account's request: our metadata item's, or the row of AFT's `aft-request` table.
+/// The account's request: our metadata item's, or the row of AFT's `aft-request` table (whose
+/// owner says whether it is AFT's own; see [`RequestOwner`]).
 async fn request_for(ctx: &Context, id: &str) -> Result<Option<framework::request::AccountRequest>, AwsError> {
     if let Some(r) = metadata::get(ctx, id).await?.and_then(|i| i.request) {
         return Ok(Some(r));

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
 use super::account_info::Account;
-use super::request::AccountRequest;
+use super::request::{AccountRequest, RequestOwner};
 use super::{Done, StepError};
 use crate::aws::{AwsError, AwsResultExt, clients, organizations::AccountInfo};
 use crate::context::Context;
@@ -79,11 +79,14 @@ pub fn request_from_item(m: &HashMap<String, Av>) -> AccountRequest {
             .get("change_management_parameters")
             .map(|_| get_map(m, "change_management_parameters")),
         account_customizations_name: get_s(m, "account_customizations_name"),
+        owner: Default::default(),
     }
 }
 
 impl MetadataItem {
-    /// The item for an account and its request.
+    /// The item for an account and its request. AFT's own request is not copied into the item
+    /// (AFT's persist_metadata writes none): the item keeps AFT's shape, and the next run reads
+    /// AFT's row again, so it is still known as AFT's and never goes stale.
     pub fn new(account: &AccountInfo, parent_ou: &str, request: &AccountRequest) -> Self {
         MetadataItem {
             id: account.id.clone(),
@@ -94,7 +97,7 @@ impl MetadataItem {
             account_level_tags: request.account_tags.clone(),
             account_customizations_name: request.account_customizations_name.clone(),
             parent_ou: parent_ou.to_string(),
-            request: Some(request.clone()),
+            request: (request.owner == RequestOwner::Provider).then(|| request.clone()),
         }
     }
 

@@ -6,6 +6,19 @@ use std::collections::BTreeMap;
 pub const CT_KEYS: [&str; 6] =
     ["AccountEmail", "AccountName", "ManagedOrganizationalUnit", "SSOUserEmail", "SSOUserFirstName", "SSOUserLastName"];
 
+/// Whose request an account runs with, where AFT's semantics and this provider's differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RequestOwner {
+    /// This provider's configuration (a resource, or our metadata item's copy of its request):
+    /// the configuration names the account's tags, so tags it does not name are removed.
+    #[default]
+    Provider,
+    /// AFT's own row in its `aft-request` table (one this provider did not write): AFT manages
+    /// the account, and AFT only adds and updates tags, never removes one (AFT's `tag_account`,
+    /// issue #238).
+    Aft,
+}
+
 /// An account request with AFT's field names.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AccountRequest {
@@ -16,6 +29,8 @@ pub struct AccountRequest {
     /// `change_requested_by`, `change_reason`, when given.
     pub change_management_parameters: Option<BTreeMap<String, String>>,
     pub account_customizations_name: String,
+    /// Whose request it is (not stored: known from where it was read).
+    pub owner: RequestOwner,
 }
 
 impl AccountRequest {

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue as Av;
 
-use super::request::AccountRequest;
+use super::request::{AccountRequest, RequestOwner};
 use crate::aws::{AwsError, AwsResultExt, clients, organizations};
 use crate::context::Context;
 
@@ -368,14 +368,26 @@ pub async fn deployment(ctx: &Context) -> Result<std::sync::Arc<Deployment>, Aws
         .cloned()
 }
 
-/// The request AFT's own `aft-request` table holds for an email, when that table exists.
+/// The request a row of the request table holds, and whose it is: a row with our owner mark is
+/// this provider's, any other is AFT's own.
+fn row_request(item: &HashMap<String, Av>) -> AccountRequest {
+    let mut r = super::metadata::request_from_item(item);
+    r.owner = match item.get(OWNER_ATTRIBUTE) {
+        Some(Av::S(o)) if o == OWNER => RequestOwner::Provider,
+        _ => RequestOwner::Aft,
+    };
+    r
+}
+
+/// The request AFT's own `aft-request` table holds for an email, when that table exists
+/// ([`RequestOwner::Aft`] unless this provider wrote the row).
 pub async fn aft_request(ctx: &Context, email: &str) -> Result<Option<AccountRequest>, AwsError> {
     let table = deployment(ctx).await?.table().to_string();
     match clients::dynamodb(ctx.aws.hub()).get_item().table_name(table).key("id", Av::S(email.to_string())).send().await
     {
         // an inert row (no control_tower_parameters) holds no request
         Ok(out) => match out.item().filter(|i| i.contains_key("control_tower_parameters")) {
-            Some(item) => Ok(Some(super::metadata::request_from_item(item))),
+            Some(item) => Ok(Some(row_request(item))),
             // the table's key is the email as the request wrote it; Organizations may spell it
             // in another case, so look through the rows before saying there is none
             None => Ok(aft_requests(ctx).await?.remove(&email.to_ascii_lowercase())),
@@ -394,7 +406,7 @@ pub async fn aft_requests(ctx: &Context) -> Result<BTreeMap<String, AccountReque
     match crate::aws::dynamodb::scan_all(&clients::dynamodb(ctx.aws.hub()), &table).await {
         Ok(items) => Ok(items
             .iter()
-            .map(super::metadata::request_from_item)
+            .map(row_request)
             .filter(|r| !r.email().is_empty())
             .map(|r| (r.email().to_ascii_lowercase(), r))
             .collect()),

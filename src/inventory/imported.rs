@@ -89,6 +89,7 @@ impl AccountModel {
             custom_fields: known_map(&self.custom_fields),
             change_management_parameters: cm,
             account_customizations_name: self.account_customizations_name.as_str().unwrap_or_default().to_string(),
+            owner: Default::default(),
         }
     }
 }
