@@ -531,6 +531,7 @@ async fn a_timeouts_only_change_starts_nothing() {
     let name = tf.values("aft_customization_pipeline.p")["name"].as_str().unwrap().to_string();
     let first = tf.values("aft_customization_pipeline.p")["last_execution_id"].clone();
     let runs = l.pipeline_executions(&name).await;
+    assert_eq!(runs.len(), 1, "the create ran the pipeline once");
     // the plan promises the same execution; the apply must keep that promise, starting nothing
     tf.write(&format!(
         "{}{}",

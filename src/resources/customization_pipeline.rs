@@ -553,11 +553,6 @@ impl Resource<Context> for CustomizationPipeline {
 
     async fn create(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
         let planned = Model::read(req.planned)?;
-        if !planned.last_execution_id.is_unknown() {
-            // only arguments that start nothing changed (timeouts, wait_for_completion): the plan
-            // promised no run and the same execution, so nothing happens in AWS
-            return Ok(req.planned.clone());
-        }
         let key = named_key(&Model::read(req.config)?)?;
         let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Create, DEFAULT_CREATE);
         let lz = ctx.landing_zone().await.map_err(|e| diag("Resolving the AFT management account failed", e))?.clone();
