@@ -168,6 +168,8 @@ async fn shared_accounts_are_never_closed_parked_or_moved() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replacement_never_retires_the_account_it_keeps() {
     let l = Landing::new().await;
+    // AFT's request table with nothing listening: the provider writes each account's row
+    common::aft::request_table(&l, false).await;
     let e = email("replace");
     let tf = Tf::new("replace-keeps");
     let close = "  close_account_on_delete = true\n  parking_organizational_unit = \"Parking\"";
@@ -219,6 +221,10 @@ async fn a_replacement_never_retires_the_account_it_keeps() {
     assert_eq!(l.parent(&id).await, l.ous["Sandbox"]);
     let item = l.metadata(&id).await.unwrap();
     assert_eq!(item["email"].as_s().unwrap(), &e2);
+    // the row follows the email: one under the new email, none left under the old one
+    let rows = common::aft::rows(&l).await;
+    assert!(rows.contains_key(&e2), "{:?}", rows.keys());
+    assert!(!rows.contains_key(&e), "{:?}", rows.keys());
 
     // a destroy on purpose still retires it as configured
     tf.destroy();

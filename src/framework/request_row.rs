@@ -337,10 +337,21 @@ pub async fn remove(ctx: &Context, account_id: &str, request_email: &str) -> Res
         Some(a) => a.email,
         None => request_email.to_string(),
     };
+    remove_email(ctx, &email).await
+}
+
+/// Removes the row keyed by `email`, only when it is ours and nothing listens to the table (the
+/// row an account had under the email it used to have). Returns what was done.
+pub async fn remove_email(ctx: &Context, email: &str) -> Result<String, AwsError> {
+    let deployment = deployment(ctx).await?;
+    let table = deployment.table();
+    if !deployment.quiet() {
+        return Ok(format!("{table} row kept (AFT may listen to the table; its REMOVE would start AFT's cleanup)"));
+    }
     let del = clients::dynamodb(ctx.aws.hub())
         .delete_item()
         .table_name(table)
-        .key("id", Av::S(email))
+        .key("id", Av::S(email.to_string()))
         .condition_expression("#owner = :us")
         .expression_attribute_names("#owner", OWNER_ATTRIBUTE)
         .expression_attribute_values(":us", Av::S(OWNER.into()))

@@ -633,6 +633,18 @@ impl Resource<Context> for AccountProvisioning {
             // keep the prior state: the next plan shows the same update, and the next apply retries it
             return Err(run_failed(&rec).into());
         }
+        // the account's email changed (the plan found it is still this account): its row now
+        // lives under the new email, and our row under the old one goes
+        let old = ct_param(&prior, "AccountEmail");
+        if let Some(old) = old.as_str().filter(|o| !o.eq_ignore_ascii_case(req.email())) {
+            match request_row::remove_email(ctx, old).await {
+                Ok(what) => tracing::info!(account = %id, row = %what, "aft-request row of the old email"),
+                Err(e) => notes.push(Diagnostic::warning(
+                    format!("Account {id}: the aft-request row of its old email was not removed"),
+                    format!("{e}. Remove the row keyed by {old} by hand if it is the provider's."),
+                )),
+            }
+        }
         let account = rec.account.as_ref().map(|a| a.info.clone()).unwrap_or_default();
         Ok(write(&with_run(&planned, &account, &rec))?)
     }
