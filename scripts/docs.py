@@ -26,6 +26,8 @@ Templates are Markdown with these placeholders (anything else between double bra
   {{ tffile "PATH" }}            the file PATH (under examples/, relative to the repository root)
                                  verbatim in a ```terraform fence
   {{ codefile "LANG" "PATH" }}   the same in a ```LANG fence, e.g. codefile "shell" ".../import.sh"
+  {{ policyfile "PATH" }}        a policy document under policies/, in a ```json fence
+  {{ policycount "PATH" }}       the number of actions that policy grants
 
 A template's file name is the type it documents, with or without the provider's `aft_` prefix:
 templates/resources/account_provisioning.md.tmpl is the resource aft_account_provisioning, and
@@ -253,6 +255,22 @@ def example(path, where):
     return file.read_text().rstrip("\n")
 
 
+def policy(path, where):
+    """A policy document, which must be under policies/."""
+    file = (REPO / path).resolve()
+    if not file.is_relative_to(REPO / "policies") or not file.is_file():
+        raise Failure(f"{where}: {path} is not a file under policies/")
+    return file.read_text().rstrip("\n")
+
+
+def action_count(text):
+    actions = set()
+    for st in json.loads(text)["Statement"]:
+        a = st["Action"]
+        actions.update([a] if isinstance(a, str) else a)
+    return str(len(actions))
+
+
 def fenced(lang, text):
     fence = "```"
     while fence in text:  # a fence longer than any run of backticks inside
@@ -277,6 +295,10 @@ def render(template, values):
             return fenced("terraform", example(words[1], where))
         if len(words) == 3 and words[0] == "codefile":
             return fenced(words[1], example(words[2], where))
+        if len(words) == 2 and words[0] == "policyfile":
+            return fenced("json", policy(words[1], where))
+        if len(words) == 2 and words[0] == "policycount":
+            return action_count(policy(words[1], where))
         raise Failure(f"{where}: unknown placeholder {{{{{m.group(1)}}}}} (see the top of scripts/docs.py)")
 
     return PLACEHOLDER.sub(fill, text)
@@ -326,6 +348,13 @@ def generate(provider):
         for name in sorted(set(types) - set(documented)):
             problems.append(f"the {type_.lower()} {name} has no template: write templates/{folder}/"
                             f"{name.removeprefix(PREFIX)}.md.tmpl")
+    # guides made from a template (the others under docs/guides/ are written by hand)
+    for template in sorted((TEMPLATES / "guides").glob("*.md.tmpl")):
+        known.add(template)
+        try:
+            pages[f"guides/{template.name.removesuffix('.md.tmpl')}.md"] = HEADER + "\n" + render(template, {}).strip("\n") + "\n"
+        except Failure as e:
+            problems.append(str(e))
     for stray in sorted(p for p in TEMPLATES.rglob("*") if p.is_file() and p not in known):
         problems.append(f"{stray.relative_to(REPO)}: not a template of a page this script makes")
     if problems:
@@ -338,6 +367,7 @@ def existing_pages():
     found = {"index.md"} if (DOCS / "index.md").is_file() else set()
     for folder in KINDS:
         found |= {f"{folder}/{p.name}" for p in (DOCS / folder).glob("*.md")}
+    found |= {f"guides/{p.name}" for p in (DOCS / "guides").glob("*.md") if p.read_text().startswith(HEADER)}
     return found
 
 
