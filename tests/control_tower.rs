@@ -48,3 +48,55 @@ async fn eight_accounts_with_a_cap_of_two_never_run_more_than_two_provisionings(
     assert!(sc.calls().iter().any(|c| c == "UpdateProvisionedProduct"));
     assert_eq!(tf.plan_exit(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aftservice_is_associated_with_the_account_factory_portfolio_before_it_provisions() {
+    let l = Landing::new().await;
+    let sc = ServiceCatalog::start(l.ct_cfg.clone(), Duration::from_millis(200));
+    let mut tf = Tf::new("ct-portfolio");
+    tf.env("AWS_ENDPOINT_URL_SERVICE_CATALOG", &sc.endpoint);
+    let e = format!("portfolio-{}@example.com", common::suffix());
+    tf.write(&format!(
+        "{}{}",
+        l.provider("  account_factory {\n    method = \"control_tower\"\n  }"),
+        account_block("acct", &e, "Sandbox", "")
+    ));
+    // the stand-in refuses to provision for a principal without a launch path (AWS's
+    // "No launch paths found"), as an AFT deployment whose processor never ran would
+    assert!(sc.associated().is_empty());
+    tf.apply();
+    assert_eq!(sc.associated(), vec![format!("arn:aws:iam::{}:role/AWSAFTService", l.ct)]);
+    assert_eq!(l.accounts_with_email(&e).await.len(), 1);
+    let calls = sc.calls();
+    let assoc = calls.iter().position(|c| c == "AssociatePrincipalWithPortfolio").expect("associated");
+    let provision = calls.iter().position(|c| c == "ProvisionProduct").expect("provisioned");
+    assert!(assoc < provision, "{calls:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_portfolio_association_names_what_is_missing_and_provisions_nothing() {
+    let l = Landing::new().await;
+    let sc = ServiceCatalog::start(l.ct_cfg.clone(), Duration::from_millis(200));
+    sc.deny_association();
+    let mut tf = Tf::new("ct-portfolio-denied");
+    tf.env("AWS_ENDPOINT_URL_SERVICE_CATALOG", &sc.endpoint);
+    let e = format!("portfolio-denied-{}@example.com", common::suffix());
+    tf.write(&format!(
+        "{}{}",
+        l.provider("  account_factory {\n    method = \"control_tower\"\n  }"),
+        account_block("acct", &e, "Sandbox", "")
+    ));
+    let out = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(out.code, 0);
+    let text = common::one_line(&out.stderr);
+    for want in [
+        "servicecatalog:AssociatePrincipalWithPortfolio",
+        "AWS Control Tower Account Factory Portfolio",
+        &format!("arn:aws:iam::{}:role/AWSAFTService", l.ct),
+        "AccessDeniedException",
+    ] {
+        assert!(text.contains(want), "{want:?} not in: {text}");
+    }
+    assert!(!sc.calls().iter().any(|c| c == "ProvisionProduct"));
+    assert!(l.accounts_with_email(&e).await.is_empty());
+}

@@ -91,6 +91,20 @@ impl AwsError {
         }
     }
 
+    /// True when the caller lacks a permission (whatever the service calls it).
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "AccessDenied"
+                | "AccessDeniedException"
+                | "UnauthorizedOperation"
+                | "AuthorizationError"
+                | "UnauthorizedException"
+                | "KMSAccessDeniedException"
+                | "KMSAccessDenied"
+        )
+    }
+
     /// True for AWS error codes that mean "not found".
     pub fn is_not_found(&self) -> bool {
         matches!(

@@ -156,8 +156,72 @@ pub fn attempt_token(parts: &[&str], attempt: &str) -> String {
     format!("aft-{h:016x}")
 }
 
-/// The Account Factory product id and its active provisioning artifact.
+/// AFT's name for Control Tower's Account Factory portfolio.
+pub const PORTFOLIO: &str = "AWS Control Tower Account Factory Portfolio";
+
+/// Whether the portfolio association was made by this provider process.
+#[derive(Default)]
+struct Associated(tokio::sync::OnceCell<()>);
+
+/// Associates `AWSAFTService` with the Account Factory portfolio, as AFT's request processor does
+/// on every run (`account_request_framework.py`): a principal that is not associated cannot
+/// provision the product ("No launch paths found"). Idempotent; once per provider process. A
+/// landing zone without the portfolio is only logged, as AFT does; a refused association is an
+/// error naming what is missing and how to grant it.
+async fn associate_portfolio(ctx: &Context, sc: &Client) -> Result<(), StepError> {
+    let memo = ctx.memo::<Associated>();
+    memo.0
+        .get_or_try_init(|| async {
+            let mut portfolio = None;
+            let mut token: Option<String> = None;
+            loop {
+                let page = sc
+                    .list_portfolios()
+                    .set_page_token(token.clone())
+                    .send()
+                    .await
+                    .aws("servicecatalog:ListPortfolios")?;
+                portfolio = portfolio.or_else(|| {
+                    page.portfolio_details().iter().find(|p| p.display_name() == Some(PORTFOLIO)).and_then(|p| p.id()).map(str::to_string)
+                });
+                token = page.next_page_token().filter(|t| !t.is_empty()).map(str::to_string);
+                if portfolio.is_some() || token.is_none() {
+                    break;
+                }
+            }
+            let Some(portfolio) = portfolio else {
+                tracing::warn!(portfolio = PORTFOLIO, "no Account Factory portfolio found; not associating AWSAFTService");
+                return Ok(());
+            };
+            let lz = ctx.landing_zone().await?;
+            let principal = crate::aws::role_arn(&lz.partition, &lz.ct_management, &ctx.settings.roles.service);
+            match sc
+                .associate_principal_with_portfolio()
+                .portfolio_id(&portfolio)
+                .principal_arn(&principal)
+                .principal_type(aws_sdk_servicecatalog::types::PrincipalType::Iam)
+                .send()
+                .await
+                .aws("servicecatalog:AssociatePrincipalWithPortfolio")
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_access_denied() => Err(StepError::Failed(format!(
+                    "{e}. The Account Factory portfolio {portfolio} ({PORTFOLIO}) must be associated with {principal}, \
+                     which provisions the product: AFT's request processor does this on every run. Associate it \
+                     (Service Catalog console, Portfolios, Access) or allow servicecatalog:AssociatePrincipalWithPortfolio \
+                     to {principal}"
+                ))),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+        .map(|_| ())
+}
+
+/// The Account Factory product id and its active provisioning artifact, after the portfolio
+/// association that lets `AWSAFTService` use them.
 async fn product(ctx: &Context, sc: &Client) -> Result<(String, String), StepError> {
+    associate_portfolio(ctx, sc).await?;
     let p = sc
         .describe_product_as_admin()
         .name(&ctx.settings.product_name)

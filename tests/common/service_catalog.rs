@@ -89,6 +89,11 @@ struct State {
     ous: Vec<String>,
     fail_ous: Vec<String>,
     on_account: Option<AccountHook>,
+    /// Principals associated with the Account Factory portfolio (none at first: AFT's request
+    /// processor, or the provider, associates `AWSAFTService`).
+    associated: Vec<String>,
+    /// AssociatePrincipalWithPortfolio answers AccessDenied (a principal without the permission).
+    deny_association: bool,
 }
 
 /// What [`ServiceCatalog::on_account`] runs in each new account.
@@ -197,6 +202,16 @@ impl ServiceCatalog {
     /// Tower deploys into a new account before the provider's framework run sees it.
     pub fn on_account(&self, f: impl Fn(&str) + Send + Sync + 'static) {
         self.state.lock().unwrap().on_account = Some(Arc::new(f));
+    }
+
+    /// The principals associated with the Account Factory portfolio.
+    pub fn associated(&self) -> Vec<String> {
+        self.state.lock().unwrap().associated.clone()
+    }
+
+    /// Makes AssociatePrincipalWithPortfolio answer AccessDenied.
+    pub fn deny_association(&self) {
+        self.state.lock().unwrap().deny_association = true;
     }
 
     /// Starts `n` account operations as another principal (another AFT, the console), each in
@@ -386,8 +401,41 @@ fn view(p: &Provisioned) -> Value {
     })
 }
 
+/// Control Tower's Account Factory portfolio (its display name is AFT's lookup key).
+const PORTFOLIO_ID: &str = "port-aftfactory01";
+
 fn handle(op: &str, req: &Value, st: &Arc<Mutex<State>>, ct: &SdkConfig, delay: Duration) -> (u16, Value) {
+    // A principal not associated with the product's portfolio has no launch path: AWS answers
+    // ResourceNotFoundException "No launch paths found for resource" (ProvisionProduct,
+    // UpdateProvisionedProduct; Service Catalog: granting access to users).
+    if matches!(op, "ProvisionProduct" | "UpdateProvisionedProduct") && st.lock().unwrap().associated.is_empty() {
+        return error("ResourceNotFoundException", &format!("No launch paths found for resource: {PRODUCT_ID}"));
+    }
     match op {
+        "ListPortfolios" => (
+            200,
+            json!({"PortfolioDetails": [
+                {"Id": "port-other000001", "DisplayName": "Another portfolio", "ProviderName": "someone"},
+                {"Id": PORTFOLIO_ID, "DisplayName": "AWS Control Tower Account Factory Portfolio", "ProviderName": "AWS Control Tower"},
+            ]}),
+        ),
+        "AssociatePrincipalWithPortfolio" => {
+            let mut s = st.lock().unwrap();
+            if s.deny_association {
+                return error(
+                    "AccessDeniedException",
+                    "User is not authorized to perform: servicecatalog:AssociatePrincipalWithPortfolio",
+                );
+            }
+            if req["PortfolioId"] != PORTFOLIO_ID || req["PrincipalType"] != "IAM" {
+                return error("InvalidParametersException", "unknown portfolio or principal type");
+            }
+            let principal = req["PrincipalARN"].as_str().unwrap_or_default().to_string();
+            if !s.associated.contains(&principal) {
+                s.associated.push(principal);
+            }
+            (200, json!({}))
+        }
         "DescribeProductAsAdmin" => {
             if req["Name"] != PRODUCT_NAME && req["Id"] != PRODUCT_ID {
                 return error("ResourceNotFoundException", "no such product");
