@@ -8,7 +8,7 @@ use thiserror::Error;
 
 /// An AWS call that failed, with what it was doing.
 #[derive(Debug, Error, Clone)]
-#[error("{api} failed{}: {code}: {message}", account.as_ref().map(|a| format!(" in account {a}")).unwrap_or_default())]
+#[error("{api} failed{}: {code}: {message}{}", account.as_ref().map(|a| format!(" in account {a}")).unwrap_or_default(), self.hint())]
 pub struct AwsError {
     /// The API call, e.g. `organizations:CreateAccount`.
     pub api: &'static str,
@@ -105,6 +105,28 @@ impl AwsError {
         )
     }
 
+    /// What to grant, for a refused call: KMS on AFT's key when the refusal is KMS's, else the
+    /// action itself, which the shipped policies assign to a principal.
+    fn hint(&self) -> String {
+        let kms = self.code.starts_with("KMS") || (self.is_access_denied() && self.message.contains("kms:"));
+        if kms {
+            format!(
+                " (access denied: {} needs KMS on AFT's key, alias/aft, which encrypts AFT's tables, topics and pipeline \
+                 artifacts; grant kms:Decrypt, kms:Encrypt and kms:GenerateDataKey on it, as policies/provider.json \
+                 does, see docs/guides/permissions.md)",
+                self.api
+            )
+        } else if self.is_access_denied() {
+            format!(
+                " (access denied: the principal making this call needs {}; policies/ and docs/guides/permissions.md \
+                 say which principal that is)",
+                self.api
+            )
+        } else {
+            String::new()
+        }
+    }
+
     /// True for AWS error codes that mean "not found".
     pub fn is_not_found(&self) -> bool {
         matches!(
@@ -198,6 +220,26 @@ mod tests {
                 assert!(text.contains("sts:AssumeRole"), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn a_refusal_says_what_to_grant() {
+        let e = |api: &'static str, code: &str, message: &str| {
+            AwsError { api, account: Some("111122223333".into()), code: code.into(), message: message.into() }
+                .to_string()
+        };
+        let denied = e("sns:Publish", "AuthorizationError", "User is not authorized to perform: SNS:Publish");
+        assert!(
+            denied.contains("in account 111122223333")
+                && denied.contains("access denied: the principal making this call needs sns:Publish"),
+            "{denied}"
+        );
+        let kms =
+            e("dynamodb:PutItem", "AccessDeniedException", "User is not authorized to perform: kms:GenerateDataKey");
+        assert!(kms.contains("KMS on AFT's key, alias/aft"), "{kms}");
+        let sns_kms = e("sns:Publish", "KMSAccessDenied", "The ciphertext refers to a key that is not accessible");
+        assert!(sns_kms.contains("alias/aft"), "{sns_kms}");
+        assert!(!e("sns:Publish", "NotFound", "Topic does not exist").contains("access denied"));
     }
 
     #[test]
