@@ -218,6 +218,29 @@ async fn associate_portfolio(ctx: &Context, sc: &Client) -> Result<(), StepError
         .map(|_| ())
 }
 
+/// AFT's provisioned product name: the account name, trimmed, spaces as hyphens.
+pub fn provisioned_product_name(account_name: &str) -> String {
+    account_name.trim().replace(' ', "-")
+}
+
+/// Service Catalog's rule for `ProvisionedProductName`: `[a-zA-Z0-9][a-zA-Z0-9._-]*`, 1 to 128
+/// characters (API reference, ProvisionProduct).
+pub fn check_provisioned_product_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return Err("it is empty".into()),
+        Some(c) if !c.is_ascii_alphanumeric() => return Err(format!("it starts with {c:?}")),
+        _ => {}
+    }
+    if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!("{c:?} is not allowed"));
+    }
+    if name.len() > 128 {
+        return Err("it is longer than 128 characters".into());
+    }
+    Ok(())
+}
+
 /// The Account Factory product id and its active provisioning artifact, after the portfolio
 /// association that lets `AWSAFTService` use them.
 async fn product(ctx: &Context, sc: &Client) -> Result<(String, String), StepError> {
@@ -360,7 +383,7 @@ async fn wait_product(ctx: &Context, sc: &Client, p: &Product, deadline: Instant
 /// so that an account Control Tower is still baselining is never adopted half-made.
 pub async fn settle(ctx: &Context, req: &AccountRequest, deadline: Instant) -> Result<(), StepError> {
     let sc = clients::servicecatalog(&ctx.ct_session().await?);
-    let name = super::vend::provisioned_product_name(req.name());
+    let name = provisioned_product_name(req.name());
     if let Some(p) = find_by_name(&sc, &name).await?
         && matches!(p.status, ProductStatus::UnderChange | ProductStatus::PlanInProgress)
     {
@@ -379,7 +402,7 @@ pub async fn provision(
     deadline: Instant,
 ) -> Result<String, StepError> {
     let sc = clients::servicecatalog(&ctx.ct_session().await?);
-    let name = super::vend::provisioned_product_name(req.name());
+    let name = provisioned_product_name(req.name());
     let mut last_failure: Option<StepError> = None;
     for _ in 0..MAX_ROUNDS {
         check_deadline(deadline, &format!("provisioning {name}"))?;
@@ -592,6 +615,27 @@ pub async fn move_account(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provisioned_product_name_follows_aft() {
+        assert_eq!(provisioned_product_name(" Sandbox Account A "), "Sandbox-Account-A");
+    }
+
+    #[test]
+    fn provisioned_product_names_follow_service_catalogs_pattern() {
+        for ok in ["sandbox", "Sandbox-Account-A", "a.b_c-1", "9lives"] {
+            assert_eq!(check_provisioned_product_name(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("Ada's-Lab", "'\\'' is not allowed"),
+            ("-lead", "it starts with '-'"),
+            ("", "it is empty"),
+            ("caf\u{e9}", "'\u{e9}' is not allowed"),
+        ] {
+            assert_eq!(check_provisioned_product_name(bad), Err(why.to_string()), "{bad}");
+        }
+        assert!(check_provisioned_product_name(&"a".repeat(129)).is_err());
+    }
 
     #[test]
     fn a_token_names_one_attempt() {

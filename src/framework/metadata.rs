@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 use super::account_info::Account;
 use super::request::{AccountRequest, RequestOwner};
 use super::{Done, StepError};
+use crate::aws::dynamodb as item;
 use crate::aws::{AwsError, AwsResultExt, clients, organizations::AccountInfo};
 use crate::context::Context;
 
@@ -37,25 +38,6 @@ fn string_map(m: &BTreeMap<String, String>) -> Av {
     Av::M(m.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect())
 }
 
-fn get_s(item: &HashMap<String, Av>, k: &str) -> String {
-    item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
-}
-
-fn get_map(item: &HashMap<String, Av>, k: &str) -> BTreeMap<String, String> {
-    match item.get(k) {
-        Some(Av::M(m)) => m.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone()))).collect(),
-        // AFT's aft-request table stores tags and custom fields as JSON strings
-        Some(Av::S(json)) => serde_json::from_str::<BTreeMap<String, serde_json::Value>>(json)
-            .map(|m| {
-                m.into_iter()
-                    .map(|(k, v)| (k, v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => BTreeMap::new(),
-    }
-}
-
 /// The request as a DynamoDB map.
 pub fn request_to_av(r: &AccountRequest) -> Av {
     let mut m = HashMap::new();
@@ -67,20 +49,6 @@ pub fn request_to_av(r: &AccountRequest) -> Av {
         m.insert("change_management_parameters".into(), string_map(cm));
     }
     Av::M(m)
-}
-
-/// Reads a request from a DynamoDB item (ours, or a row of AFT's `aft-request` table).
-pub fn request_from_item(m: &HashMap<String, Av>) -> AccountRequest {
-    AccountRequest {
-        control_tower_parameters: get_map(m, "control_tower_parameters"),
-        account_tags: get_map(m, "account_tags"),
-        custom_fields: get_map(m, "custom_fields"),
-        change_management_parameters: m
-            .get("change_management_parameters")
-            .map(|_| get_map(m, "change_management_parameters")),
-        account_customizations_name: get_s(m, "account_customizations_name"),
-        owner: Default::default(),
-    }
 }
 
 impl MetadataItem {
@@ -123,16 +91,16 @@ impl MetadataItem {
     /// Parses a DynamoDB item.
     pub fn from_item(m: &HashMap<String, Av>) -> Self {
         MetadataItem {
-            id: get_s(m, "id"),
-            email: get_s(m, "email"),
-            account_name: get_s(m, "account_name"),
-            account_creation_time: get_s(m, "account_creation_time"),
-            account_status: get_s(m, "account_status"),
-            account_level_tags: get_map(m, "account_level_tags"),
-            account_customizations_name: get_s(m, "account_customizations_name"),
-            parent_ou: get_s(m, "parent_ou"),
+            id: item::string(m, "id"),
+            email: item::string(m, "email"),
+            account_name: item::string(m, "account_name"),
+            account_creation_time: item::string(m, "account_creation_time"),
+            account_status: item::string(m, "account_status"),
+            account_level_tags: item::string_map(m, "account_level_tags"),
+            account_customizations_name: item::string(m, "account_customizations_name"),
+            parent_ou: item::string(m, "parent_ou"),
             request: match m.get("account_request") {
-                Some(Av::M(r)) => Some(request_from_item(r)),
+                Some(Av::M(r)) => Some(AccountRequest::from_item(r)),
                 _ => None,
             },
         }
@@ -327,7 +295,7 @@ mod tests {
         let mut m = HashMap::new();
         m.insert("account_tags".to_string(), s("{\"k\":\"v\"}"));
         m.insert("custom_fields".to_string(), s("{\"c\":\"1\"}"));
-        let r = request_from_item(&m);
+        let r = AccountRequest::from_item(&m);
         assert_eq!(r.account_tags.get("k").unwrap(), "v");
         assert_eq!(r.custom_fields.get("c").unwrap(), "1");
     }

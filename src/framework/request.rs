@@ -1,6 +1,10 @@
 //! The AFT account request: what one `aft_account_provisioning` resource asks for.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::aws::dynamodb::{string, string_map};
 
 /// The six Control Tower parameter keys, in AFT's order.
 pub const CT_KEYS: [&str; 6] =
@@ -62,5 +66,21 @@ impl AccountRequest {
             "account_customizations_name": self.account_customizations_name,
             "custom_fields": serde_json::to_string(&self.custom_fields).unwrap_or_else(|_| "{}".into()),
         })
+    }
+}
+
+impl AccountRequest {
+    /// Reads a request from a DynamoDB item (ours, or a row of AFT's `aft-request` table).
+    pub fn from_item(m: &HashMap<String, AttributeValue>) -> AccountRequest {
+        AccountRequest {
+            control_tower_parameters: string_map(m, "control_tower_parameters"),
+            account_tags: string_map(m, "account_tags"),
+            custom_fields: string_map(m, "custom_fields"),
+            change_management_parameters: m
+                .get("change_management_parameters")
+                .map(|_| string_map(m, "change_management_parameters")),
+            account_customizations_name: string(m, "account_customizations_name"),
+            owner: Default::default(),
+        }
     }
 }

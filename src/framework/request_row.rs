@@ -382,7 +382,7 @@ pub async fn deployment(ctx: &Context) -> Result<std::sync::Arc<Deployment>, Aws
 /// The request a row of the request table holds, and whose it is: a row with our owner mark is
 /// this provider's, any other is AFT's own.
 fn row_request(item: &HashMap<String, Av>) -> AccountRequest {
-    let mut r = super::metadata::request_from_item(item);
+    let mut r = AccountRequest::from_item(item);
     r.owner = match item.get(OWNER_ATTRIBUTE) {
         Some(Av::S(o)) if o == OWNER => RequestOwner::Provider,
         _ => RequestOwner::Aft,

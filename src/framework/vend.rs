@@ -290,29 +290,6 @@ pub async fn move_account(org: &aws_sdk_organizations::Client, account: &str, ou
     }
 }
 
-/// AFT's provisioned product name: the account name, trimmed, spaces as hyphens.
-pub fn provisioned_product_name(account_name: &str) -> String {
-    account_name.trim().replace(' ', "-")
-}
-
-/// Service Catalog's rule for `ProvisionedProductName`: `[a-zA-Z0-9][a-zA-Z0-9._-]*`, 1 to 128
-/// characters (API reference, ProvisionProduct).
-pub fn check_provisioned_product_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    match chars.next() {
-        None => return Err("it is empty".into()),
-        Some(c) if !c.is_ascii_alphanumeric() => return Err(format!("it starts with {c:?}")),
-        _ => {}
-    }
-    if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        return Err(format!("{c:?} is not allowed"));
-    }
-    if name.len() > 128 {
-        return Err("it is longer than 128 characters".into());
-    }
-    Ok(())
-}
-
 /// Puts the account in the requested OU (step of an update); returns true when it moved.
 pub async fn ensure_ou(
     ctx: &Context,
@@ -427,31 +404,5 @@ impl Retirement {
             }
         }
         Ok(if did.is_empty() { "kept".to_string() } else { did.join(", ") })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn provisioned_product_name_follows_aft() {
-        assert_eq!(provisioned_product_name(" Sandbox Account A "), "Sandbox-Account-A");
-    }
-
-    #[test]
-    fn provisioned_product_names_follow_service_catalogs_pattern() {
-        for ok in ["sandbox", "Sandbox-Account-A", "a.b_c-1", "9lives"] {
-            assert_eq!(check_provisioned_product_name(ok), Ok(()), "{ok}");
-        }
-        for (bad, why) in [
-            ("Ada's-Lab", "'\\'' is not allowed"),
-            ("-lead", "it starts with '-'"),
-            ("", "it is empty"),
-            ("caf\u{e9}", "'\u{e9}' is not allowed"),
-        ] {
-            assert_eq!(check_provisioned_product_name(bad), Err(why.to_string()), "{bad}");
-        }
-        assert!(check_provisioned_product_name(&"a".repeat(129)).is_err());
     }
 }

@@ -15,7 +15,7 @@ use crate::aws::{AwsError, clients, organizations};
 use crate::context::{Context, DriftDetection, SharedRole, VendMethod};
 use crate::framework::request::CT_KEYS;
 use crate::framework::validate::{self, Draft, Field};
-use crate::framework::{self, RunRecord, metadata, request_row, vend};
+use crate::framework::{self, RunRecord, account_factory, metadata, request_row, vend};
 use crate::inventory::imported::{AccountIdentity, AccountModel, imported_state};
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
@@ -338,7 +338,7 @@ impl Resource<Context> for AccountProvisioning {
             }
             if let Some(name) = ct_param(&config, "AccountName").as_str() {
                 // AFT requires unique account names; the provisioned product named after it must be too
-                let product = vend::provisioned_product_name(name);
+                let product = account_factory::provisioned_product_name(name);
                 if !ctx.note_planned(&format!("name:{product}"), &signature) {
                     d.error_at(
                         AttrPath::attr("control_tower_parameters").key("AccountName"),
@@ -351,7 +351,7 @@ impl Resource<Context> for AccountProvisioning {
                     );
                 }
                 if ctx.settings.method == VendMethod::ControlTower
-                    && let Err(why) = vend::check_provisioned_product_name(&product)
+                    && let Err(why) = account_factory::check_provisioned_product_name(&product)
                 {
                     d.error_at(
                         AttrPath::attr("control_tower_parameters").key("AccountName"),
