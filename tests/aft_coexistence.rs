@@ -203,13 +203,7 @@ async fn live_request_pipeline_gets_nothing_written_and_a_plan_warning() {
     let e1 = common::email("co-live");
     let tf = Tf::new("coexist-live");
     tf.write(&(l.provider(ORGS) + &managed("p1", &e1, "Sandbox", "env = \"prod\"")));
-    tf.run(&["init", "-input=false", "-no-color"]).ok();
-    let plan = tf.run(&["plan", "-input=false", "-no-color", "-json"]).ok();
-    let warning = plan
-        .diagnostics()
-        .into_iter()
-        .find(|d| d["severity"] == "warning" && d["summary"] == "No aft-request row for this account")
-        .unwrap_or_else(|| panic!("a plan-time warning: {}", plan.stdout));
+    let warning = no_row_warning(&tf);
     let detail = warning["detail"].as_str().unwrap();
     assert!(detail.contains("aft-account-request-action-trigger"), "names what listens: {detail}");
     assert!(detail.contains("aft_request_rows = \"inert\""), "{detail}");
@@ -299,17 +293,25 @@ async fn afts_control_tower_event_rule_counts_for_organizations_and_for_inert_ro
         let e = common::email(&format!("co-rule-{name}"));
         let tf = Tf::new(&format!("coexist-rule-{name}"));
         tf.write(&(l.provider(&format!("{ORGS}{rows}")) + &managed("p1", &e, "Sandbox", "env = \"prod\"")));
-        tf.run(&["init", "-input=false", "-no-color"]).ok();
-        let plan = tf.run(&["plan", "-input=false", "-no-color", "-json"]).ok();
-        let warning = plan
-            .diagnostics()
-            .into_iter()
-            .find(|d| d["severity"] == "warning" && d["summary"] == "No aft-request row for this account")
-            .unwrap_or_else(|| panic!("{name}: a plan-time warning: {}", plan.stdout));
+        let warning = no_row_warning(&tf);
         let detail = warning["detail"].as_str().unwrap();
         assert!(detail.contains("aft-controltower-event-logger"), "{name}: names the rule: {detail}");
         assert!(detail.contains("disable-rule"), "{name}: says how to turn it off: {detail}");
         tf.apply();
         assert!(!aft::rows(&l).await.contains_key(&e), "{name}: no row AFT's framework could start from");
     }
+}
+
+/// Plans the directory (after `init`) and returns its plan-time warning that the account will get
+/// no `aft-request` row; panics when the plan has none.
+#[track_caller]
+fn no_row_warning(tf: &Tf) -> serde_json::Value {
+    tf.run(&["init", "-input=false", "-no-color"]).ok();
+    let plan = tf.run(&["plan", "-input=false", "-no-color", "-json"]).ok();
+    let warning = plan
+        .diagnostics()
+        .into_iter()
+        .find(|d| d["severity"] == "warning" && d["summary"] == "No aft-request row for this account")
+        .unwrap_or_else(|| panic!("a plan-time warning: {}", plan.stdout));
+    warning
 }

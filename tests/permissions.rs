@@ -5,22 +5,11 @@
 //! topics).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
+use common::repo;
 
 /// The code of a file without its `#[cfg(test)]` module and comments (doc examples name labels).
 fn code_of(path: &Path) -> String {
@@ -45,8 +34,7 @@ fn labels_in(code: &str) -> Vec<String> {
 
 /// Every label of the code, with the files that use it.
 fn inventory() -> BTreeMap<String, BTreeSet<String>> {
-    let mut files = Vec::new();
-    rust_files(&repo().join("src"), &mut files);
+    let files = common::rust_files(&repo().join("src"));
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for f in files {
         let rel = f.strip_prefix(repo()).unwrap().display().to_string();
@@ -92,8 +80,7 @@ fn actions_of(doc: &serde_json::Value) -> BTreeSet<String> {
 
 #[test]
 fn every_aws_call_carries_its_label() {
-    let mut files = Vec::new();
-    rust_files(&repo().join("src"), &mut files);
+    let files = common::rust_files(&repo().join("src"));
     let mut unlabelled = Vec::new();
     for f in files {
         let code = code_of(&f);
