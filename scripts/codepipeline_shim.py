@@ -40,6 +40,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        # the Host the client signed, for a moto that checks signatures (AFT_MOTO_IAM=aws)
+        headers["X-Forwarded-Host"] = self.headers.get("Host", "")
         req = urllib.request.Request(self.upstream + self.path, data=body, method="POST", headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=60) as r:

@@ -22,6 +22,14 @@ Unknown policy names in the allowlist are an error at start.
 
 Caveat: any other AWS managed policy does not exist in this moto (NoSuchEntity on
 GetPolicy, NotFound on Attach*Policy), and ListPolicies(Scope=AWS) lists only the allowlist.
+
+IAM as AWS enforces it (AFT_MOTO_IAM=aws, off by default): moto 5.2.5's enforcement (switched
+on with `POST /moto-api/reset-auth` body `0`) differs from AWS in ways that make a correctly
+configured AFT role chain fail, or a wrong one pass. With AFT_MOTO_IAM=aws the launcher installs
+the patches of `patch_iam` (signature over the bytes sent, each protocol's own error shape,
+trust policies evaluated as AWS does, CreateAccount's role with AdministratorAccess, a missing
+role denied rather than a 500). Without it nothing of moto's IAM code is touched.
+docs/reliability.md ("IAM enforced in the tests") describes each patch and its source.
 """
 import json
 import os
@@ -52,6 +60,365 @@ def patch(names: set[str]) -> None:
                 for name, d in selected.items()]
 
     models.IAMBackend._init_aws_policies = _init_aws_policies
+
+
+# ---------------------------------------------------------------------------------------------
+# IAM as AWS enforces it (AFT_MOTO_IAM=aws)
+# ---------------------------------------------------------------------------------------------
+
+RAW_BODY = "aft.raw_body"
+SIGNED_HOST = "aft.signed_host"
+
+
+class AwsAuthError(Exception):
+    """An authentication or authorization failure, answered in the protocol's own shape by
+    `BaseResponse.call_action` (moto answers every protocol with query-style XML and drops the
+    Content-Type and X-Amzn-ErrorType headers, which the JSON SDKs need to read the code)."""
+
+    def __init__(self, kind: str, protocol: str, service: str, message: str):
+        super().__init__(message)
+        self.kind, self.protocol, self.service, self.message = kind, protocol, service, message
+
+    # (status, code) per kind and protocol, as AWS answers them:
+    # - JSON protocols (awsJson1_0/1_1: X-Amz-Target): 400 AccessDeniedException,
+    #   UnrecognizedClientException, InvalidSignatureException, MissingAuthenticationTokenException
+    #   (e.g. https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/CommonErrors.html,
+    #   https://docs.aws.amazon.com/organizations/latest/APIReference/CommonErrors.html);
+    # - REST-JSON (Lambda): the same codes with 403 (Lambda API reference, Common Errors);
+    # - query (IAM, STS, SNS): 403 AccessDenied (SNS: AuthorizationError), InvalidClientTokenId,
+    #   SignatureDoesNotMatch, MissingAuthenticationToken
+    #   (https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html,
+    #   https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors);
+    # - EC2: 403 UnauthorizedOperation, 401 AuthFailure
+    #   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+    CODES = {
+        "json": {"denied": (400, "AccessDeniedException"), "key": (400, "UnrecognizedClientException"),
+                 "signature": (400, "InvalidSignatureException"),
+                 "missing": (400, "MissingAuthenticationTokenException")},
+        "rest-json": {"denied": (403, "AccessDeniedException"), "key": (403, "UnrecognizedClientException"),
+                      "signature": (403, "InvalidSignatureException"),
+                      "missing": (403, "MissingAuthenticationTokenException")},
+        "query": {"denied": (403, "AccessDenied"), "key": (403, "InvalidClientTokenId"),
+                  "signature": (403, "SignatureDoesNotMatch"), "missing": (403, "MissingAuthenticationToken")},
+        "ec2": {"denied": (403, "UnauthorizedOperation"), "key": (401, "AuthFailure"),
+                "signature": (401, "AuthFailure"), "missing": (401, "AuthFailure")},
+    }
+
+    def render(self, request_headers) -> tuple[int, dict, str]:
+        import html
+        import uuid
+
+        status, code = self.CODES[self.protocol][self.kind]
+        if self.protocol == "query" and self.kind == "denied" and self.service == "sns":
+            code = "AuthorizationError"
+        request_id = str(uuid.uuid4())
+        headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": code}
+        if self.protocol == "json":
+            ct = request_headers.get("Content-Type") or "application/x-amz-json-1.1"
+            headers["Content-Type"] = ct
+            body = json.dumps({"__type": code, "message": self.message})
+        elif self.protocol == "rest-json":
+            headers["Content-Type"] = "application/json"
+            body = json.dumps({"Type": "User", "message": self.message})
+        elif self.protocol == "ec2":
+            headers["Content-Type"] = "text/xml;charset=UTF-8"
+            body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+                    f"<Message>{html.escape(self.message)}</Message></Error></Errors>"
+                    f"<RequestID>{request_id}</RequestID></Response>")
+        else:
+            headers["Content-Type"] = "text/xml"
+            body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+                    f"<Message>{html.escape(self.message)}</Message></Error>"
+                    f"<RequestId>{request_id}</RequestId></ErrorResponse>")
+        return status, headers, body
+
+
+def protocol_of(headers, service: str) -> str:
+    """The wire protocol of a request, as the SDK that sent it will read the answer."""
+    if service == "ec2":
+        return "ec2"
+    content_type = headers.get("Content-Type") or ""
+    if headers.get("X-Amz-Target") or content_type.startswith("application/x-amz-json"):
+        return "json"
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return "query"
+    return "rest-json"
+
+
+def keep_raw_body(app):
+    """WSGI middleware: keeps the request body exactly as sent (moto re-encodes parsed form
+    bodies with `quote_plus`, and hashes the query or even the headers for an empty body, so
+    correctly signed requests failed its SigV4 check), and the Host the client signed when a
+    loopback shim in front of moto forwarded it as X-Forwarded-Host."""
+    import io
+
+    def wrapped(environ, start_response):
+        length = environ.get("CONTENT_LENGTH")
+        stream = environ["wsgi.input"]
+        if length:
+            raw = stream.read(int(length))
+        elif environ.get("wsgi.input_terminated"):
+            raw = stream.read()
+        else:
+            raw = b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        environ[RAW_BODY] = raw
+        if environ.get("HTTP_X_FORWARDED_HOST"):
+            environ[SIGNED_HOST] = environ["HTTP_X_FORWARDED_HOST"]
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def patch_iam() -> None:
+    """The patches of AFT_MOTO_IAM=aws. Each one is small and names the AWS behaviour it follows."""
+    import re
+
+    from botocore.awsrequest import AWSRequest
+
+    from moto.core.responses import BaseResponse
+    from moto.iam import access_control as ac
+    from moto.iam.exceptions import NotFoundException
+    from moto.iam.models import iam_backends
+    from moto.iam.responses import IamResponse
+    from moto.iam.utils import format_incoming_conditional_values
+    from moto.organizations.models import OrganizationsBackend
+    from moto.sts.models import sts_backends
+
+    # (a) SigV4 over the bytes that were signed: the raw body (empty for a GET) and the Host the
+    # client signed. The identity still comes from the access key id (and session token), the
+    # secret from moto's IAM/STS records, as before.
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
+    original_create_aws_request = ac.IAMRequestBase._create_aws_request
+
+    def _create_aws_request(self):
+        environ = getattr(self._headers, "environ", None) or {}
+        if RAW_BODY not in environ:
+            return original_create_aws_request(self)
+        signed = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
+        headers = self._create_headers_for_aws_request(signed, self._headers)
+        if environ.get(SIGNED_HOST):
+            headers = {k: (environ[SIGNED_HOST] if k.lower() == "host" else v) for k, v in headers.items()}
+        request = AWSRequest(method=self._method, url=self._path, data=environ[RAW_BODY], headers=headers)
+        request.context["timestamp"] = headers["X-Amz-Date"]
+        return request
+
+    ac.IAMRequestBase._create_aws_request = _create_aws_request
+
+    # (b) errors in each protocol's shape (see AwsAuthError), and AWS's messages
+    # ("User: <arn> is not authorized to perform: <action> on resource: <arn> because no
+    # identity-based policy allows the <action> action",
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+    # An unsigned request is MissingAuthenticationToken, not a KeyError (500).
+    original_init = ac.IAMRequestBase.__init__
+
+    def __init__(self, account_id, method, path, data, body, headers, action):
+        if not isinstance(self, ac.S3IAMRequest) and "Authorization" not in headers:
+            raise AwsAuthError("missing", protocol_of(headers, ""), "",
+                               "Request is missing Authentication Token")
+        self._resource = "*"
+        self._reason = "because no identity-based policy allows the {action} action"
+        original_init(self, account_id, method, path, data, body, headers, action)
+
+    ac.IAMRequestBase.__init__ = __init__
+
+    def _fail(self, kind, message):
+        raise AwsAuthError(kind, protocol_of(self._headers, self._service), self._service, message)
+
+    def _raise_access_denied(self):
+        on = f" on resource: {self._resource}" if self._resource and self._resource != "*" else ""
+        message = f"User: {self._access_key.arn} is not authorized to perform: {self._action}{on}"
+        reason = self._reason.format(action=self._action)
+        if self._action == "sts:AssumeRole":
+            # AWS never says why an AssumeRole was refused (the role's existence and trust stay
+            # private to its account); the reason goes to moto's log for whoever debugs a test
+            print(f"moto_launcher: sts:AssumeRole refused: {message} ({reason})", file=sys.stderr, flush=True)
+        else:
+            message += " " + reason
+        if self._service == "ec2":
+            message = "You are not authorized to perform this operation. " + message
+        _fail(self, "denied", message)
+
+    def _raise_invalid_access_key(self, _reason):
+        _fail(self, "key", "The security token included in the request is invalid.")
+
+    def _raise_signature_does_not_match(self):
+        _fail(self, "signature", "The request signature we calculated does not match the signature you "
+                                 "provided. Check your AWS Secret Access Key and signing method.")
+
+    ac.IAMRequest._raise_access_denied = _raise_access_denied
+    ac.IAMRequest._raise_invalid_access_key = _raise_invalid_access_key
+    ac.IAMRequest._raise_signature_does_not_match = _raise_signature_does_not_match
+
+    original_call_action = BaseResponse.call_action
+
+    def call_action(self):
+        try:
+            return original_call_action(self)
+        except AwsAuthError as e:
+            status, headers, body = e.render(self.headers)
+            # every refusal in moto's log, for whoever reads a failing test
+            print(f"moto_launcher: {status} {headers['x-amzn-ErrorType']}: {e.message}", file=sys.stderr, flush=True)
+            return status, headers, body
+
+    BaseResponse.call_action = call_action
+
+    # (c) identity policies, then for sts:AssumeRole the role's trust policy, as AWS evaluates
+    # them. moto checked the trust only when the role was in the caller's own account, compared
+    # principals literally (`:root` matched nobody, a role ARN none of its sessions) and required
+    # identity AND trust within one account. AWS:
+    # - an explicit Deny in any policy wins;
+    # - cross-account, the caller's identity policy AND the trust policy must allow
+    #   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html);
+    # - within one account, a trust policy naming the user or the role session itself is enough;
+    #   one naming the account (`arn:aws:iam::<id>:root` or the bare id) delegates to the account,
+    #   so the identity policy must allow too; one naming the role ARN covers every session of the
+    #   role, limited by its identity policy
+    #   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html,
+    #   "Identity-based policies with resource-based policies";
+    #   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html);
+    # - a role that does not exist cannot be assumed: AccessDenied on the role ARN.
+    role_arn_re = re.compile(r"^arn:([^:]+):iam::(\d{12}):role/(.+)$")
+
+    def identity_result(self, resource):
+        result = ac.PermissionResult.NEUTRAL
+        for policy in self._access_key.collect_policies():
+            r = ac.IAMPolicy(policy).is_action_permitted(self._action, resource)
+            if r == ac.PermissionResult.DENIED:
+                return r
+            if r == ac.PermissionResult.PERMITTED:
+                result = r
+        return result
+
+    def caller(self):
+        key = self._access_key
+        return key.account_id, key.arn, getattr(key, "_role_arn", None)
+
+    def principal_match(principal, partition, account, arn, role_arn):
+        """How a trust statement's Principal names the caller: "direct", "role", "account", or None."""
+        if principal == "*":
+            return "direct"
+        if not isinstance(principal, dict) or "AWS" not in principal:
+            return None  # a Service or Federated principal never names an IAM caller
+        values = principal["AWS"] if isinstance(principal["AWS"], list) else [principal["AWS"]]
+        found = None
+        for p in values:
+            if p == "*" or p == arn:
+                return "direct"
+            if role_arn and p == role_arn:
+                found = "role"
+            elif p in (account, f"arn:{partition}:iam::{account}:root") and found is None:
+                found = "account"
+        return found
+
+    def trust_result(self, role, partition):
+        """(explicit deny, set of match kinds that allow) of the role's trust policy."""
+        account, arn, role_arn = caller(self)
+        incoming = format_incoming_conditional_values(self._data)
+        document = json.loads(role.assume_role_policy_document)
+        statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+        allows = set()
+        for st in statements:
+            stmt = ac.IAMPolicyStatement(st)
+            concerned = (not stmt._check_element_matches("NotAction", self._action)) if "NotAction" in st \
+                else stmt._check_element_matches("Action", self._action)
+            if not concerned or "NotPrincipal" in st:
+                continue
+            kind = principal_match(st.get("Principal"), partition, account, arn, role_arn)
+            if kind is None or not stmt._check_conditions(incoming):
+                continue
+            if st.get("Effect") == "Deny":
+                return True, allows
+            allows.add(kind)
+        return False, allows
+
+    def check_action_permitted(self, resource):
+        self._resource = resource
+        if self._action == "sts:GetCallerIdentity":  # always allowed, as on AWS
+            return
+        identity = identity_result(self, resource)
+        if identity == ac.PermissionResult.DENIED:
+            self._reason = "with an explicit deny in an identity-based policy"
+            self._raise_access_denied()
+        target = role_arn_re.match(resource or "")
+        if self._action != "sts:AssumeRole" or not target:
+            if identity != ac.PermissionResult.PERMITTED:
+                self._raise_access_denied()
+            return
+        partition, role_account, _ = target.groups()
+        try:
+            role = iam_backends[role_account][partition].get_role_by_arn(resource)
+        except NotFoundException:
+            self._reason = "because the role does not exist"
+            self._raise_access_denied()
+        denied, allows = trust_result(self, role, partition)
+        if denied:
+            self._reason = "with an explicit deny in the role's trust policy"
+            self._raise_access_denied()
+        identity_allows = identity == ac.PermissionResult.PERMITTED
+        if caller(self)[0] == role_account:
+            permitted = "direct" in allows or (identity_allows and bool(allows))
+        else:
+            permitted = identity_allows and bool(allows)
+        if not permitted:
+            if not allows:
+                self._reason = "because the role's trust policy does not allow it"
+            self._raise_access_denied()
+
+    ac.IAMRequestBase.check_action_permitted = check_action_permitted
+
+    original_role_key_init = ac.AssumedRoleAccessKey.__init__
+
+    def role_key_init(self, account_id, partition, access_key_id, headers):
+        original_role_key_init(self, account_id, partition, access_key_id, headers)
+        for assumed in sts_backends[account_id][partition].assumed_roles:
+            if assumed.access_key_id == access_key_id:
+                self._role_arn = assumed.role_arn
+
+    ac.AssumedRoleAccessKey.__init__ = role_key_init
+
+    # (e) a session of a role that no longer exists has no permissions (AccessDenied), where
+    # moto's get_role raised NotFoundException out of the auth check: HTTP 500, retried.
+    original_collect = ac.AssumedRoleAccessKey.collect_policies
+
+    def collect_policies(self):
+        try:
+            return original_collect(self)
+        except NotFoundException:
+            return []
+
+    ac.AssumedRoleAccessKey.collect_policies = collect_policies
+
+    # (c') IAM role actions are authorized against the role's ARN whether or not the role exists
+    # yet (iam:CreateRole on arn:aws:iam::<id>:role/<path><name>,
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html);
+    # moto used "*" for a role that does not exist, so a policy scoped to the role denied CreateRole.
+    original_resolve = IamResponse._resolve_resource_arn
+
+    def _resolve_resource_arn(self, role_name):
+        arn = original_resolve(self, role_name)
+        if arn != "*":
+            return arn
+        path = (self.data.get("Path") or ["/"])[0]
+        return f"arn:{self.partition}:iam::{self.current_account}:role{path}{role_name}"
+
+    IamResponse._resolve_resource_arn = _resolve_resource_arn
+
+    # (d) the role CreateAccount makes in the new account (RoleName, OrganizationAccountAccessRole
+    # by default) has AdministratorAccess, as Organizations gives it
+    # (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_create-cross-account-role.html);
+    # moto created it with no policy, so its sessions could do nothing.
+    original_create_account = OrganizationsBackend.create_account
+
+    def create_account(self, **kwargs):
+        status = original_create_account(self, **kwargs)
+        new_id = status["CreateAccountStatus"]["AccountId"]
+        role_name = kwargs.get("RoleName", "OrganizationAccountAccessRole")
+        iam_backends[new_id]["global"].attach_role_policy(
+            f"arn:{self.partition}:iam::aws:policy/AdministratorAccess", role_name)
+        return status
+
+    OrganizationsBackend.create_account = create_account
 
 
 TEST_PATH = "/aft-test/account-email"
@@ -91,8 +458,16 @@ def main() -> None:
     import moto.server
     from moto.server import main as moto_main
 
+    iam = os.environ.get("AFT_MOTO_IAM", "")
+    if iam not in ("", "aws"):
+        sys.exit(f"moto_launcher: AFT_MOTO_IAM must be unset or 'aws', not {iam!r}")
+    wrap = with_test_routes
+    if iam == "aws":
+        patch_iam()
+        wrap = lambda app: keep_raw_body(with_test_routes(app))  # noqa: E731
+
     serve = moto.server.run_simple
-    moto.server.run_simple = lambda host, port, app, *a, **k: serve(host, port, with_test_routes(app), *a, **k)
+    moto.server.run_simple = lambda host, port, app, *a, **k: serve(host, port, wrap(app), *a, **k)
 
     moto_main(sys.argv[1:])
 

@@ -35,10 +35,23 @@ pub fn venv_bin(name: &str) -> PathBuf {
 impl Moto {
     /// The shared server, started on first use.
     pub fn get() -> &'static Moto {
-        MOTO.get_or_init(Moto::start)
+        MOTO.get_or_init(|| Moto::start(&[]))
     }
 
-    fn start() -> Moto {
+    /// The shared server started with extra environment for scripts/moto_launcher.py (e.g.
+    /// `AFT_MOTO_IAM=aws`); panics when the server already runs, since it would lack them. Call
+    /// it before anything else of the test binary uses moto.
+    pub fn get_with(env: &[(&str, &str)]) -> &'static Moto {
+        let mut started = false;
+        let moto = MOTO.get_or_init(|| {
+            started = true;
+            Moto::start(env)
+        });
+        assert!(started, "moto already runs without {env:?}: call Moto::get_with before anything else uses moto");
+        moto
+    }
+
+    fn start(env: &[(&str, &str)]) -> Moto {
         let python = venv_bin("python");
         assert!(
             venv_bin("moto_server").exists(),
@@ -66,6 +79,7 @@ impl Moto {
             .arg("-c")
             .arg(script)
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .envs(env.iter().copied())
             .env_remove("MOTO_ACCOUNT_ID")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
