@@ -27,6 +27,18 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
+        // A hop of the role chain refused while loading this call's credentials: the refusal is
+        // the error (its own call, code and message), not a "dispatch failure" to try again
+        if let SdkError::DispatchFailure(failure) = &err
+            && let Some(refused) = failure.as_connector_error().and_then(|c| assume_role_error(c))
+        {
+            let code = refused.code().unwrap_or("ServiceError").to_string();
+            let message = format!(
+                "{} (assuming a role of AFT's chain for {api})",
+                refused.message().map(str::to_string).unwrap_or_else(|| source_chain(refused))
+            );
+            return AwsError { api: "sts:AssumeRole", account: None, code, message };
+        }
         let (code, message) = match &err {
             SdkError::ServiceError(se) => {
                 let e = se.err();
@@ -164,6 +176,21 @@ where
             other => return other,
         }
     }
+}
+
+/// The STS AssumeRole error among an error's sources: a credentials provider of the role chain
+/// (`aws_config::sts::AssumeRoleProvider`) that failed before the call could be sent.
+fn assume_role_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a aws_sdk_sts::operation::assume_role::AssumeRoleError> {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(found) = c.downcast_ref::<aws_sdk_sts::operation::assume_role::AssumeRoleError>() {
+            return Some(found);
+        }
+        cur = c.source();
+    }
+    None
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {

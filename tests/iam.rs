@@ -1,0 +1,423 @@
+//! IAM enforced: moto checks every call's credentials and policies (scripts/moto_launcher.py with
+//! AFT_MOTO_IAM=aws, see docs/reliability.md "IAM enforced in the tests"), and the provider runs
+//! with exactly the shipped policies (policies/*.json) through AFT's role chain: its own
+//! credentials (an IAM user holding policies/provider.json) → `AWSAFTAdmin` (policies/aft-admin.json,
+//! trusting the AFT management account as AFT's role does) → `AWSAFTService` in the Control Tower
+//! management account (AFT's trust, AdministratorAccess) → `AWSControlTowerExecution` in the new
+//! account (AdministratorAccess, as Organizations makes it) and back through `AWSAFTService` there.
+//!
+//! The whole test binary shares one moto server and enforcement is global to it, so everything
+//! runs in one test, seeded before enforcement: every SDK config the test uses is made first
+//! (`Moto::account()` needs the unchecked `testing` key).
+//!
+//! moto authorizes most actions against the resource `*` only (it knows resource ARNs for
+//! sts:AssumeRole and IAM role actions): the policies the principals hold are the shipped ones
+//! with every other statement's Resource widened to `*`, their actions exactly the shipped ones.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_dynamodb::types::AttributeValue as Av;
+use serde_json::{Value, json};
+
+use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
+use common::{Landing, Moto, Tf, one_line};
+
+const ADMIN_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+/// A shipped policy with its placeholders filled in for this landing zone.
+fn shipped(name: &str, l: &Landing) -> Value {
+    let text = std::fs::read_to_string(common::repo().join("policies").join(format!("{name}.json"))).unwrap();
+    let text = text
+        .replace("${partition}", "aws")
+        .replace("${region}", "us-east-1")
+        .replace("${aft_account_id}", &l.aft)
+        .replace("${ct_management_account_id}", &l.ct);
+    assert!(!text.contains("${"), "{name}: a placeholder is left: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+        other => panic!("Action {other}"),
+    }
+}
+
+/// Every action a policy allows.
+fn all_actions(doc: &Value) -> BTreeSet<String> {
+    doc["Statement"].as_array().unwrap().iter().flat_map(actions).collect()
+}
+
+/// The policy as moto can check it: statements of actions moto authorizes against their
+/// resource ARNs (sts:AssumeRole on the role, IAM role actions on the role) keep their resources;
+/// every other statement gets `*`, the only resource moto ever compares for those actions.
+fn as_moto_checks(mut doc: Value) -> Value {
+    for st in doc["Statement"].as_array_mut().unwrap() {
+        let resource_checked = actions(st).iter().all(|a| a == "sts:AssumeRole" || a.starts_with("iam:"));
+        if !resource_checked {
+            st["Resource"] = json!("*");
+        }
+    }
+    doc
+}
+
+/// The policy without one action (a statement left without actions goes).
+fn without(mut doc: Value, action: &str) -> Value {
+    let statements = doc["Statement"].as_array_mut().unwrap();
+    for st in statements.iter_mut() {
+        let kept: Vec<String> = actions(st).into_iter().filter(|a| a != action).collect();
+        st["Action"] = json!(kept);
+    }
+    statements.retain(|st| !st["Action"].as_array().unwrap().is_empty());
+    doc
+}
+
+/// Credentials of an IAM user.
+#[derive(Clone)]
+struct Principal {
+    arn: String,
+    key: String,
+    secret: String,
+}
+
+impl Principal {
+    /// An SDK config signing as this principal.
+    fn config(&self) -> SdkConfig {
+        Moto::get()
+            .config()
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                &self.key,
+                &self.secret,
+                None,
+                None,
+                "iam-user",
+            )))
+            .build()
+    }
+
+    /// Terraform (and so the provider) runs with this principal's credentials.
+    fn use_in(&self, tf: &mut Tf) {
+        tf.env("AWS_ACCESS_KEY_ID", &self.key);
+        tf.env("AWS_SECRET_ACCESS_KEY", &self.secret);
+    }
+}
+
+/// An IAM user in the AFT management account holding exactly `policy` (inline), with an access key.
+async fn user(l: &Landing, name: &str, policy: &Value) -> Principal {
+    let iam = aws_sdk_iam::Client::new(&l.aft_cfg);
+    let arn = iam.create_user().user_name(name).send().await.unwrap().user().unwrap().arn().to_string();
+    iam.put_user_policy().user_name(name).policy_name(name).policy_document(policy.to_string()).send().await.unwrap();
+    let out = iam.create_access_key().user_name(name).send().await.unwrap();
+    let k = out.access_key().unwrap();
+    Principal { arn, key: k.access_key_id().to_string(), secret: k.secret_access_key().to_string() }
+}
+
+/// A role with a trust policy, an optional inline policy and optionally AdministratorAccess.
+async fn role(cfg: &SdkConfig, name: &str, trust: &Value, inline: Option<&Value>, admin: bool) {
+    let iam = aws_sdk_iam::Client::new(cfg);
+    iam.create_role().role_name(name).assume_role_policy_document(trust.to_string()).send().await.unwrap();
+    if let Some(p) = inline {
+        iam.put_role_policy().role_name(name).policy_name(name).policy_document(p.to_string()).send().await.unwrap();
+    }
+    if admin {
+        iam.attach_role_policy().role_name(name).policy_arn(ADMIN_POLICY).send().await.unwrap();
+    }
+}
+
+fn account_root_trust(account: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "sts:AssumeRole"
+    }]})
+}
+
+/// The identities of the test.
+struct Chain {
+    provider: Principal,
+    plan: Principal,
+    /// The provider policy without dynamodb:PutItem.
+    no_put_item: Principal,
+    /// The provider policy without sts:AssumeRole (it cannot reach AWSAFTAdmin).
+    no_assume: Principal,
+}
+
+/// Seeds (before enforcement) what AFT's role chain needs, as AFT deploys it.
+async fn seed_chain(l: &Landing) -> Chain {
+    // the test's own sessions (OrganizationAccountAccessRole in each account, issued by
+    // Moto::account before enforcement, never expiring in moto) keep working as administrators
+    for (cfg, account) in [(&l.aft_cfg, &l.aft), (&l.ct_cfg, &l.ct)] {
+        role(cfg, "OrganizationAccountAccessRole", &account_root_trust(account), None, true).await;
+    }
+    // AFT's AWSAFTAdmin (modules/aft-iam-roles): trusts the AFT management account, may only hop
+    role(&l.aft_cfg, "AWSAFTAdmin", &account_root_trust(&l.aft), Some(&shipped("aft-admin", l)), false).await;
+    // AFT's AWSAFTService in the CT management account: AFT's trust, AdministratorAccess
+    let aft_trust =
+        terraform_provider_aft::framework::execution_role::trust_policy("aws", &l.aft, "AWSAFTAdmin", "AWSAFT-Session");
+    role(&l.ct_cfg, "AWSAFTService", &aft_trust, None, true).await;
+    let provider = as_moto_checks(shipped("provider", l));
+    let plan = as_moto_checks(shipped("plan-readonly", l));
+    let no_put_item = without(provider.clone(), "dynamodb:PutItem");
+    assert_eq!(all_actions(&provider), all_actions(&shipped("provider", l)), "the actions are the shipped ones");
+    assert_eq!(all_actions(&no_put_item).len() + 1, all_actions(&provider).len());
+    eprintln!(
+        "actions per principal: provider {}, plan {}, AWSAFTAdmin {}",
+        all_actions(&provider).len(),
+        all_actions(&plan).len(),
+        all_actions(&shipped("aft-admin", l)).len()
+    );
+    Chain {
+        provider: user(l, "aft-provider", &provider).await,
+        plan: user(l, "aft-plan", &plan).await,
+        no_put_item: user(l, "aft-provider-no-putitem", &no_put_item).await,
+        no_assume: user(l, "aft-provider-no-assume", &without(provider.clone(), "sts:AssumeRole")).await,
+    }
+}
+
+/// Turns enforcement on: from now on every call needs valid credentials and a policy.
+fn enforce() {
+    let moto = Moto::get();
+    let (status, body) = common::http::request(moto.port, "POST", "/moto-api/reset-auth", "text/plain", "0").unwrap();
+    assert_eq!(status, 200, "reset-auth: {body}");
+}
+
+/// The provider block: the provider's own credentials (no assume_role), Organizations vending,
+/// every feature option (their calls go through the role chain into the CT management account
+/// and the new account).
+fn provider_block() -> String {
+    "terraform {\n  required_providers {\n    aft = { source = \"aft-rs/aft\" }\n  }\n}\n\n\
+     provider \"aft\" {\n  account_factory {\n    method = \"organizations\"\n  }\n  feature_options {\n    \
+     delete_default_vpcs = true\n    enterprise_support = true\n    cloudtrail_data_events = true\n  }\n}\n"
+        .to_string()
+}
+
+/// Items of the audit table recorded for an email.
+async fn audit_records(l: &Landing, email: &str) -> usize {
+    let out = aws_sdk_dynamodb::Client::new(&l.aft_cfg)
+        .query()
+        .table_name("aft-request-audit")
+        .key_condition_expression("id = :e")
+        .expression_attribute_values(":e", Av::S(email.to_string()))
+        .send()
+        .await
+        .unwrap();
+    out.items().len()
+}
+
+/// A session of `role_arn` assumed from `from` with AFT's session name.
+async fn assume(from: &SdkConfig, role_arn: &str) -> SdkConfig {
+    let out = aws_sdk_sts::Client::new(from)
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name("AWSAFT-Session")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("assuming {role_arn}: {e:?}"));
+    let c = out.credentials().unwrap();
+    from.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "assumed",
+        )))
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam() {
+    Moto::get_with(&[("AFT_MOTO_IAM", "aws")]);
+    let l = Landing::new().await;
+    common::aft::request_table(&l, false).await;
+    let sm = l.create_customizations(CUSTOMIZATIONS_ASL).await;
+    l.log_archive_bucket().await;
+    let chain = seed_chain(&l).await;
+    // configs made before enforcement (Moto::account needs the unchecked key)
+    let unchecked = Moto::get().config();
+    let provider_cfg = chain.provider.config();
+    let plan_cfg = chain.plan.config();
+    enforce();
+    let started = std::time::Instant::now();
+
+    // enforcement is on: the unchecked key is refused, the principals are who they are, and a
+    // denial comes back in the protocol's shape (the SDK reads the code)
+    let refused = aws_sdk_sts::Client::new(&unchecked).get_caller_identity().send().await.unwrap_err();
+    assert_eq!(
+        aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&refused),
+        Some("InvalidClientTokenId"),
+        "{refused:?}"
+    );
+    let who = aws_sdk_sts::Client::new(&provider_cfg).get_caller_identity().send().await.unwrap();
+    assert_eq!(who.arn(), Some(chain.provider.arn.as_str()));
+    let forged = Principal { secret: "not-the-secret".into(), ..chain.provider.clone() };
+    let bad = aws_sdk_sts::Client::new(&forged.config()).get_caller_identity().send().await.unwrap_err();
+    assert_eq!(
+        aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&bad),
+        Some("SignatureDoesNotMatch"),
+        "{bad:?}"
+    );
+    let denied = aws_sdk_dynamodb::Client::new(&plan_cfg)
+        .put_item()
+        .table_name("aft-request-metadata")
+        .item("id", Av::S("x".into()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&denied),
+        Some("AccessDeniedException"),
+        "{denied:?}"
+    );
+
+    // the lifecycle with the provider's own credentials and policies/provider.json
+    let mut tf = Tf::new("iam");
+    chain.provider.use_in(&mut tf);
+    let email = common::email("iam");
+    let hcl = |extra: &str| format!("{}{}", provider_block(), account_block("a", &email, "Sandbox", extra));
+    let created = "  account_tags = { Team = \"iam\" }\n  custom_fields = { tier = \"gold\" }";
+    tf.write(&hcl(created));
+    assert_eq!(tf.plan_exit(), 2, "a create is planned");
+    tf.apply();
+    let id = tf.values("aft_account_provisioning.a")["account_id"].as_str().unwrap().to_string();
+    assert_eq!(l.accounts_with_email(&email).await, vec![id.clone()]);
+    assert_eq!(l.parent(&id).await, l.ous["Sandbox"]);
+    let item = l.metadata(&id).await.expect("the metadata item");
+    assert_eq!(item["email"], Av::S(email.clone()));
+    assert_eq!(audit_records(&l, &email).await, 1, "the audit record");
+    // AFT's roles in the new account, made through AWSControlTowerExecution, and assumable from
+    // AWSAFTAdmin as AFT's hops are: the test walks the chain itself with the provider's key
+    let admin = assume(&provider_cfg, &format!("arn:aws:iam::{}:role/AWSAFTAdmin", l.aft)).await;
+    let target = assume(&admin, &format!("arn:aws:iam::{id}:role/AWSAFTService")).await;
+    let iam = aws_sdk_iam::Client::new(&target);
+    for name in ["AWSAFTService", "AWSAFTExecution"] {
+        let attached = iam.list_attached_role_policies().role_name(name).send().await.unwrap();
+        let arns: Vec<_> = attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
+        assert_eq!(arns, vec![ADMIN_POLICY], "{name} in {id}");
+    }
+    let executions = l.executions(&sm).await;
+    assert_eq!(executions.len(), 1, "provisioning customizations ran once: {executions:?}");
+    let notes = l.notifications(&id).await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(!notes[0].0, "a success notification: {notes:?}");
+    let steps: Vec<(String, String)> = notes[0].1["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap().to_string(), s["outcome"].as_str().unwrap().to_string()))
+        .collect();
+    for step in [
+        "account_info",
+        "persist_metadata",
+        "create_role",
+        "tag_account",
+        "account_metadata_ssm",
+        "aft_features",
+        "provisioning_customizations",
+    ] {
+        assert!(steps.iter().any(|(s, o)| s == step && o == "succeeded"), "{step} did not succeed: {steps:?}");
+    }
+    assert_eq!(l.tags(&id).await.get("Team").map(String::as_str), Some("iam"));
+    assert_eq!(tf.plan_exit(), 0, "nothing to do after the apply");
+
+    // update: a tag
+    let updated = "  account_tags = { Team = \"iam\", Iam = \"enforced\" }\n  custom_fields = { tier = \"gold\" }";
+    tf.write(&hcl(updated));
+    tf.apply();
+    assert_eq!(l.tags(&id).await.get("Iam").map(String::as_str), Some("enforced"));
+    assert_eq!(tf.plan_exit(), 0);
+
+    // the action re-runs the framework
+    let before = l.notifications(&id).await.len();
+    tf.write_file(
+        "action.tf",
+        "action \"aft_invoke_customizations\" \"iam\" {\n  config {\n    include {\n      type = \"all\"\n    }\n    rerun_framework = true\n    run_pipelines   = false\n  }\n}\n",
+    );
+    let invoked = tf
+        .run(&["apply", "-auto-approve", "-input=false", "-no-color", "-invoke=action.aft_invoke_customizations.iam"])
+        .ok();
+    assert!(invoked.stdout.contains("account(s) done, 0 failed"), "{}", invoked.stdout);
+    assert_eq!(l.notifications(&id).await.len(), before + 1, "the action re-ran the framework");
+    std::fs::remove_file(tf.path("action.tf")).unwrap();
+
+    // terraform query lists the account
+    tf.write_file(
+        "accounts.tfquery.hcl",
+        "list \"aft_account_provisioning\" \"iam\" {\n  provider = aft\n  config {\n    organizational_units = [\"Sandbox\"]\n  }\n}\n",
+    );
+    let q = tf.run(&["query", "-no-color", "-json"]).ok();
+    assert!(q.stdout.lines().any(|line| line.contains("list_resource_found") && line.contains(&id)), "{}", q.stdout);
+    std::fs::remove_file(tf.path("accounts.tfquery.hcl")).unwrap();
+
+    // import into a second directory
+    let mut tf2 = Tf::new("iam-import");
+    chain.provider.use_in(&mut tf2);
+    tf2.write(&format!("{}{}", provider_block(), account_block("a", &email, "Sandbox", updated)));
+    tf2.run(&["import", "-input=false", "-no-color", "aft_account_provisioning.a", &id]).ok();
+    assert_eq!(tf2.values("aft_account_provisioning.a")["account_id"], id.as_str());
+    assert_eq!(tf2.plan_exit(), 0, "nothing to do after the import");
+
+    // a plan (refresh included) with policies/plan-readonly.json alone
+    chain.plan.use_in(&mut tf);
+    let plan = tf.run(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+    assert_eq!(plan.code, 0, "the read-only identity plans no change:\n{}\n{}", plan.stdout, plan.stderr);
+    chain.provider.use_in(&mut tf);
+
+    // one action missing: the apply fails naming the step, the account, the call and the denial,
+    // and the provider wrote nothing of that step
+    let mut tf3 = Tf::new("iam-denied");
+    chain.no_put_item.use_in(&mut tf3);
+    let denied_email = common::email("iam-denied");
+    tf3.write(&format!("{}{}", provider_block(), account_block("d", &denied_email, "Sandbox", "")));
+    let out = tf3.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(out.code, 0, "the apply without dynamodb:PutItem succeeded:\n{}", out.stdout);
+    let text = one_line(&out.stderr);
+    let vended = l.accounts_with_email(&denied_email).await;
+    assert_eq!(vended.len(), 1, "the account was vended before the denied step: {vended:?}");
+    let denied_id = &vended[0];
+    for needle in
+        ["persist_metadata", denied_id.as_str(), "dynamodb:PutItem", "AccessDeniedException", "not authorized"]
+    {
+        assert!(text.contains(needle), "the error does not name {needle:?}: {text}");
+    }
+    assert!(l.metadata(denied_id).await.is_none(), "a metadata item was written without dynamodb:PutItem");
+    assert_eq!(audit_records(&l, &denied_email).await, 0, "an audit record was written");
+    let failure = l.notifications(denied_id).await;
+    assert!(
+        failure.len() == 1 && failure[0].0 && failure[0].1["error"]["step"] == "persist_metadata",
+        "one failure notification naming the step: {failure:?}"
+    );
+
+    // a hop of the chain refused (the provider's principal may not assume AWSAFTAdmin): the
+    // refusal is the error, naming sts:AssumeRole, the role and the call it was for, at once
+    let mut tf4 = Tf::new("iam-no-assume");
+    chain.no_assume.use_in(&mut tf4);
+    tf4.write(&hcl(updated));
+    let refused_at = std::time::Instant::now();
+    let out = tf4.run(&["plan", "-input=false", "-no-color"]);
+    assert_ne!(out.code, 0, "planned without sts:AssumeRole:\n{}", out.stdout);
+    let text = one_line(&out.stderr);
+    for needle in [
+        "sts:AssumeRole failed",
+        "AccessDenied",
+        &format!("{} is not authorized to perform: sts:AssumeRole", chain.no_assume.arn),
+        &format!("arn:aws:iam::{}:role/AWSAFTAdmin", l.aft),
+        "assuming a role of AFT's chain for organizations:",
+    ] {
+        assert!(text.contains(needle), "the error does not name {needle:?}: {text}");
+    }
+    assert!(!text.contains("DispatchFailure"), "a refusal reported as a dispatch failure: {text}");
+    assert!(refused_at.elapsed() < std::time::Duration::from_secs(30), "the refusal was retried");
+
+    // destroy
+    tf.destroy();
+    assert!(l.metadata(&id).await.is_none(), "the metadata item is gone");
+    eprintln!("IAM-enforced lifecycle passed in {:?}", started.elapsed());
+}
