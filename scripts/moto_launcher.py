@@ -27,8 +27,9 @@ IAM as AWS enforces it (AFT_MOTO_IAM=aws, off by default): moto 5.2.5's enforcem
 on with `POST /moto-api/reset-auth` body `0`) differs from AWS in ways that make a correctly
 configured AFT role chain fail, or a wrong one pass. With AFT_MOTO_IAM=aws the launcher installs
 the patches of `patch_iam` (signature over the bytes sent, each protocol's own error shape,
-trust policies evaluated as AWS does, CreateAccount's role with AdministratorAccess, a missing
-role denied rather than a 500). Without it nothing of moto's IAM code is touched.
+trust policies evaluated as AWS does, the provider's actions authorized against the resource
+ARNs AWS uses, CreateAccount's role with AdministratorAccess, a missing role denied rather than
+a 500). Without it nothing of moto's IAM code is touched.
 docs/reliability.md ("IAM enforced in the tests") describes each patch and its source.
 """
 import json
@@ -168,6 +169,49 @@ def keep_raw_body(app):
         return app(environ, start_response)
 
     return wrapped
+
+
+def _parameter(prefix, name):
+    return f"{prefix}parameter{name if name.startswith('/') else '/' + name}"
+
+
+def _rule(prefix, params):
+    bus = params.get("EventBusName")
+    bus = bus.rsplit("/", 1)[-1] if bus else "default"
+    return f"{prefix}rule/{params['Name']}" if bus == "default" else f"{prefix}rule/{bus}/{params['Name']}"
+
+
+# service (moto's name) -> action -> the ARNs a request acts on, from its parameters and
+# `arn:<partition>:<service>:<region>:<account>:`
+RESOURCE_ARNS = {
+    "dynamodb": {a: (lambda p, x: [f"{x}table/{p['TableName']}"])
+                 for a in ("DeleteItem", "DescribeTable", "GetItem", "PutItem", "Scan", "Query", "UpdateItem")},
+    "sns": {"Publish": lambda p, x: [p.get("TopicArn") or p.get("TargetArn") or "*"]},
+    "ssm": {
+        "GetParameter": lambda p, x: [_parameter(x, p["Name"])],
+        "GetParameters": lambda p, x: [_parameter(x, n) for n in p["Names"]],
+    },
+    "stepfunctions": {
+        "CreateStateMachine": lambda p, x: [f"{x}stateMachine:{p['name']}"],
+        **{a: (lambda p, x: [p["stateMachineArn"]]) for a in (
+            "DeleteStateMachine", "DescribeStateMachine", "UpdateStateMachine", "ListExecutions", "StartExecution")},
+        "DescribeExecution": lambda p, x: [p["executionArn"]],
+        "TagResource": lambda p, x: [p["resourceArn"]],
+        "UntagResource": lambda p, x: [p["resourceArn"]],
+    },
+    "codepipeline": {
+        "CreatePipeline": lambda p, x: [f"{x}{p['pipeline']['name']}"],
+        "UpdatePipeline": lambda p, x: [f"{x}{p['pipeline']['name']}"],
+        "DeletePipeline": lambda p, x: [f"{x}{p['name']}"],
+        "GetPipeline": lambda p, x: [f"{x}{p['name']}"],
+        "StartPipelineExecution": lambda p, x: [f"{x}{p['name']}"],
+        **{a: (lambda p, x: [f"{x}{p['pipelineName']}"]) for a in (
+            "GetPipelineExecution", "ListPipelineExecutions", "StopPipelineExecution", "ListActionExecutions")},
+    },
+    "events": {"DescribeRule": lambda p, x: [_rule(x, p)]},
+}
+# moto's service name -> the ARN's service
+RESOURCE_SERVICE = {"stepfunctions": "states"}
 
 
 def patch_iam() -> None:
@@ -365,7 +409,11 @@ def patch_iam() -> None:
                 self._reason = "because the role's trust policy does not allow it"
             self._raise_access_denied()
 
-    ac.IAMRequestBase.check_action_permitted = check_action_permitted
+    def check_each_resource(self, resource):
+        for one in resource if isinstance(resource, list) else [resource]:
+            check_action_permitted(self, one)
+
+    ac.IAMRequestBase.check_action_permitted = check_each_resource
 
     original_role_key_init = ac.AssumedRoleAccessKey.__init__
 
@@ -403,6 +451,31 @@ def patch_iam() -> None:
         return f"arn:{self.partition}:iam::{self.current_account}:role{path}{role_name}"
 
     IamResponse._resolve_resource_arn = _resolve_resource_arn
+
+    # (f) the resource ARNs AWS authorizes the provider's actions against, from the request
+    # (the "Resource types" column of the Service Authorization Reference,
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html).
+    # moto compared every other action with "*" only, so a statement scoped to AFT's tables,
+    # topics, parameters, state machine, pipelines or rule allowed nothing. An action not listed
+    # here stays "*" (moto's behaviour); a request naming several resources (ssm:GetParameters)
+    # needs every one of them allowed.
+    def resources_of(self):
+        service, action = self.service_name, self._get_action()
+        if service not in RESOURCE_ARNS or action not in RESOURCE_ARNS[service]:
+            return "*"
+        try:
+            params = json.loads(self.raw_body or b"{}") if self.headers.get("X-Amz-Target") else \
+                {k: v[0] for k, v in self.querystring.items()}
+        except ValueError:
+            return "*"
+        prefix = f"arn:{self.partition}:{RESOURCE_SERVICE.get(service, service)}:{self.region}:{self.current_account}:"
+        try:
+            arns = RESOURCE_ARNS[service][action](params, prefix)
+        except (KeyError, TypeError, AttributeError):
+            return "*"  # a request without its parameter: moto's own validation answers it
+        return arns[0] if len(arns) == 1 else (arns or "*")
+
+    BaseResponse._determine_resource = resources_of
 
     # (d) the role CreateAccount makes in the new account (RoleName, OrganizationAccountAccessRole
     # by default) has AdministratorAccess, as Organizations gives it

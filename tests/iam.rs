@@ -5,14 +5,20 @@
 //! trusting the AFT management account as AFT's role does) → `AWSAFTService` in the Control Tower
 //! management account (AFT's trust, AdministratorAccess) → `AWSControlTowerExecution` in the new
 //! account (AdministratorAccess, as Organizations makes it) and back through `AWSAFTService` there.
+//! The lifecycle covers the account (every framework step and feature option), the provisioning
+//! customizations (role and state machine) and the account's customization pipeline, the action,
+//! `terraform query`, import, a plan with policies/plan-readonly.json alone, and refusals: an
+//! action missing from the provider's policy, and a hop of the chain refused.
 //!
 //! The whole test binary shares one moto server and enforcement is global to it, so everything
 //! runs in one test, seeded before enforcement: every SDK config the test uses is made first
 //! (`Moto::account()` needs the unchecked `testing` key).
 //!
-//! moto authorizes most actions against the resource `*` only (it knows resource ARNs for
-//! sts:AssumeRole and IAM role actions): the policies the principals hold are the shipped ones
-//! with every other statement's Resource widened to `*`, their actions exactly the shipped ones.
+//! The principals hold the shipped documents as they are, placeholders filled in: the launcher
+//! authorizes each of the provider's actions against the resource ARN AWS uses for it (tables,
+//! topics, parameters, the state machine and its executions, pipelines, the event rule, roles).
+//! Condition keys are not evaluated (moto ignores them), so the KMS statements' `alias/aft`
+//! condition is not exercised; neither is KMS itself (moto's tables and topics are not encrypted).
 
 mod common;
 
@@ -52,19 +58,6 @@ fn actions(statement: &Value) -> Vec<String> {
 /// Every action a policy allows.
 fn all_actions(doc: &Value) -> BTreeSet<String> {
     doc["Statement"].as_array().unwrap().iter().flat_map(actions).collect()
-}
-
-/// The policy as moto can check it: statements of actions moto authorizes against their
-/// resource ARNs (sts:AssumeRole on the role, IAM role actions on the role) keep their resources;
-/// every other statement gets `*`, the only resource moto ever compares for those actions.
-fn as_moto_checks(mut doc: Value) -> Value {
-    for st in doc["Statement"].as_array_mut().unwrap() {
-        let resource_checked = actions(st).iter().all(|a| a == "sts:AssumeRole" || a.starts_with("iam:"));
-        if !resource_checked {
-            st["Resource"] = json!("*");
-        }
-    }
-    doc
 }
 
 /// The policy without one action (a statement left without actions goes).
@@ -162,10 +155,9 @@ async fn seed_chain(l: &Landing) -> Chain {
     let aft_trust =
         terraform_provider_aft::framework::execution_role::trust_policy("aws", &l.aft, "AWSAFTAdmin", "AWSAFT-Session");
     role(&l.ct_cfg, "AWSAFTService", &aft_trust, None, true).await;
-    let provider = as_moto_checks(shipped("provider", l));
-    let plan = as_moto_checks(shipped("plan-readonly", l));
+    let provider = shipped("provider", l);
+    let plan = shipped("plan-readonly", l);
     let no_put_item = without(provider.clone(), "dynamodb:PutItem");
-    assert_eq!(all_actions(&provider), all_actions(&shipped("provider", l)), "the actions are the shipped ones");
     assert_eq!(all_actions(&no_put_item).len() + 1, all_actions(&provider).len());
     eprintln!(
         "actions per principal: provider {}, plan {}, AWSAFTAdmin {}",
@@ -236,8 +228,31 @@ async fn assume(from: &SdkConfig, role_arn: &str) -> SdkConfig {
 async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam() {
     Moto::get_with(&[("AFT_MOTO_IAM", "aws")]);
     let l = Landing::new().await;
-    common::aft::request_table(&l, false).await;
-    let sm = l.create_customizations(CUSTOMIZATIONS_ASL).await;
+    // AFT's request table with its stream: the provider looks for what listens to it (Lambda)
+    common::aft::request_table(&l, true).await;
+    let pipeline_role = l.create_pipeline_role().await;
+    // a table that is not AFT's, in the same account
+    aws_sdk_dynamodb::Client::new(&l.aft_cfg)
+        .create_table()
+        .table_name("not-aft")
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     l.log_archive_bucket().await;
     let chain = seed_chain(&l).await;
     // configs made before enforcement (Moto::account needs the unchecked key)
@@ -277,16 +292,52 @@ async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam(
         "{denied:?}"
     );
 
+    // resources are checked: the plan identity reads AFT's tables, and no other table
+    let read = |table: &str| {
+        aws_sdk_dynamodb::Client::new(&plan_cfg).get_item().table_name(table).key("id", Av::S("none".into())).send()
+    };
+    assert!(read("aft-request-metadata").await.unwrap().item.is_none());
+    let other = read("not-aft").await.unwrap_err();
+    assert_eq!(aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&other), Some("AccessDeniedException"));
+    let said = aws_smithy_types::error::metadata::ProvideErrorMetadata::message(&other).unwrap_or_default();
+    assert!(said.contains(&format!("on resource: arn:aws:dynamodb:us-east-1:{}:table/not-aft", l.aft)), "{said}");
+
     // the lifecycle with the provider's own credentials and policies/provider.json
     let mut tf = Tf::new("iam");
     chain.provider.use_in(&mut tf);
     let email = common::email("iam");
     let hcl = |extra: &str| format!("{}{}", provider_block(), account_block("a", &email, "Sandbox", extra));
+    // the provider deploys the provisioning customizations (role and state machine) and the
+    // account's customization pipeline with its own credentials too
+    let everything = |definition: &str, extra: &str, version: &str| {
+        format!(
+            "{}resource \"aft_provisioning_customizations\" \"this\" {{\n  definition = <<-EOT\n{definition}\n  EOT\n  \
+             tags = {{ team = \"platform\", version = \"{version}\" }}\n}}\n{}resource \"aft_customization_pipeline\" \"p\" {{\n  \
+             account_id = aft_account_provisioning.a.account_id\n  triggers = {{ v = \"{version}\" }}\n}}\n",
+            provider_block(),
+            account_block(
+                "a",
+                &email,
+                "Sandbox",
+                &format!(
+                    "  rerun_triggers = {{ customizations = aft_provisioning_customizations.this.revision_id }}\n{extra}"
+                )
+            ),
+        )
+    };
     let created = "  account_tags = { Team = \"iam\" }\n  custom_fields = { tier = \"gold\" }";
-    tf.write(&hcl(created));
+    tf.write(&everything(CUSTOMIZATIONS_ASL, created, "1"));
     assert_eq!(tf.plan_exit(), 2, "a create is planned");
     tf.apply();
     let id = tf.values("aft_account_provisioning.a")["account_id"].as_str().unwrap().to_string();
+    let sm = tf.values("aft_provisioning_customizations.this")["arn"].as_str().unwrap().to_string();
+    let sfn = aws_sdk_sfn::Client::new(&l.aft_cfg);
+    let machine = sfn.describe_state_machine().state_machine_arn(&sm).send().await.unwrap();
+    assert!(machine.role_arn().ends_with(":role/aft-account-provisioning-customizations-role"));
+    let pipeline = format!("{id}-customizations-pipeline");
+    let got = l.codepipeline().get_pipeline().name(&pipeline).send().await.unwrap();
+    assert_eq!(got.pipeline().unwrap().role_arn(), pipeline_role);
+    assert_eq!(l.pipeline_executions(&pipeline).await.len(), 1, "the pipeline ran on create");
     assert_eq!(l.accounts_with_email(&email).await, vec![id.clone()]);
     assert_eq!(l.parent(&id).await, l.ous["Sandbox"]);
     let item = l.metadata(&id).await.expect("the metadata item");
@@ -329,22 +380,30 @@ async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam(
 
     // update: a tag
     let updated = "  account_tags = { Team = \"iam\", Iam = \"enforced\" }\n  custom_fields = { tier = \"gold\" }";
-    tf.write(&hcl(updated));
+    let definition = CUSTOMIZATIONS_ASL
+        .replace("\"Done\": {\"Type\": \"Succeed\"}", "\"Done\": {\"Type\": \"Pass\", \"End\": true}");
+    assert_ne!(definition, CUSTOMIZATIONS_ASL);
+    tf.write(&everything(&definition, updated, "2"));
     tf.apply();
     assert_eq!(l.tags(&id).await.get("Iam").map(String::as_str), Some("enforced"));
+    let machine = sfn.describe_state_machine().state_machine_arn(&sm).send().await.unwrap();
+    assert!(machine.definition().contains("Pass"), "the definition was updated");
+    assert_eq!(l.executions(&sm).await.len(), 2, "the new definition re-ran the customizations");
+    assert_eq!(l.pipeline_executions(&pipeline).await.len(), 2, "the trigger change ran the pipeline");
     assert_eq!(tf.plan_exit(), 0);
 
     // the action re-runs the framework
     let before = l.notifications(&id).await.len();
     tf.write_file(
         "action.tf",
-        "action \"aft_invoke_customizations\" \"iam\" {\n  config {\n    include {\n      type = \"all\"\n    }\n    rerun_framework = true\n    run_pipelines   = false\n  }\n}\n",
+        "action \"aft_invoke_customizations\" \"iam\" {\n  config {\n    include {\n      type = \"all\"\n    }\n    rerun_framework = true\n    run_pipelines   = true\n  }\n}\n",
     );
     let invoked = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color", "-invoke=action.aft_invoke_customizations.iam"])
         .ok();
     assert!(invoked.stdout.contains("account(s) done, 0 failed"), "{}", invoked.stdout);
     assert_eq!(l.notifications(&id).await.len(), before + 1, "the action re-ran the framework");
+    assert_eq!(l.pipeline_executions(&pipeline).await.len(), 3, "the action ran the pipeline");
     std::fs::remove_file(tf.path("action.tf")).unwrap();
 
     // terraform query lists the account
@@ -399,7 +458,7 @@ async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam(
     // refusal is the error, naming sts:AssumeRole, the role and the call it was for, at once
     let mut tf4 = Tf::new("iam-no-assume");
     chain.no_assume.use_in(&mut tf4);
-    tf4.write(&hcl(updated));
+    tf4.write(&hcl(""));
     let refused_at = std::time::Instant::now();
     let out = tf4.run(&["plan", "-input=false", "-no-color"]);
     assert_ne!(out.code, 0, "planned without sts:AssumeRole:\n{}", out.stdout);
@@ -419,5 +478,13 @@ async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam(
     // destroy
     tf.destroy();
     assert!(l.metadata(&id).await.is_none(), "the metadata item is gone");
+    assert!(sfn.describe_state_machine().state_machine_arn(&sm).send().await.is_err(), "the state machine is gone");
+    assert!(l.codepipeline().get_pipeline().name(&pipeline).send().await.is_err(), "the pipeline is gone");
+    let role = aws_sdk_iam::Client::new(&l.aft_cfg)
+        .get_role()
+        .role_name("aft-account-provisioning-customizations-role")
+        .send()
+        .await;
+    assert!(role.is_err(), "the customizations role is gone");
     eprintln!("IAM-enforced lifecycle passed in {:?}", started.elapsed());
 }
