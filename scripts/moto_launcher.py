@@ -146,6 +146,27 @@ def protocol_of(headers, service: str) -> str:
     return "rest-json"
 
 
+# The policy of the role CreateAccount makes: None = AdministratorAccess (as on AWS).
+CREATE_ACCOUNT_ROLE_POLICY: dict = {"document": None}
+IAM_ROLE_POLICY_PATH = "/aft-test/iam/create-account-role-policy"
+
+
+def iam_routes(app):
+    """POST {IAM_ROLE_POLICY_PATH} with a policy document (JSON) gives the role of every later
+    CreateAccount that inline policy instead of AdministratorAccess; `null` restores
+    AdministratorAccess. Only with AFT_MOTO_IAM=aws."""
+
+    def routed(environ, start_response):
+        if environ.get("PATH_INFO") != IAM_ROLE_POLICY_PATH or environ.get("REQUEST_METHOD") != "POST":
+            return app(environ, start_response)
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        CREATE_ACCOUNT_ROLE_POLICY["document"] = json.loads(environ["wsgi.input"].read(size) or b"null")
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    return routed
+
+
 def keep_raw_body(app):
     """WSGI middleware: keeps the request body exactly as sent (moto re-encodes parsed form
     bodies with `quote_plus`, and hashes the query or even the headers for an empty body, so
@@ -181,6 +202,10 @@ def _rule(prefix, params):
     return f"{prefix}rule/{params['Name']}" if bus == "default" else f"{prefix}rule/{bus}/{params['Name']}"
 
 
+def _trail(prefix, name):
+    return name if name.startswith("arn:") else f"{prefix}trail/{name}"
+
+
 # service (moto's name) -> action -> the ARNs a request acts on, from its parameters and
 # `arn:<partition>:<service>:<region>:<account>:`
 RESOURCE_ARNS = {
@@ -209,6 +234,11 @@ RESOURCE_ARNS = {
             "GetPipelineExecution", "ListPipelineExecutions", "StopPipelineExecution", "ListActionExecutions")},
     },
     "events": {"DescribeRule": lambda p, x: [_rule(x, p)]},
+    "cloudtrail": {
+        **{a: (lambda p, x: [_trail(x, p["Name"])]) for a in (
+            "CreateTrail", "GetTrail", "GetTrailStatus", "StartLogging")},
+        **{a: (lambda p, x: [_trail(x, p["TrailName"])]) for a in ("GetEventSelectors", "PutEventSelectors")},
+    },
 }
 # moto's service name -> the ARN's service
 RESOURCE_SERVICE = {"stepfunctions": "states"}
@@ -483,12 +513,17 @@ def patch_iam() -> None:
     # moto created it with no policy, so its sessions could do nothing.
     original_create_account = OrganizationsBackend.create_account
 
+    # A test may give it another policy instead (POST IAM_ROLE_POLICY_PATH, see iam_routes), to
+    # check that a narrower document is what the provider uses of it.
     def create_account(self, **kwargs):
         status = original_create_account(self, **kwargs)
         new_id = status["CreateAccountStatus"]["AccountId"]
         role_name = kwargs.get("RoleName", "OrganizationAccountAccessRole")
-        iam_backends[new_id]["global"].attach_role_policy(
-            f"arn:{self.partition}:iam::aws:policy/AdministratorAccess", role_name)
+        iam = iam_backends[new_id]["global"]
+        if CREATE_ACCOUNT_ROLE_POLICY.get("document") is None:
+            iam.attach_role_policy(f"arn:{self.partition}:iam::aws:policy/AdministratorAccess", role_name)
+        else:
+            iam.put_role_policy(role_name, "policy", json.dumps(CREATE_ACCOUNT_ROLE_POLICY["document"]))
         return status
 
     OrganizationsBackend.create_account = create_account
@@ -537,7 +572,7 @@ def main() -> None:
     wrap = with_test_routes
     if iam == "aws":
         patch_iam()
-        wrap = lambda app: keep_raw_body(with_test_routes(app))  # noqa: E731
+        wrap = lambda app: keep_raw_body(iam_routes(with_test_routes(app)))  # noqa: E731
 
     serve = moto.server.run_simple
     moto.server.run_simple = lambda host, port, app, *a, **k: serve(host, port, wrap(app), *a, **k)

@@ -190,6 +190,16 @@ fn provider_block() -> String {
         .to_string()
 }
 
+/// The policy of the role every later CreateAccount makes (`None`: AdministratorAccess, as AWS).
+fn create_account_role_policy(policy: Option<&Value>) {
+    let body = policy.map_or("null".to_string(), Value::to_string);
+    let moto = Moto::get();
+    let (status, text) =
+        common::http::request(moto.port, "POST", "/aft-test/iam/create-account-role-policy", "application/json", &body)
+            .unwrap();
+    assert_eq!(status, 200, "{text}");
+}
+
 /// Items of the audit table recorded for an email.
 async fn audit_records(l: &Landing, email: &str) -> usize {
     let out = aws_sdk_dynamodb::Client::new(&l.aft_cfg)
@@ -486,5 +496,35 @@ async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam(
         .send()
         .await;
     assert!(role.is_err(), "the customizations role is gone");
+
+    // what the permissions guide says the provider uses of the administrators' roles is enough:
+    // AWSAFTService in the CT management account with policies/aft-service-ct-management.json
+    // alone, AWSControlTowerExecution with policies/control-tower-execution.json alone
+    let ct_iam = aws_sdk_iam::Client::new(&l.ct_cfg);
+    ct_iam.detach_role_policy().role_name("AWSAFTService").policy_arn(ADMIN_POLICY).send().await.unwrap();
+    ct_iam
+        .put_role_policy()
+        .role_name("AWSAFTService")
+        .policy_name("aft-service-ct-management")
+        .policy_document(shipped("aft-service-ct-management", &l).to_string())
+        .send()
+        .await
+        .unwrap();
+    create_account_role_policy(Some(&shipped("control-tower-execution", &l)));
+    let mut tf5 = Tf::new("iam-narrow");
+    chain.provider.use_in(&mut tf5);
+    let narrow_email = common::email("iam-narrow");
+    tf5.write(&format!("{}{}", provider_block(), account_block("n", &narrow_email, "Sandbox", created)));
+    tf5.apply();
+    let narrow = tf5.values("aft_account_provisioning.n")["account_id"].as_str().unwrap().to_string();
+    assert_eq!(l.accounts_with_email(&narrow_email).await, vec![narrow.clone()]);
+    assert!(l.metadata(&narrow).await.is_some());
+    assert_eq!(l.tags(&narrow).await.get("Team").map(String::as_str), Some("iam"));
+    let target = assume(&admin, &format!("arn:aws:iam::{narrow}:role/AWSAFTExecution")).await;
+    let who = aws_sdk_sts::Client::new(&target).get_caller_identity().send().await.unwrap();
+    assert_eq!(who.arn(), Some(format!("arn:aws:sts::{narrow}:assumed-role/AWSAFTExecution/AWSAFT-Session").as_str()));
+    tf5.destroy();
+    assert!(l.metadata(&narrow).await.is_none());
+    create_account_role_policy(None);
     eprintln!("IAM-enforced lifecycle passed in {:?}", started.elapsed());
 }
