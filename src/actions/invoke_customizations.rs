@@ -79,9 +79,8 @@ async fn one(ctx: &Context, id: &str, opts: Options, deadline: Instant, progress
         match request_for(ctx, id).await {
             Ok(Some(req)) => {
                 progress.say(format!("{id}: provisioning framework started"));
-                // AFT's own request keeps AFT's semantics: the run adds and updates tags, and
-                // removes none of those AFT's request does not name
-                let _aft = (req.owner == RequestOwner::Aft).then(|| framework::tags::AftSemantics::mark(ctx, id));
+                // AFT's own request keeps AFT's semantics (the request carries its owner): the run
+                // adds and updates tags, and removes none of those AFT's request does not name
                 if req.owner == RequestOwner::Aft {
                     out.lines.push("AFT's request: tags added and updated, none removed".into());
                 }

@@ -250,7 +250,7 @@ async fn run_steps(
     rec.step("persist_metadata", deadline, metadata::run(ctx, &account, request, event)).await?;
     let role = rec.step("create_role", deadline, execution_role::run(ctx, account_id)).await?;
     rec.execution_role_arn = Some(role);
-    rec.step("tag_account", deadline, tags::run(ctx, account_id, &request.account_tags)).await?;
+    rec.step("tag_account", deadline, tags::run(ctx, account_id, request)).await?;
     rec.step("account_metadata_ssm", deadline, custom_fields::run(ctx, account_id, &request.custom_fields)).await?;
     rec.step("aft_features", deadline, features::run(ctx, account_id, origin)).await?;
     let run_id = rec.run_id.clone();

@@ -1,59 +1,16 @@
 //! Step 5a: the account's Organizations tags, truly synced with `account_tags`: changed and new
 //! keys are written, and keys no longer requested are removed (AFT never removes them, #238).
 //! An account whose request is AFT's own row keeps AFT's semantics: its tags are only added and
-//! updated ([`RequestOwner::Aft`], [`AftSemantics`]).
+//! updated ([`RequestOwner::Aft`]).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 
 use aws_sdk_organizations::types::Tag;
 
-use super::request::RequestOwner;
+use super::request::{AccountRequest, RequestOwner};
 use super::{Done, StepError};
 use crate::aws::{AwsError, AwsResultExt, clients, organizations};
 use crate::context::Context;
-
-/// The accounts whose framework run carries AFT's own request, with how many such runs are in
-/// flight for each.
-#[derive(Default)]
-struct AftRuns(Mutex<HashMap<String, usize>>);
-
-/// While it lives, the tag step of its account follows AFT's semantics (add and update, never
-/// remove). The framework hands the tag step the requested tags only, not whose request they
-/// are, so the caller that knows (the `aft_invoke_customizations` action, for a request read
-/// from AFT's own row) holds one of these for the length of the run.
-pub struct AftSemantics {
-    runs: Arc<AftRuns>,
-    account: String,
-}
-
-impl AftSemantics {
-    /// Marks `account_id`'s runs as carrying AFT's request until the mark is dropped.
-    pub fn mark(ctx: &Context, account_id: &str) -> AftSemantics {
-        let runs = ctx.memo::<AftRuns>();
-        *runs.0.lock().unwrap_or_else(|p| p.into_inner()).entry(account_id.to_string()).or_default() += 1;
-        AftSemantics { runs, account: account_id.to_string() }
-    }
-}
-
-impl Drop for AftSemantics {
-    fn drop(&mut self) {
-        let mut runs = self.runs.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = runs.get_mut(&self.account) {
-            *n -= 1;
-            if *n == 0 {
-                runs.remove(&self.account);
-            }
-        }
-    }
-}
-
-/// Whose semantics the tag step of `account_id` follows now.
-fn owner(ctx: &Context, account_id: &str) -> RequestOwner {
-    let runs = ctx.memo::<AftRuns>();
-    let marked = runs.0.lock().unwrap_or_else(|p| p.into_inner()).contains_key(account_id);
-    if marked { RequestOwner::Aft } else { RequestOwner::Provider }
-}
 
 /// The writes that bring `current` to `wanted`: (tags to set, keys to remove).
 pub fn diff(
@@ -70,11 +27,11 @@ pub fn diff(
     (set, remove)
 }
 
-/// Syncs the tags (adds and updates only while the account's run carries AFT's request); writes
+/// Syncs the tags of the request (adds and updates only when the request is AFT's own); writes
 /// nothing when they already match.
-pub async fn run(ctx: &Context, account_id: &str, wanted: &BTreeMap<String, String>) -> Result<Done<()>, StepError> {
+pub async fn run(ctx: &Context, account_id: &str, request: &AccountRequest) -> Result<Done<()>, StepError> {
     let org = clients::organizations(&ctx.ct_session().await?);
-    sync_as(&org, account_id, wanted, owner(ctx, account_id)).await
+    sync_as(&org, account_id, &request.account_tags, request.owner).await
 }
 
 /// [`run`] for this provider's request, with the Organizations client given (the CT management
