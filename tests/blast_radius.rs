@@ -344,3 +344,42 @@ async fn adding_an_account_to_the_fleet_plans_and_starts_no_other_pipeline() {
     }
     assert_eq!(tf.plan_exit(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_that_became_shared_after_the_plan_is_neither_moved_nor_closed_by_the_apply() {
+    let l = Landing::new().await;
+    let e = email("late-shared");
+    let tf = Tf::new("late-shared");
+    let close = "  close_account_on_delete = true\n  parking_organizational_unit = \"Parking\"";
+    tf.write(&format!("{}{}", l.provider(ORGS), account_block("acct", &e, "Workloads", close)));
+    tf.apply();
+    let id = tf.values("aft_account_provisioning.acct")["account_id"].as_str().unwrap().to_string();
+
+    // a saved plan moves it; before the apply, the landing zone names it its audit account
+    tf.write(&format!("{}{}", l.provider(ORGS), account_block("acct", &e, "Sandbox", close)));
+    tf.run(&["plan", "-input=false", "-no-color", "-out=move.tfplan"]).ok();
+    put_parameter(&l.aft_cfg, "/aft/account/audit/account-id", &id).await;
+    let out = tf.run(&["apply", "-input=false", "-no-color", "move.tfplan"]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    // Terraform plans each change again when it applies a saved plan: that plan refuses it
+    assert!(
+        one_line(&out.stderr).contains(&format!("Account {id} is the landing zone's audit account")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(l.parent(&id).await, l.ous["Workloads"]);
+
+    // a saved destroy plan closes and parks it; the apply keeps it, and says so
+    put_parameter(&l.aft_cfg, "/aft/account/audit/account-id", "999999999999").await;
+    tf.write(&format!("{}{}", l.provider(ORGS), account_block("acct", &e, "Workloads", close)));
+    tf.run(&["plan", "-destroy", "-input=false", "-no-color", "-out=destroy.tfplan"]).ok();
+    put_parameter(&l.aft_cfg, "/aft/account/audit/account-id", &id).await;
+    let out = tf.run(&["apply", "-input=false", "-no-color", "destroy.tfplan"]).ok();
+    assert!(
+        one_line(&out.stdout).contains("the landing zone's audit account is never closed or moved"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(status(&l, &id).await, "ACTIVE");
+    assert_eq!(l.parent(&id).await, l.ous["Workloads"]);
+}
