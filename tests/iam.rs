@@ -8,7 +8,10 @@
 //! The lifecycle covers the account (every framework step and feature option), the provisioning
 //! customizations (role and state machine) and the account's customization pipeline, the action,
 //! `terraform query`, import, a plan with policies/plan-readonly.json alone, and refusals: an
-//! action missing from the provider's policy, and a hop of the chain refused.
+//! action missing from the provider's policy, and a hop of the chain refused. Then the narrower
+//! documents of the permissions guide stand in for AdministratorAccess (AWSAFTService in the CT
+//! management account, AWSControlTowerExecution) for a vend with each method; the
+//! `control_tower` method's Service Catalog calls reach the stand-in through moto's check.
 //!
 //! The whole test binary shares one moto server and enforcement is global to it, so everything
 //! runs in one test, seeded before enforcement: every SDK config the test uses is made first
@@ -31,6 +34,7 @@ use aws_sdk_dynamodb::types::AttributeValue as Av;
 use serde_json::{Value, json};
 
 use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
+use common::service_catalog::ServiceCatalog;
 use common::{Landing, Moto, Tf, one_line};
 
 const ADMIN_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
@@ -198,6 +202,90 @@ fn create_account_role_policy(policy: Option<&Value>) {
         common::http::request(moto.port, "POST", "/aft-test/iam/create-account-role-policy", "application/json", &body)
             .unwrap();
     assert_eq!(status, 200, "{text}");
+}
+
+/// The codes the launcher answers a refused authentication or authorization with (JSON protocol).
+const REFUSALS: [&str; 4] = [
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "MissingAuthenticationTokenException",
+];
+
+/// One HTTP request or answer as read off a connection: (head lines, body).
+fn read_message(rd: &mut impl std::io::BufRead) -> std::io::Result<(Vec<String>, Vec<u8>)> {
+    let mut head = Vec::new();
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        rd.read_line(&mut line)?;
+        let line = line.trim_end().to_string();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.trim().eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        head.push(line);
+    }
+    let mut body = vec![0u8; len];
+    rd.read_exact(&mut body)?;
+    Ok((head, body))
+}
+
+/// Sends a request (its head lines and body, the connection closed after) to `addr`; returns the
+/// raw answer.
+fn send_raw(addr: &str, head: &[String], body: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Write};
+    let mut up = std::net::TcpStream::connect(addr)?;
+    let mut out = Vec::new();
+    for line in head.iter().filter(|l| !l.to_ascii_lowercase().starts_with("connection:")) {
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(body);
+    up.write_all(&out)?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer)?;
+    Ok(answer)
+}
+
+/// A loopback front for the Service Catalog stand-in, which checks no credentials: each request
+/// goes first, exactly as signed, to moto, which authenticates it and authorizes
+/// `servicecatalog:<Operation>` for the caller; a refusal is the answer, anything else lets the
+/// stand-in answer (moto has no Account Factory: once authorized, an operation moto lacks is its
+/// HTTP 500, with a traceback in moto's log). Returns the front's endpoint.
+fn iam_gate(stand_in: &str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let moto = format!("127.0.0.1:{}", Moto::get().port);
+    let stand_in = stand_in.trim_start_matches("http://").to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let (moto, stand_in) = (moto.clone(), stand_in.clone());
+            std::thread::spawn(move || -> std::io::Result<()> {
+                use std::io::Write;
+                let mut rd = std::io::BufReader::new(conn.try_clone()?);
+                let (head, body) = read_message(&mut rd)?;
+                let checked = send_raw(&moto, &head, &body)?;
+                let (checked_head, _) = read_message(&mut std::io::BufReader::new(&checked[..]))?;
+                let refused = checked_head.iter().any(|l| {
+                    l.split_once(':').is_some_and(|(k, v)| {
+                        k.trim().eq_ignore_ascii_case("x-amzn-ErrorType") && REFUSALS.contains(&v.trim())
+                    })
+                });
+                let answer = if refused { checked } else { send_raw(&stand_in, &head, &body)? };
+                let mut w = conn;
+                w.write_all(&answer)?;
+                w.flush()
+            });
+        }
+    });
+    endpoint
 }
 
 /// Items of the audit table recorded for an email.
@@ -525,6 +613,58 @@ async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam(
     assert_eq!(who.arn(), Some(format!("arn:aws:sts::{narrow}:assumed-role/AWSAFTExecution/AWSAFT-Session").as_str()));
     tf5.destroy();
     assert!(l.metadata(&narrow).await.is_none());
+
+    // the control_tower method: the provider's Service Catalog calls, signed with the AWSAFTService
+    // session of the CT management account, authorized by moto in front of the stand-in
+    let sc = ServiceCatalog::start(l.ct_cfg.clone(), std::time::Duration::from_millis(200));
+    let gate = iam_gate(&sc.endpoint);
+    let ct_block = |name: &str, email: &str| {
+        format!(
+            "terraform {{\n  required_providers {{\n    aft = {{ source = \"aft-rs/aft\" }}\n  }}\n}}\n\n\
+             provider \"aft\" {{\n  account_factory {{\n    method = \"control_tower\"\n  }}\n}}\n{}",
+            account_block(name, email, "Sandbox", "")
+        )
+    };
+    let mut tf6 = Tf::new("iam-ct");
+    chain.provider.use_in(&mut tf6);
+    tf6.env("AWS_ENDPOINT_URL_SERVICE_CATALOG", &gate);
+    let ct_email = common::email("iam-ct");
+    tf6.write(&ct_block("c", &ct_email));
+    tf6.apply();
+    let vended_ct = tf6.values("aft_account_provisioning.c")["account_id"].as_str().unwrap().to_string();
+    assert_eq!(l.accounts_with_email(&ct_email).await, vec![vended_ct.clone()]);
+    assert!(l.metadata(&vended_ct).await.is_some());
+    assert_eq!(sc.associated(), vec![format!("arn:aws:iam::{}:role/AWSAFTService", l.ct)]);
+    assert!(sc.calls().iter().any(|c| c == "ProvisionProduct"), "{:?}", sc.calls());
+    // without servicecatalog:ProvisionProduct, moto refuses it before the stand-in sees it
+    let ct_policy = without(shipped("aft-service-ct-management", &l), "servicecatalog:ProvisionProduct");
+    ct_iam
+        .put_role_policy()
+        .role_name("AWSAFTService")
+        .policy_name("aft-service-ct-management")
+        .policy_document(ct_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let provisions = sc.calls().iter().filter(|c| *c == "ProvisionProduct").count();
+    let mut tf7 = Tf::new("iam-ct-denied");
+    chain.provider.use_in(&mut tf7);
+    tf7.env("AWS_ENDPOINT_URL_SERVICE_CATALOG", &gate);
+    let refused_email = common::email("iam-ct-denied");
+    tf7.write(&ct_block("r", &refused_email));
+    let out = tf7.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(out.code, 0, "provisioned without servicecatalog:ProvisionProduct:\n{}", out.stdout);
+    let text = one_line(&out.stderr);
+    for needle in [
+        "servicecatalog:ProvisionProduct",
+        "AccessDeniedException",
+        &format!("arn:aws:sts::{}:assumed-role/AWSAFTService/AWSAFT-Session is not authorized", l.ct),
+    ] {
+        assert!(text.contains(needle), "the error does not name {needle:?}: {text}");
+    }
+    assert_eq!(sc.calls().iter().filter(|c| *c == "ProvisionProduct").count(), provisions, "the stand-in provisioned");
+    assert!(l.accounts_with_email(&refused_email).await.is_empty(), "an account was made");
+    tf6.destroy();
     create_account_role_policy(None);
     eprintln!("IAM-enforced lifecycle passed in {:?}", started.elapsed());
 }
