@@ -69,6 +69,16 @@ pub struct ChangeManagement {
 }
 
 impl AccountModel {
+    /// `close_account_on_delete = true`.
+    pub fn closes_on_delete(&self) -> bool {
+        self.close_account_on_delete.known() == Some(&true)
+    }
+
+    /// The `parking_organizational_unit`, when one is set.
+    pub fn parking_ou(&self) -> Option<&str> {
+        self.parking_organizational_unit.as_str().filter(|p| !p.is_empty())
+    }
+
     /// The model as a value. Its fields have the resource schema's kinds already (maps, objects,
     /// lists; no sets), so no schema type is needed to write it.
     pub fn to_value(&self) -> Result<Value, crate::plugin::Diagnostics> {

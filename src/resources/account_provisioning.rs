@@ -450,7 +450,12 @@ impl Resource<Context> for AccountProvisioning {
                     // configuration follows it: the same account, so an update (a replacement
                     // would retire the very account the new object adopts).
                     let kept = match (ctx, n.as_str(), prior.account_id.as_str()) {
-                        (Some(ctx), Some(new), Some(id)) => match email_is_account(ctx, new, id).await {
+                        (Some(ctx), Some(new), Some(id)) => match async {
+                            let snap = crate::inventory::shared(ctx).await?;
+                            email_is_account(ctx, Some(&snap), new, id).await
+                        }
+                        .await
+                        {
                             Ok(kept) => kept,
                             Err(e) => {
                                 d.extend(aws_diag("Looking up the new AccountEmail failed", e));
@@ -654,8 +659,7 @@ impl Resource<Context> for AccountProvisioning {
         let id = account_of(&prior)?;
         let deadline = Instant::now() + Timeouts::of(&prior.timeouts, Op::Delete, DEFAULT_DELETE);
         let request = prior.request();
-        let close = prior.close_account_on_delete.known() == Some(&true);
-        let park = prior.parking_organizational_unit.as_str().filter(|p| !p.is_empty());
+        let (close, park) = (prior.closes_on_delete(), prior.parking_ou());
         let work = async {
             let fail = |what: &str, e: &dyn std::fmt::Display| aws_diag(what, format!("account {id}: {e}"));
             if let Some(why) = kept_for_replacement(ctx, &prior, &id, req.private)
@@ -749,14 +753,14 @@ async fn refuse_shared(ctx: &Context, config: &AccountModel, role: SharedRole, i
     let why = "AFT refuses to change the OU of a shared Control Tower account or the management account \
                (aft_common/shared_account.py) and closes no account; closing one breaks the landing zone, and only \
                AWS Support can reopen it. Import and framework runs stay allowed.";
-    if config.close_account_on_delete.known() == Some(&true) {
+    if config.closes_on_delete() {
         d.error_at(
             AttrPath::attr("close_account_on_delete"),
             format!("Account {id} is the landing zone's {role}"),
             format!("The provider never closes the {role}. Remove close_account_on_delete (or set it to false). {why}"),
         );
     }
-    if config.parking_organizational_unit.as_str().is_some_and(|p| !p.is_empty()) {
+    if config.parking_ou().is_some() {
         d.error_at(
             AttrPath::attr("parking_organizational_unit"),
             format!("Account {id} is the landing zone's {role}"),
@@ -788,8 +792,7 @@ async fn refuse_shared(ctx: &Context, config: &AccountModel, role: SharedRole, i
 /// A destroy plan of a shared account whose state asks to close or park it says, as a warning,
 /// that destroy will do neither (states written before this check existed can ask it).
 async fn shared_destroy_warning(ctx: &Context, prior: &AccountModel) -> Diagnostics {
-    let asks = prior.close_account_on_delete.known() == Some(&true)
-        || prior.parking_organizational_unit.as_str().is_some_and(|p| !p.is_empty());
+    let asks = prior.closes_on_delete() || prior.parking_ou().is_some();
     let Some(id) = prior.account_id.as_str().filter(|_| asks) else { return Diagnostics::new() };
     match crate::framework::shared_accounts::role_of(ctx, id).await {
         Ok(Some(role)) => Diagnostic::warning(
@@ -805,10 +808,15 @@ async fn shared_destroy_warning(ctx: &Context, prior: &AccountModel) -> Diagnost
     }
 }
 
-/// True when `email` is the primary email of account `id` (ignoring case).
-async fn email_is_account(ctx: &Context, email: &str, id: &str) -> Result<bool, AwsError> {
-    let snap = crate::inventory::shared(ctx).await?;
-    if let Some(a) = snap.accounts.get(id) {
+/// True when `email` is the primary email of account `id` (ignoring case), from the bulk read
+/// when the caller has it (a plan's refresh took it), else from one DescribeAccount.
+async fn email_is_account(
+    ctx: &Context,
+    snap: Option<&crate::inventory::Snapshot>,
+    email: &str,
+    id: &str,
+) -> Result<bool, AwsError> {
+    if let Some(a) = snap.and_then(|s| s.accounts.get(id)) {
         return Ok(a.email.eq_ignore_ascii_case(email));
     }
     let org = clients::organizations(&ctx.ct_session().await?);
@@ -834,7 +842,7 @@ async fn kept_for_replacement(
     if ct_param(prior, "AccountEmail").as_str().is_some_and(|e| e.eq_ignore_ascii_case(email)) {
         return Ok(Some(format!("its replacement requests the same email, {email}")));
     }
-    if email_is_account(ctx, email, id).await? {
+    if email_is_account(ctx, None, email, id).await? {
         return Ok(Some(format!("its replacement's email {email} is this account's")));
     }
     Ok(None)
