@@ -308,10 +308,8 @@ async fn afts_control_tower_event_rule_counts_for_organizations_and_for_inert_ro
 fn no_row_warning(tf: &Tf) -> serde_json::Value {
     tf.run(&["init", "-input=false", "-no-color"]).ok();
     let plan = tf.run(&["plan", "-input=false", "-no-color", "-json"]).ok();
-    let warning = plan
-        .diagnostics()
+    plan.diagnostics()
         .into_iter()
         .find(|d| d["severity"] == "warning" && d["summary"] == "No aft-request row for this account")
-        .unwrap_or_else(|| panic!("a plan-time warning: {}", plan.stdout));
-    warning
+        .unwrap_or_else(|| panic!("a plan-time warning: {}", plan.stdout))
 }

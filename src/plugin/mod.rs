@@ -37,7 +37,7 @@ pub use diagnostics::{AttrPath, Diagnostic, Diagnostics};
 pub use model::{Attr, StringMap, Timeouts, check_model, known_map, read_model, write_model};
 pub use schema::{Attribute, Block, IdentitySchema, NestedBlock, Nesting, Schema};
 pub use traits::{
-    Action, ApplyRequest, DataSource, Failed, ListResource, Listed, Notes, Plan, PlanRequest, Private, Progress, Provider,
-    ReadRequest, Resource,
+    Action, ApplyRequest, DataSource, Failed, ListResource, Listed, Notes, Plan, PlanRequest, Private, Progress,
+    Provider, ReadRequest, Resource,
 };
 pub use value::{Number, Type, Value, from_value, to_value};
