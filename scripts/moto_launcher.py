@@ -29,7 +29,9 @@ configured AFT role chain fail, or a wrong one pass. With AFT_MOTO_IAM=aws the l
 the patches of `patch_iam` (signature over the bytes sent, each protocol's own error shape,
 trust policies evaluated as AWS does, the provider's actions authorized against the resource
 ARNs AWS uses, CreateAccount's role with AdministratorAccess, a missing role denied rather than
-a 500). Without it nothing of moto's IAM code is touched.
+a 500), and records every action it authorized, per caller (GET /aft-test/iam/authorized), so a
+test can report which actions of a policy its run exercised. Without it nothing of moto's IAM
+code is touched.
 docs/reliability.md ("IAM enforced in the tests") describes each patch and its source.
 """
 import json
@@ -149,14 +151,24 @@ def protocol_of(headers, service: str) -> str:
 # The policy of the role CreateAccount makes: None = AdministratorAccess (as on AWS).
 CREATE_ACCOUNT_ROLE_POLICY: dict = {"document": None}
 IAM_ROLE_POLICY_PATH = "/aft-test/iam/create-account-role-policy"
+# What enforcement let through: caller ARN (a user, or `assumed-role/<role>/<session>`) -> the
+# actions authorized for it, so a test can say which actions of a policy its run exercised.
+AUTHORIZED: dict[str, set[str]] = {}
+IAM_AUTHORIZED_PATH = "/aft-test/iam/authorized"
 
 
 def iam_routes(app):
     """POST {IAM_ROLE_POLICY_PATH} with a policy document (JSON) gives the role of every later
     CreateAccount that inline policy instead of AdministratorAccess; `null` restores
-    AdministratorAccess. Only with AFT_MOTO_IAM=aws."""
+    AdministratorAccess. GET {IAM_AUTHORIZED_PATH} answers {caller ARN: [action, ...]}: every
+    action authorized since the server started (callers of all tests; their ARNs name their
+    accounts). Only with AFT_MOTO_IAM=aws."""
 
     def routed(environ, start_response):
+        if environ.get("PATH_INFO") == IAM_AUTHORIZED_PATH and environ.get("REQUEST_METHOD") == "GET":
+            body = json.dumps({arn: sorted(list(actions)) for arn, actions in list(AUTHORIZED.items())}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
         if environ.get("PATH_INFO") != IAM_ROLE_POLICY_PATH or environ.get("REQUEST_METHOD") != "POST":
             return app(environ, start_response)
         size = int(environ.get("CONTENT_LENGTH") or 0)
@@ -442,6 +454,8 @@ def patch_iam() -> None:
     def check_each_resource(self, resource):
         for one in resource if isinstance(resource, list) else [resource]:
             check_action_permitted(self, one)
+        # (g) what was authorized, per caller (see iam_routes)
+        AUTHORIZED.setdefault(self._access_key.arn, set()).add(self._action)
 
     ac.IAMRequestBase.check_action_permitted = check_each_resource
 

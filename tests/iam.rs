@@ -5,17 +5,27 @@
 //! trusting the AFT management account as AFT's role does) → `AWSAFTService` in the Control Tower
 //! management account (AFT's trust, AdministratorAccess) → `AWSControlTowerExecution` in the new
 //! account (AdministratorAccess, as Organizations makes it) and back through `AWSAFTService` there.
-//! The lifecycle covers the account (every framework step and feature option), the provisioning
-//! customizations (role and state machine) and the account's customization pipeline, the action,
-//! `terraform query`, import, a plan with policies/plan-readonly.json alone, and refusals: an
-//! action missing from the provider's policy, and a hop of the chain refused. Then the narrower
-//! documents of the permissions guide stand in for AdministratorAccess (AWSAFTService in the CT
-//! management account, AWSControlTowerExecution) for a vend with each method; the
-//! `control_tower` method's Service Catalog calls reach the stand-in through moto's check.
 //!
-//! The whole test binary shares one moto server and enforcement is global to it, so everything
-//! runs in one test, seeded before enforcement: every SDK config the test uses is made first
-//! (`Moto::account()` needs the unchecked `testing` key).
+//! Two tests, one per vending method, each the whole lifecycle:
+//! - `organizations`: the account (every framework step and feature option), the provisioning
+//!   customizations (role and state machine) and the account's customization pipeline, the
+//!   action, `terraform query`, import, a plan with policies/plan-readonly.json alone, and
+//!   refusals: an action missing from the provider's policy, and a hop of the chain refused. Then
+//!   the narrower documents of the permissions guide stand in for AdministratorAccess
+//!   (AWSAFTService in the CT management account, AWSControlTowerExecution) for another vend.
+//! - `control_tower`: with those narrower documents from the start, the Service Catalog calls
+//!   (signed with the CT management account's `AWSAFTService` session) go through moto's check
+//!   before the Account Factory stand-in answers: plan, apply, a tag update, an OU update
+//!   (UpdateProvisionedProduct), import with its recording update, the action, `terraform query`,
+//!   destroy closing the account, a failed provisioning recovered (GetProvisionedProductOutputs),
+//!   and servicecatalog:ProvisionProduct refused.
+//!
+//! Each test reports, per principal, the actions moto authorized for it and those of its shipped
+//! document the run never exercised (the launcher's record, `GET /aft-test/iam/authorized`).
+//!
+//! The test binary shares one moto server and enforcement is global to it, so the tests take
+//! turns (`take_turn`): each seeds with enforcement off, making every SDK config it uses first
+//! (`Moto::account()` needs the unchecked `testing` key), then enforces.
 //!
 //! The principals hold the shipped documents as they are, placeholders filled in: the launcher
 //! authorizes each of the provider's actions against the resource ARN AWS uses for it (tables,
@@ -177,21 +187,57 @@ async fn seed_chain(l: &Landing) -> Chain {
     }
 }
 
-/// Turns enforcement on: from now on every call needs valid credentials and a policy.
-fn enforce() {
+/// Sets moto's enforcement (`POST /moto-api/reset-auth`): `0` checks every call from now on,
+/// `inf` checks none.
+fn auth(count: &str) {
     let moto = Moto::get();
-    let (status, body) = common::http::request(moto.port, "POST", "/moto-api/reset-auth", "text/plain", "0").unwrap();
-    assert_eq!(status, 200, "reset-auth: {body}");
+    let (status, body) = common::http::request(moto.port, "POST", "/moto-api/reset-auth", "text/plain", count).unwrap();
+    assert_eq!(status, 200, "reset-auth {count}: {body}");
 }
 
-/// The provider block: the provider's own credentials (no assume_role), Organizations vending,
+/// Turns enforcement on: from now on every call needs valid credentials and a policy.
+fn enforce() {
+    auth("0");
+}
+
+/// Enforcement is global to the binary's moto server, and seeding needs it off (the unchecked
+/// `testing` key): the tests take turns, each seeding with enforcement off, then enforcing.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits for this test's turn: moto (started with AFT_MOTO_IAM=aws by whichever test comes
+/// first) with enforcement off and CreateAccount's role with AdministratorAccess, whatever the
+/// previous test left (a failed test may leave either).
+async fn take_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    static STARTED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let turn = TURN.lock().await;
+    STARTED.get_or_init(|| {
+        Moto::get_with(&[("AFT_MOTO_IAM", "aws")]);
+    });
+    auth("inf");
+    create_account_role_policy(None);
+    turn
+}
+
+/// The provider block: the provider's own credentials (no assume_role), vending with `method`,
 /// every feature option (their calls go through the role chain into the CT management account
 /// and the new account).
+fn provider_block_for(method: &str) -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    aft = {{ source = \"aft-rs/aft\" }}\n  }}\n}}\n\n\
+         provider \"aft\" {{\n  account_factory {{\n    method = \"{method}\"\n  }}\n  feature_options {{\n    \
+         delete_default_vpcs = true\n    enterprise_support = true\n    cloudtrail_data_events = true\n  }}\n}}\n"
+    )
+}
+
+/// [`provider_block_for`] the `organizations` method.
 fn provider_block() -> String {
-    "terraform {\n  required_providers {\n    aft = { source = \"aft-rs/aft\" }\n  }\n}\n\n\
-     provider \"aft\" {\n  account_factory {\n    method = \"organizations\"\n  }\n  feature_options {\n    \
-     delete_default_vpcs = true\n    enterprise_support = true\n    cloudtrail_data_events = true\n  }\n}\n"
-        .to_string()
+    provider_block_for("organizations")
+}
+
+/// Every action moto authorized, per caller ARN (the launcher's record, all tests of the binary).
+fn authorized() -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let body = common::http::get(Moto::get().port, "/aft-test/iam/authorized").unwrap();
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// The policy of the role every later CreateAccount makes (`None`: AdministratorAccess, as AWS).
@@ -301,12 +347,17 @@ async fn audit_records(l: &Landing, email: &str) -> usize {
     out.items().len()
 }
 
-/// A session of `role_arn` assumed from `from` with AFT's session name.
+/// The session name of the test's own walks along AFT's chain: not AFT's `AWSAFT-Session`, so
+/// what moto authorized for the provider's sessions is the provider's alone (AFT's trust names
+/// the `AWSAFTAdmin` role, which covers every session of it).
+const TEST_SESSION: &str = "aft-iam-test";
+
+/// A session of `role_arn` assumed from `from` with the test's session name.
 async fn assume(from: &SdkConfig, role_arn: &str) -> SdkConfig {
     let out = aws_sdk_sts::Client::new(from)
         .assume_role()
         .role_arn(role_arn)
-        .role_session_name("AWSAFT-Session")
+        .role_session_name(TEST_SESSION)
         .send()
         .await
         .unwrap_or_else(|e| panic!("assuming {role_arn}: {e:?}"));
@@ -324,7 +375,7 @@ async fn assume(from: &SdkConfig, role_arn: &str) -> SdkConfig {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam() {
-    Moto::get_with(&[("AFT_MOTO_IAM", "aws")]);
+    let _turn = take_turn().await;
     let l = Landing::new().await;
     // AFT's request table with its stream: the provider looks for what listens to it (Lambda)
     common::aft::request_table(&l, true).await;
@@ -610,61 +661,420 @@ async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam(
     assert_eq!(l.tags(&narrow).await.get("Team").map(String::as_str), Some("iam"));
     let target = assume(&admin, &format!("arn:aws:iam::{narrow}:role/AWSAFTExecution")).await;
     let who = aws_sdk_sts::Client::new(&target).get_caller_identity().send().await.unwrap();
-    assert_eq!(who.arn(), Some(format!("arn:aws:sts::{narrow}:assumed-role/AWSAFTExecution/AWSAFT-Session").as_str()));
+    assert_eq!(who.arn(), Some(format!("arn:aws:sts::{narrow}:assumed-role/AWSAFTExecution/{TEST_SESSION}").as_str()));
     tf5.destroy();
     assert!(l.metadata(&narrow).await.is_none());
 
-    // the control_tower method: the provider's Service Catalog calls, signed with the AWSAFTService
-    // session of the CT management account, authorized by moto in front of the stand-in
+    create_account_role_policy(None);
+    // what the run exercised, by whom (AWSAFTService in CT and AWSControlTowerExecution held
+    // AdministratorAccess before their narrower documents)
+    report_exercised(
+        &exercised(&l, &[&id, denied_id, &narrow]),
+        &[
+            ("user/aft-provider", "provider.json", &shipped("provider", &l)),
+            ("user/aft-plan", "plan-readonly.json", &shipped("plan-readonly", &l)),
+            ("AWSAFTAdmin in AFT", "aft-admin.json", &shipped("aft-admin", &l)),
+            ("AWSAFTService in CT", "aft-service-ct-management.json", &shipped("aft-service-ct-management", &l)),
+            (
+                "AWSControlTowerExecution in new account",
+                "control-tower-execution.json",
+                &shipped("control-tower-execution", &l),
+            ),
+        ],
+    );
+    eprintln!("IAM-enforced lifecycle (organizations) passed in {:?}", started.elapsed());
+}
+
+/// What moto authorized for the callers of this landing zone (its AFT and CT management accounts
+/// and the accounts in `vended`), per caller: `user/<name>`, or `<role> in <where>` for the
+/// provider's sessions (where: `AFT`, `CT`, `new account`, merged over the new accounts). The
+/// test's own callers are left out: its `OrganizationAccountAccessRole` sessions (which the
+/// Service Catalog stand-in uses too) and its `TEST_SESSION` walks.
+fn exercised(l: &Landing, vended: &[&str]) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for (arn, actions) in authorized() {
+        let mut parts = arn.splitn(6, ':');
+        let (account, resource) = (parts.nth(4).unwrap_or_default(), parts.next().unwrap_or_default());
+        let place = if account == l.aft {
+            "AFT"
+        } else if account == l.ct {
+            "CT"
+        } else if vended.contains(&account) {
+            "new account"
+        } else {
+            continue;
+        };
+        let key = match resource.split('/').collect::<Vec<_>>()[..] {
+            ["user", name] => format!("user/{name}"),
+            ["assumed-role", "OrganizationAccountAccessRole", _] => continue,
+            ["assumed-role", _, session] if session == TEST_SESSION => continue,
+            ["assumed-role", role, _] => format!("{role} in {place}"),
+            _ => arn.clone(),
+        };
+        out.entry(key).or_default().extend(actions);
+    }
+    out
+}
+
+/// Prints what each caller of `record` exercised and, for each (caller, document) pair, the
+/// actions of the shipped document the run never exercised (the report of docs/reliability.md).
+fn report_exercised(record: &std::collections::BTreeMap<String, BTreeSet<String>>, documents: &[(&str, &str, &Value)]) {
+    for (caller, actions) in record {
+        eprintln!(
+            "exercised by {caller} ({}): {}",
+            actions.len(),
+            actions.iter().cloned().collect::<Vec<_>>().join(" ")
+        );
+    }
+    for (caller, name, doc) in documents {
+        let used = record.get(*caller).cloned().unwrap_or_default();
+        let all = all_actions(doc);
+        let unused: Vec<_> = all.difference(&used).cloned().collect();
+        eprintln!(
+            "{name} held by {caller}: {} of {} exercised; not exercised: {}",
+            all.len() - unused.len(),
+            all.len(),
+            unused.join(" ")
+        );
+    }
+}
+
+/// The provisioned product of the stand-in named `name`.
+fn product(sc: &ServiceCatalog, name: &str) -> common::service_catalog::Provisioned {
+    let all = sc.products();
+    all.iter().find(|p| p.name == name).cloned().unwrap_or_else(|| panic!("no provisioned product {name}: {all:?}"))
+}
+
+/// The Service Catalog operations the stand-in received since `from` (an index into its calls).
+fn calls_since(sc: &ServiceCatalog, from: usize) -> Vec<String> {
+    sc.calls()[from..].to_vec()
+}
+
+/// The `control_tower` method's whole lifecycle under enforcement: the provider's Service
+/// Catalog calls (signed with the `AWSAFTService` session of the CT management account) pass
+/// moto's authentication and authorization in front of the stand-in (`iam_gate`), and the
+/// principals hold the narrowest shipped documents: the provider's user `provider.json`,
+/// `AWSAFTAdmin` `aft-admin.json`, `AWSAFTService` (CT) `aft-service-ct-management.json` alone,
+/// `AWSControlTowerExecution` `control-tower-execution.json` alone. Plan, apply (a vend through
+/// Account Factory and every framework step and feature), update (tags; the OU, through
+/// UpdateProvisionedProduct), import into a second directory (its recording update runs
+/// nothing), the action, `terraform query`, destroy closing the account; then a provisioning
+/// Control Tower failed, recovered by the next apply, and servicecatalog:ProvisionProduct refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_control_tower_method_runs_its_lifecycle_with_exactly_the_shipped_policies_under_enforced_iam() {
+    let _turn = take_turn().await;
+    let l = Landing::new().await;
+    common::aft::request_table(&l, true).await;
+    let sm = l.create_customizations(CUSTOMIZATIONS_ASL).await;
+    l.log_archive_bucket().await;
+    let chain = seed_chain(&l).await;
+    let ct_service = shipped("aft-service-ct-management", &l);
+    let ct_iam = aws_sdk_iam::Client::new(&l.ct_cfg);
+    ct_iam.detach_role_policy().role_name("AWSAFTService").policy_arn(ADMIN_POLICY).send().await.unwrap();
+    let put_ct_service = |doc: Value| {
+        ct_iam
+            .put_role_policy()
+            .role_name("AWSAFTService")
+            .policy_name("aft-service-ct-management")
+            .policy_document(doc.to_string())
+            .send()
+    };
+    put_ct_service(ct_service.clone()).await.unwrap();
+    create_account_role_policy(Some(&shipped("control-tower-execution", &l)));
     let sc = ServiceCatalog::start(l.ct_cfg.clone(), std::time::Duration::from_millis(200));
     let gate = iam_gate(&sc.endpoint);
-    let ct_block = |name: &str, email: &str| {
+    enforce();
+    let started = std::time::Instant::now();
+    let ct_session = format!("arn:aws:sts::{}:assumed-role/AWSAFTService/AWSAFT-Session", l.ct);
+
+    let email = common::email("iam-ct");
+    let hcl = |ou: &str, tags: &str| {
         format!(
-            "terraform {{\n  required_providers {{\n    aft = {{ source = \"aft-rs/aft\" }}\n  }}\n}}\n\n\
-             provider \"aft\" {{\n  account_factory {{\n    method = \"control_tower\"\n  }}\n}}\n{}",
-            account_block(name, email, "Sandbox", "")
+            "{}{}",
+            provider_block_for("control_tower"),
+            account_block(
+                "c",
+                &email,
+                ou,
+                &format!(
+                    "  account_tags = {{ {tags} }}\n  custom_fields = {{ tier = \"gold\" }}\n  close_account_on_delete = true"
+                )
+            )
         )
     };
-    let mut tf6 = Tf::new("iam-ct");
-    chain.provider.use_in(&mut tf6);
-    tf6.env("AWS_ENDPOINT_URL_SERVICE_CATALOG", &gate);
-    let ct_email = common::email("iam-ct");
-    tf6.write(&ct_block("c", &ct_email));
-    tf6.apply();
-    let vended_ct = tf6.values("aft_account_provisioning.c")["account_id"].as_str().unwrap().to_string();
-    assert_eq!(l.accounts_with_email(&ct_email).await, vec![vended_ct.clone()]);
-    assert!(l.metadata(&vended_ct).await.is_some());
+    let ct_dir = |name: &str| {
+        let mut tf = Tf::new(name);
+        chain.provider.use_in(&mut tf);
+        tf.env("AWS_ENDPOINT_URL_SERVICE_CATALOG", &gate);
+        tf
+    };
+
+    // plan: a create, and nothing provisioned
+    let tf = ct_dir("iam-ct");
+    tf.write(&hcl("Sandbox", "Team = \"ct\", Stage = \"one\""));
+    let plan = tf.plan_json();
+    assert_eq!(
+        common::terraform::changes(&plan),
+        vec![("aft_account_provisioning.c".to_string(), vec!["create".to_string()])]
+    );
+    assert!(!sc.calls().iter().any(|c| c == "ProvisionProduct"), "the plan provisioned: {:?}", sc.calls());
+    assert!(l.accounts_with_email(&email).await.is_empty());
+
+    // apply: Account Factory vends the account, then every framework step runs
+    tf.apply();
+    let id = tf.values("aft_account_provisioning.c")["account_id"].as_str().unwrap().to_string();
+    assert_eq!(l.accounts_with_email(&email).await, vec![id.clone()]);
+    assert_eq!(l.parent(&id).await, l.ous["Sandbox"]);
+    let report = sc.report();
+    assert_eq!((report.provisioned, report.updated, report.refused), (1, 0, 0), "{report:?}");
     assert_eq!(sc.associated(), vec![format!("arn:aws:iam::{}:role/AWSAFTService", l.ct)]);
-    assert!(sc.calls().iter().any(|c| c == "ProvisionProduct"), "{:?}", sc.calls());
-    // without servicecatalog:ProvisionProduct, moto refuses it before the stand-in sees it
-    let ct_policy = without(shipped("aft-service-ct-management", &l), "servicecatalog:ProvisionProduct");
-    ct_iam
-        .put_role_policy()
-        .role_name("AWSAFTService")
-        .policy_name("aft-service-ct-management")
-        .policy_document(ct_policy.to_string())
+    let calls = sc.calls();
+    for op in [
+        "ListPortfolios",
+        "AssociatePrincipalWithPortfolio",
+        "DescribeProductAsAdmin",
+        "DescribeProvisioningArtifact",
+        "SearchProvisionedProducts",
+        "ProvisionProduct",
+        "DescribeRecord",
+    ] {
+        assert!(calls.iter().any(|c| c == op), "{op} did not reach the stand-in: {calls:?}");
+    }
+    assert_eq!(calls.iter().filter(|c| *c == "ProvisionProduct").count(), 1, "{calls:?}");
+    let p = product(&sc, "c");
+    assert_eq!((p.status.as_str(), p.physical_id.as_deref()), ("AVAILABLE", Some(id.as_str())), "{p:?}");
+    assert_eq!(p.parameters["AccountEmail"], email);
+    assert_eq!(sc.ous(), vec!["Sandbox"]);
+    let item = l.metadata(&id).await.expect("the metadata item");
+    assert_eq!(item["parent_ou"], Av::S(l.ous["Sandbox"].clone()));
+    assert_eq!(audit_records(&l, &email).await, 1, "the audit record");
+    assert!(common::aft::rows(&l).await.contains_key(&email), "the provider's aft-request row");
+    assert_eq!(l.tags(&id).await.get("Stage").map(String::as_str), Some("one"));
+    assert_eq!(l.executions(&sm).await.len(), 1, "the provisioning customizations ran");
+    let notes = l.notifications(&id).await;
+    assert!(notes.len() == 1 && !notes[0].0, "one success notification: {notes:?}");
+    for step in [
+        "account_info",
+        "persist_metadata",
+        "create_role",
+        "tag_account",
+        "account_metadata_ssm",
+        "aft_features",
+        "provisioning_customizations",
+    ] {
+        let outcome = notes[0].1["steps"].as_array().unwrap().iter().find(|s| s["step"] == step);
+        assert_eq!(outcome.map(|s| &s["outcome"]), Some(&json!("succeeded")), "{step}: {notes:?}");
+    }
+    // in the new account (read along AFT's chain with the provider's key): AFT's roles, which
+    // AWSControlTowerExecution made with control-tower-execution.json alone, and the custom field
+    let admin = assume(&chain.provider.config(), &format!("arn:aws:iam::{}:role/AWSAFTAdmin", l.aft)).await;
+    let target = assume(&admin, &format!("arn:aws:iam::{id}:role/AWSAFTService")).await;
+    let iam = aws_sdk_iam::Client::new(&target);
+    for name in ["AWSAFTService", "AWSAFTExecution"] {
+        let attached = iam.list_attached_role_policies().role_name(name).send().await.unwrap();
+        let arns: Vec<_> = attached.attached_policies().iter().filter_map(|p| p.policy_arn()).collect();
+        assert_eq!(arns, vec![ADMIN_POLICY], "{name} in {id}");
+    }
+    let fields = aws_sdk_ssm::Client::new(&target)
+        .get_parameters_by_path()
+        .path("/aft/account-request/custom-fields/")
         .send()
         .await
         .unwrap();
+    let fields: Vec<_> = fields.parameters().iter().map(|p| (p.name().unwrap_or_default(), p.value())).collect();
+    assert_eq!(fields, vec![("/aft/account-request/custom-fields/tier", Some("gold"))]);
+    assert_eq!(tf.plan_exit(), 0, "nothing to do after the apply");
+
+    // update: a tag added and one removed; Account Factory is not involved
+    let before = sc.calls().len();
+    tf.write(&hcl("Sandbox", "Team = \"ct\", Iam = \"enforced\""));
+    tf.apply();
+    let tags = l.tags(&id).await;
+    assert_eq!((tags.get("Iam").map(String::as_str), tags.get("Stage")), (Some("enforced"), None), "{tags:?}");
+    let during = calls_since(&sc, before);
+    assert!(
+        !during.iter().any(|c| c == "ProvisionProduct" || c == "UpdateProvisionedProduct"),
+        "a tag change went through Account Factory: {during:?}"
+    );
+    assert_eq!(sc.report().updated, 0);
+    assert_eq!(tf.plan_exit(), 0);
+
+    // update: the OU, which Control Tower changes (UpdateProvisionedProduct); given by id, which
+    // Account Factory takes as `Name (ou-…)` (the provider reads the name: DescribeOrganizationalUnit)
+    let workloads = l.ous["Workloads"].clone();
+    let in_workloads = format!("Workloads ({workloads})");
+    let updated = hcl(&workloads, "Team = \"ct\", Iam = \"enforced\"");
+    let before = sc.calls().len();
+    tf.write(&updated);
+    tf.apply();
+    assert_eq!(l.parent(&id).await, l.ous["Workloads"]);
+    let during = calls_since(&sc, before);
+    assert_eq!(during.iter().filter(|c| *c == "UpdateProvisionedProduct").count(), 1, "{during:?}");
+    assert!(!during.iter().any(|c| c == "ProvisionProduct"), "{during:?}");
+    let report = sc.report();
+    assert_eq!((report.provisioned, report.updated), (1, 1), "{report:?}");
+    assert_eq!(sc.ous(), vec!["Sandbox", in_workloads.as_str()]);
+    let p = product(&sc, "c");
+    assert_eq!((p.status.as_str(), &p.parameters["ManagedOrganizationalUnit"]), ("AVAILABLE", &in_workloads));
+    assert_eq!(l.metadata(&id).await.unwrap()["parent_ou"], Av::S(l.ous["Workloads"].clone()));
+    assert_eq!(tf.plan_exit(), 0);
+
+    // import into a second directory: the plan records close_account_on_delete (which AWS does
+    // not hold) with an update that runs nothing
+    let tf2 = ct_dir("iam-ct-import");
+    tf2.write(&updated);
+    tf2.run(&["import", "-input=false", "-no-color", "aft_account_provisioning.c", &id]).ok();
+    let imported = tf2.values("aft_account_provisioning.c");
+    assert_eq!(imported["account_id"], id.as_str());
+    assert_eq!(imported["control_tower_parameters"]["ManagedOrganizationalUnit"], workloads.as_str());
+    let plan = tf2.plan_json();
+    assert_eq!(
+        common::terraform::changes(&plan),
+        vec![("aft_account_provisioning.c".to_string(), vec!["update".to_string()])]
+    );
+    let change = &common::terraform::change_of(&plan, "aft_account_provisioning.c")["change"];
+    let differs: Vec<&String> = change["after"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, v)| change["before"][k.as_str()] != **v && change["after_unknown"][k.as_str()] != json!(true))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(differs, vec!["close_account_on_delete"], "{change}");
+    let (calls_before, notes_before, runs_before) =
+        (sc.calls().len(), l.notifications(&id).await.len(), l.executions(&sm).await.len());
+    tf2.apply();
+    assert_eq!(calls_since(&sc, calls_before), Vec::<String>::new(), "the recording update called Account Factory");
+    assert_eq!(l.notifications(&id).await.len(), notes_before, "the recording update ran the framework");
+    assert_eq!(l.executions(&sm).await.len(), runs_before);
+    assert_eq!(tf2.plan_exit(), 0, "nothing to do after the recording update");
+
+    // the action re-runs the framework for the accounts of an OU (no Account Factory operation)
+    let (calls_before, notes_before) = (sc.calls().len(), l.notifications(&id).await.len());
+    tf.write_file(
+        "action.tf",
+        "action \"aft_invoke_customizations\" \"ct\" {\n  config {\n    include {\n      type = \"ous\"\n      target_value = [\"Workloads\"]\n    }\n    rerun_framework = true\n    run_pipelines   = false\n  }\n}\n",
+    );
+    let invoked = tf
+        .run(&["apply", "-auto-approve", "-input=false", "-no-color", "-invoke=action.aft_invoke_customizations.ct"])
+        .ok();
+    assert!(invoked.stdout.contains("1 account(s) done, 0 failed"), "{}", invoked.stdout);
+    let notes = l.notifications(&id).await;
+    assert_eq!(notes.len(), notes_before + 1, "the action re-ran the framework: {notes:?}");
+    assert!(!notes.last().unwrap().0, "a success notification: {notes:?}");
+    assert_eq!(l.executions(&sm).await.len(), runs_before + 1, "the customizations ran again");
+    let during = calls_since(&sc, calls_before);
+    assert!(!during.iter().any(|c| c == "ProvisionProduct" || c == "UpdateProvisionedProduct"), "{during:?}");
+    std::fs::remove_file(tf.path("action.tf")).unwrap();
+
+    // terraform query lists the account in its new OU
+    tf.write_file(
+        "accounts.tfquery.hcl",
+        "list \"aft_account_provisioning\" \"ct\" {\n  provider = aft\n  config {\n    organizational_units = [\"Workloads\"]\n  }\n}\n",
+    );
+    let q = tf.run(&["query", "-no-color", "-json"]).ok();
+    assert!(q.stdout.lines().any(|line| line.contains("list_resource_found") && line.contains(&id)), "{}", q.stdout);
+    std::fs::remove_file(tf.path("accounts.tfquery.hcl")).unwrap();
+
+    // destroy closes the account (close_account_on_delete) and removes it from AFT
+    let calls_before = sc.calls().len();
+    tf.destroy();
+    let status = l.org().describe_account().account_id(&id).send().await.unwrap();
+    let status = status.account().and_then(|a| a.status()).map(|s| s.as_str().to_string());
+    assert_ne!(status.as_deref(), Some("ACTIVE"), "the account was not closed");
+    assert!(l.metadata(&id).await.is_none(), "the metadata item is gone");
+    assert!(!common::aft::rows(&l).await.contains_key(&email), "the aft-request row is gone");
+    let during = calls_since(&sc, calls_before);
+    assert!(!during.iter().any(|c| c == "ProvisionProduct" || c == "UpdateProvisionedProduct"), "{during:?}");
+
+    // a provisioning Control Tower failed before it made the account (an OU it refuses) leaves
+    // the product ERROR; the next apply asks the product's outputs whose request it is and
+    // recovers it with an update, which makes the account
+    sc.fail_ou("Sandbox", true);
+    let tf3 = ct_dir("iam-ct-recover");
+    let recovered_email = common::email("iam-ct-recover");
+    tf3.write(&format!(
+        "{}{}",
+        provider_block_for("control_tower"),
+        account_block("v", &recovered_email, "Sandbox", "")
+    ));
+    let out = tf3.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_ne!(out.code, 0, "the refused OU provisioned:\n{}", out.stdout);
+    assert!(one_line(&out.stderr).contains("is not registered with AWS Control Tower"), "{}", out.stderr);
+    assert_eq!(product(&sc, "v").status, "ERROR");
+    assert!(l.accounts_with_email(&recovered_email).await.is_empty());
+    sc.fail_ou("Sandbox", false);
+    let calls_before = sc.calls().len();
+    tf3.apply();
+    let recovered = tf3.values("aft_account_provisioning.v")["account_id"].as_str().unwrap().to_string();
+    assert_eq!(l.accounts_with_email(&recovered_email).await, vec![recovered.clone()]);
+    assert_eq!(l.parent(&recovered).await, l.ous["Sandbox"]);
+    let during = calls_since(&sc, calls_before);
+    let at = |op: &str| during.iter().position(|c| c == op);
+    assert!(
+        matches!((at("GetProvisionedProductOutputs"), at("UpdateProvisionedProduct")), (Some(a), Some(b)) if a < b),
+        "the product's owner was not read before its update: {during:?}"
+    );
+    assert!(!during.iter().any(|c| c == "ProvisionProduct"), "a second ProvisionProduct: {during:?}");
+    assert_eq!(sc.report().recovered, 1);
+    let p = product(&sc, "v");
+    assert_eq!((p.status.as_str(), p.physical_id.as_deref()), ("AVAILABLE", Some(recovered.as_str())), "{p:?}");
+    assert!(l.metadata(&recovered).await.is_some());
+
+    // what the run exercised of each shipped document, by whom
+    let record = exercised(&l, &[&id, &recovered]);
+    let service = record.get("AWSAFTService in CT").cloned().unwrap_or_default();
+    for action in [
+        "servicecatalog:ListPortfolios",
+        "servicecatalog:AssociatePrincipalWithPortfolio",
+        "servicecatalog:DescribeProductAsAdmin",
+        "servicecatalog:DescribeProvisioningArtifact",
+        "servicecatalog:SearchProvisionedProducts",
+        "servicecatalog:ProvisionProduct",
+        "servicecatalog:DescribeRecord",
+        "servicecatalog:UpdateProvisionedProduct",
+        "servicecatalog:GetProvisionedProductOutputs",
+        "organizations:TagResource",
+        "organizations:UntagResource",
+        "organizations:CloseAccount",
+        "organizations:DescribeOrganizationalUnit",
+        "organizations:ListChildren",
+        "sts:AssumeRole",
+    ] {
+        assert!(service.contains(action), "{ct_session} never exercised {action}: {service:?}");
+    }
+    let execution = record.get("AWSControlTowerExecution in new account").cloned().unwrap_or_default();
+    assert!(execution.contains("iam:CreateRole"), "{execution:?}");
+    report_exercised(
+        &record,
+        &[
+            ("user/aft-provider", "provider.json", &shipped("provider", &l)),
+            ("AWSAFTAdmin in AFT", "aft-admin.json", &shipped("aft-admin", &l)),
+            ("AWSAFTService in CT", "aft-service-ct-management.json", &ct_service),
+            (
+                "AWSControlTowerExecution in new account",
+                "control-tower-execution.json",
+                &shipped("control-tower-execution", &l),
+            ),
+        ],
+    );
+
+    // without servicecatalog:ProvisionProduct, moto refuses it before the stand-in sees it
+    put_ct_service(without(ct_service.clone(), "servicecatalog:ProvisionProduct")).await.unwrap();
     let provisions = sc.calls().iter().filter(|c| *c == "ProvisionProduct").count();
-    let mut tf7 = Tf::new("iam-ct-denied");
-    chain.provider.use_in(&mut tf7);
-    tf7.env("AWS_ENDPOINT_URL_SERVICE_CATALOG", &gate);
+    let tf4 = ct_dir("iam-ct-denied");
     let refused_email = common::email("iam-ct-denied");
-    tf7.write(&ct_block("r", &refused_email));
-    let out = tf7.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    tf4.write(&format!("{}{}", provider_block_for("control_tower"), account_block("r", &refused_email, "Sandbox", "")));
+    let out = tf4.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert_ne!(out.code, 0, "provisioned without servicecatalog:ProvisionProduct:\n{}", out.stdout);
     let text = one_line(&out.stderr);
-    for needle in [
-        "servicecatalog:ProvisionProduct",
-        "AccessDeniedException",
-        &format!("arn:aws:sts::{}:assumed-role/AWSAFTService/AWSAFT-Session is not authorized", l.ct),
-    ] {
+    for needle in
+        ["servicecatalog:ProvisionProduct", "AccessDeniedException", &format!("{ct_session} is not authorized")]
+    {
         assert!(text.contains(needle), "the error does not name {needle:?}: {text}");
     }
     assert_eq!(sc.calls().iter().filter(|c| *c == "ProvisionProduct").count(), provisions, "the stand-in provisioned");
     assert!(l.accounts_with_email(&refused_email).await.is_empty(), "an account was made");
-    tf6.destroy();
     create_account_role_policy(None);
-    eprintln!("IAM-enforced lifecycle passed in {:?}", started.elapsed());
+    eprintln!("IAM-enforced lifecycle (control_tower) passed in {:?}", started.elapsed());
 }
