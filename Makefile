@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.toolchain-installed
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: build release dist toolchain test lint demo docs bench fuzz clean
+.PHONY: build release dist toolchain test lint demo docs bench bench-5000 fuzz clean
 
 BENCH_N    ?= 1000
 BENCH_ARGS ?=
@@ -57,9 +57,14 @@ docs: toolchain build
 	$(VENV)/bin/python scripts/docs.py --provider-dir target/debug
 
 # Fleet-scale benchmark against moto (not part of `make test`): writes docs/benchmarks.md and
-# target/bench/results.json. BENCH_N=100 make bench, or make bench BENCH_ARGS="--repeat 5 --keep".
+# target/bench/results-N.json. BENCH_N=100 make bench, or make bench BENCH_ARGS="--repeat 5 --keep".
 bench: toolchain release
 	$(VENV)/bin/python scripts/bench.py --provider-dir target/release --accounts $(BENCH_N) $(BENCH_ARGS)
+
+# The slope at N = 5,000 (hours on a small machine; `make test` never runs it): its own section of
+# docs/benchmarks.md, beside N = 1,000's. Two rounds of each plan, no TCP variant.
+bench-5000: toolchain release
+	$(VENV)/bin/python scripts/bench.py --provider-dir target/release --accounts 5000 --repeat 2 --no-tcp $(BENCH_ARGS)
 
 # The codec fuzz test for longer than `make test` runs it (AFT_FUZZ_CASES=... to change).
 FUZZ_CASES ?= 2000000
