@@ -4,7 +4,6 @@
 //! file (they share code through a module below them).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 mod common;
 
@@ -20,17 +19,6 @@ fn layers(lib: &str) -> BTreeMap<String, u32> {
         }
     }
     out
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
 }
 
 /// The code of a file without comments and string literals (so prose and messages that mention
@@ -120,8 +108,7 @@ fn every_crate_path_goes_to_a_lower_layer_and_never_sideways() {
     let src = common::repo().join("src");
     let table = layers(&std::fs::read_to_string(src.join("lib.rs")).unwrap());
     assert!(table.len() >= 8, "the layer table in lib.rs is missing or unreadable: {table:?}");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
+    let files = common::rust_files(&src);
     let mut problems = Vec::new();
     for file in &files {
         let rel = file.strip_prefix(&src).unwrap().to_string_lossy().to_string();
