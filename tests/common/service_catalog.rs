@@ -365,7 +365,17 @@ fn serve(conn: TcpStream, st: &Arc<Mutex<State>>, ct: &SdkConfig, delay: Duratio
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let op = target.rsplit('.').next().unwrap_or_default().to_string();
     st.lock().unwrap().calls.push(op.clone());
-    let (status, resp) = handle(&op, &req, st, ct, delay);
+    // The caller (the provider's AWSAFTService) has no launch path until it is associated with
+    // the product's portfolio: AWS answers ResourceNotFoundException "No launch paths found for
+    // resource" (Service Catalog: granting access to users). Other principals (`provision_for`,
+    // `foreign`) have their own.
+    let no_launch_path = matches!(op.as_str(), "ProvisionProduct" | "UpdateProvisionedProduct")
+        && st.lock().unwrap().associated.is_empty();
+    let (status, resp) = if no_launch_path {
+        error("ResourceNotFoundException", &format!("No launch paths found for resource: {PRODUCT_ID}"))
+    } else {
+        handle(&op, &req, st, ct, delay)
+    };
     let text = resp.to_string();
     let mut w = conn;
     write!(
@@ -405,12 +415,6 @@ fn view(p: &Provisioned) -> Value {
 const PORTFOLIO_ID: &str = "port-aftfactory01";
 
 fn handle(op: &str, req: &Value, st: &Arc<Mutex<State>>, ct: &SdkConfig, delay: Duration) -> (u16, Value) {
-    // A principal not associated with the product's portfolio has no launch path: AWS answers
-    // ResourceNotFoundException "No launch paths found for resource" (ProvisionProduct,
-    // UpdateProvisionedProduct; Service Catalog: granting access to users).
-    if matches!(op, "ProvisionProduct" | "UpdateProvisionedProduct") && st.lock().unwrap().associated.is_empty() {
-        return error("ResourceNotFoundException", &format!("No launch paths found for resource: {PRODUCT_ID}"));
-    }
     match op {
         "ListPortfolios" => (
             200,
