@@ -57,16 +57,7 @@ async fn apply_two_accounts_runs_every_step_and_a_second_plan_is_empty() {
     assert_eq!(item["parent_ou"].as_s().unwrap(), &l.ous["Sandbox"]);
     assert_eq!(item["account_level_tags"].as_m().unwrap()["Owner"].as_s().unwrap(), "team-a");
     assert_eq!(item["account_customizations_name"].as_s().unwrap(), "sandbox");
-    let audit = aws_sdk_dynamodb::Client::new(&l.aft_cfg)
-        .query()
-        .table_name("aft-request-audit")
-        .key_condition_expression("id = :e")
-        .expression_attribute_values(":e", aws_sdk_dynamodb::types::AttributeValue::S(ea.clone()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(audit.count(), 1);
-    assert_eq!(audit.items()[0]["ddb_event_name"].as_s().unwrap(), "INSERT");
+    assert_eq!(l.audit_events(&ea).await, ["INSERT"]);
 
     // step 4: both roles, AFT's trust policy, AdministratorAccess
     let moto = Moto::get();

@@ -19,19 +19,7 @@ async fn status(l: &Landing, id: &str) -> String {
 
 /// The `REMOVE` audit records written for an email.
 async fn removes(l: &Landing, email: &str) -> usize {
-    use aws_sdk_dynamodb::types::AttributeValue as Av;
-    let out = aws_sdk_dynamodb::Client::new(&l.aft_cfg)
-        .query()
-        .table_name("aft-request-audit")
-        .key_condition_expression("id = :e")
-        .expression_attribute_values(":e", Av::S(email.to_string()))
-        .send()
-        .await
-        .unwrap();
-    out.items()
-        .iter()
-        .filter(|i| i.get("ddb_event_name").and_then(|v| v.as_s().ok()).is_some_and(|e| e == "REMOVE"))
-        .count()
+    l.audit_events(email).await.iter().filter(|e| *e == "REMOVE").count()
 }
 
 /// Changes an account's primary email in the emulator (what its root user can do on AWS).

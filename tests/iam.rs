@@ -334,19 +334,6 @@ fn iam_gate(stand_in: &str) -> String {
     endpoint
 }
 
-/// Items of the audit table recorded for an email.
-async fn audit_records(l: &Landing, email: &str) -> usize {
-    let out = aws_sdk_dynamodb::Client::new(&l.aft_cfg)
-        .query()
-        .table_name("aft-request-audit")
-        .key_condition_expression("id = :e")
-        .expression_attribute_values(":e", Av::S(email.to_string()))
-        .send()
-        .await
-        .unwrap();
-    out.items().len()
-}
-
 /// The session name of the test's own walks along AFT's chain: not AFT's `AWSAFT-Session`, so
 /// what moto authorized for the provider's sessions is the provider's alone (AFT's trust names
 /// the `AWSAFTAdmin` role, which covers every session of it).
@@ -491,7 +478,7 @@ async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam(
     assert_eq!(l.parent(&id).await, l.ous["Sandbox"]);
     let item = l.metadata(&id).await.expect("the metadata item");
     assert_eq!(item["email"], Av::S(email.clone()));
-    assert_eq!(audit_records(&l, &email).await, 1, "the audit record");
+    assert_eq!(l.audit_events(&email).await.len(), 1, "the audit record");
     // AFT's roles in the new account, made through AWSControlTowerExecution, and assumable from
     // AWSAFTAdmin as AFT's hops are: the test walks the chain itself with the provider's key
     let admin = assume(&provider_cfg, &format!("arn:aws:iam::{}:role/AWSAFTAdmin", l.aft)).await;
@@ -596,7 +583,7 @@ async fn the_provider_runs_with_exactly_the_shipped_policies_under_enforced_iam(
         assert!(text.contains(needle), "the error does not name {needle:?}: {text}");
     }
     assert!(l.metadata(denied_id).await.is_none(), "a metadata item was written without dynamodb:PutItem");
-    assert_eq!(audit_records(&l, &denied_email).await, 0, "an audit record was written");
+    assert_eq!(l.audit_events(&denied_email).await.len(), 0, "an audit record was written");
     let failure = l.notifications(denied_id).await;
     assert!(
         failure.len() == 1 && failure[0].0 && failure[0].1["error"]["step"] == "persist_metadata",
@@ -847,7 +834,7 @@ async fn the_control_tower_method_runs_its_lifecycle_with_exactly_the_shipped_po
     assert_eq!(sc.ous(), vec!["Sandbox"]);
     let item = l.metadata(&id).await.expect("the metadata item");
     assert_eq!(item["parent_ou"], Av::S(l.ous["Sandbox"].clone()));
-    assert_eq!(audit_records(&l, &email).await, 1, "the audit record");
+    assert_eq!(l.audit_events(&email).await.len(), 1, "the audit record");
     assert!(common::aft::rows(&l).await.contains_key(&email), "the provider's aft-request row");
     assert_eq!(l.tags(&id).await.get("Stage").map(String::as_str), Some("one"));
     assert_eq!(l.executions(&sm).await.len(), 1, "the provisioning customizations ran");

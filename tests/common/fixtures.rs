@@ -149,6 +149,24 @@ impl Landing {
             .unwrap();
     }
 
+    /// The `aft-request-audit` records of an email, each its `ddb_event_name` (`INSERT`,
+    /// `MODIFY`, `REMOVE`), oldest first.
+    pub async fn audit_events(&self, email: &str) -> Vec<String> {
+        use aws_sdk_dynamodb::types::AttributeValue as Av;
+        let out = aws_sdk_dynamodb::Client::new(&self.aft_cfg)
+            .query()
+            .table_name("aft-request-audit")
+            .key_condition_expression("id = :e")
+            .expression_attribute_values(":e", Av::S(email.to_string()))
+            .send()
+            .await
+            .unwrap();
+        out.items()
+            .iter()
+            .map(|i| i.get("ddb_event_name").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default())
+            .collect()
+    }
+
     /// Reads a metadata item.
     pub async fn metadata(
         &self,
