@@ -346,9 +346,32 @@ def read_timings(path):
             s["count"] += v["count"]
             s["total_ms"] = round(s["total_ms"] + v["total_us"] / 1000, 1)
             s["max_ms"] = round(max(s["max_ms"], v["max_us"] / 1000), 1)
+    # the process that planned (the most PlanResourceChange calls): when its phases began and
+    # ended, from its start (builds before first_us/last_us existed give none)
+    planner = max(lines, key=lambda l: l["spans"].get("rpc PlanResourceChange", {}).get("count", 0))
+    at = lambda name, key: (planner["spans"].get(name, {}).get(key, 0) / 1e6) or None
+    phases = None
+    if "first_us" in planner["spans"].get("rpc PlanResourceChange", {}):
+        phases = {"configured_s": at("rpc ConfigureProvider", "last_us"),
+                  "reads_s": (at("rpc ReadResource", "first_us"), at("rpc ReadResource", "last_us")),
+                  "plans_s": (at("rpc PlanResourceChange", "first_us"), at("rpc PlanResourceChange", "last_us")),
+                  "lifetime_s": (planner.get("lifetime_us") or 0) / 1e6}
     return {"processes": len(lines),
             "handshake_ms": sorted(round(l["handshake_us"] / 1000, 1) for l in lines if l.get("handshake_us")),
-            "spans": spans}
+            "spans": spans, "phases": phases}
+
+
+def phases_text(who, p) -> str:
+    """One sentence on when the planning process's phases ran (see read_timings)."""
+    if not p:
+        return ""
+    f = lambda x: f"{x:.1f} s" if x is not None else "–"
+    (r0, r1), (p0, p1) = p["reads_s"], p["plans_s"]
+    reads = (f"its refresh ran from {f(r0)} to {f(r1)} (the first `ReadResource` {f(r0 - p['configured_s'])}"
+             " after `ConfigureProvider` ended)" if r0 is not None and p["configured_s"] is not None
+             else "it read nothing (no refresh)")
+    return (f"{who}'s planning process (times from its start): `ConfigureProvider` ended at {f(p['configured_s'])};"
+            f" {reads}; `PlanResourceChange` from {f(p0)} to {f(p1)}; it lived {f(p['lifetime_s'])}.")
 
 
 MAGIC_COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"  # go-plugin's, for Terraform
@@ -441,8 +464,7 @@ variable "changed_account" {{
 """
 
 
-def provider_config(n) -> str:
-    return f"""terraform {{
+PROVIDER_BLOCK = f"""terraform {{
   required_providers {{
     aft = {{
       source = "aft-rs/aft"
@@ -458,7 +480,105 @@ provider "aft" {{
     method = "organizations"
   }}
 }}
+"""
 
+# The two shapes of a fleet (--shape). `module`: one module instance per account holding its
+# account and its pipeline (as AFT's own account-request repository has a module per account);
+# Terraform's cost grows with N in time only. `for_each`: two resources with `for_each`, the
+# pipelines' over the accounts; every instance's reference to the other resource makes Terraform
+# build that resource's whole value, so its time *and memory* grow with N² (3.9 GB for a
+# 2 × 2,000 `terraform_data` plan, about 24 GB expected at 5,000).
+SHAPES = ("module", "for_each")
+
+ACCOUNT_MODULE = """terraform {
+  required_providers {
+    aft = {
+      source = "aft-rs/aft"
+    }
+  }
+}
+
+variable "name" {
+  type = string
+}
+
+variable "ou" {
+  type = string
+}
+
+variable "revision" {
+  type = string
+}
+
+resource "aft_account_provisioning" "this" {
+  control_tower_parameters = {
+    AccountEmail              = "${var.name}@example.com"
+    AccountName               = var.name
+    ManagedOrganizationalUnit = var.ou
+    SSOUserEmail              = "platform@example.com"
+    SSOUserFirstName          = "Platform"
+    SSOUserLastName           = "Team"
+  }
+  account_tags = {
+    Owner    = "bench"
+    Revision = var.revision
+  }
+}
+
+resource "aft_customization_pipeline" "this" {
+  account_id = aft_account_provisioning.this.account_id
+  triggers = {
+    customizations_version = "1"
+  }
+}
+"""
+
+FLOOR_MODULE = """variable "name" {
+  type = string
+}
+
+variable "ou" {
+  type = string
+}
+
+variable "revision" {
+  type = string
+}
+
+resource "terraform_data" "account" {
+  input = {
+    email   = "${var.name}@example.com"
+    ou      = var.ou
+    owner   = "bench"
+    version = var.revision
+  }
+}
+
+# one more per account, depending on the first, like the pipeline: the same 2N instances
+resource "terraform_data" "pipeline" {
+  input = {
+    account = terraform_data.account.id
+    version = "1"
+  }
+}
+"""
+
+MODULE_CALL = """module "account" {
+  source   = "./account"
+  for_each = local.accounts
+
+  name     = each.key
+  ou       = each.value
+  revision = each.key == var.changed_account ? "2" : "1"
+}
+"""
+
+
+def provider_config(n, shape) -> dict:
+    """The fleet's files (path => text)."""
+    if shape == "module":
+        return {"main.tf": f"{PROVIDER_BLOCK}\n{accounts_local(n)}\n{MODULE_CALL}", "account/main.tf": ACCOUNT_MODULE}
+    return {"main.tf": f"""{PROVIDER_BLOCK}
 {accounts_local(n)}
 resource "aft_account_provisioning" "fleet" {{
   for_each = local.accounts
@@ -485,11 +605,14 @@ resource "aft_customization_pipeline" "fleet" {{
     customizations_version = "1"
   }}
 }}
-"""
+"""}
 
 
-def floor_config(n) -> str:
-    return f"""{accounts_local(n)}
+def floor_config(n, shape) -> dict:
+    """The terraform_data floor's files (path => text), in the fleet's shape."""
+    if shape == "module":
+        return {"main.tf": f"{accounts_local(n)}\n{MODULE_CALL}", "account/main.tf": FLOOR_MODULE}
+    return {"main.tf": f"""{accounts_local(n)}
 resource "terraform_data" "fleet" {{
   for_each = local.accounts
 
@@ -510,7 +633,7 @@ resource "terraform_data" "pipeline" {{
     version = "1"
   }}
 }}
-"""
+"""}
 
 
 # ---------------------------------------------------------------- report
@@ -629,34 +752,41 @@ def settings_table(res) -> str:
 
 def breakdown(res) -> str:
     """Where the median default no-change plan's time went, from the AFT_TIMINGS_FILE of its
-    provider processes, beside the zero-work provider's median plan of the same setting."""
+    provider processes, beside the zero-work provider's median plan of the same setting (and the
+    --baseline build's, when there is one)."""
     m = res["measurements"]
     r, z = median_run(m["plan_nochange"]["runs"]), median_run(m["zero_work_plan_nochange"]["runs"])
-    t, tz = r.get("timings"), z.get("timings") or {"spans": {}, "handshake_ms": [], "processes": 0}
+    none = {"spans": {}, "handshake_ms": [], "processes": 0}
+    t, tz = r.get("timings"), z.get("timings") or none
     if not t:
         return ""
+    cols = [("provider", r, t), ("zero-work", z, tz)]
+    if m.get("variants", {}).get("baseline"):
+        b = median_run(m["variants"]["baseline"]["runs"])
+        cols.append(("`--baseline` build", b, b.get("timings") or none))
     floor = m["floor_plan_nochange"]["median_s"]
     lines = [
-        f"Where the time of the median no-change plan (`{m['headline']}`) went: {r['wall_s']:.2f} s wall"
-        f" with the provider, {z['wall_s']:.2f} s with the zero-work provider (its median run), against"
-        f" {floor:.2f} s for `terraform_data`. With the provider Terraform used {r['terraform_cpu_s']} s of CPU"
-        f" and the {t['processes']} provider processes {r['provider_cpu_s']} s; with the zero-work provider"
-        f" Terraform used {z['terraform_cpu_s']} s and its {tz['processes']} processes {z['provider_cpu_s']} s."
+        f"Where the time of the median no-change plan (`{m['headline']}`) went, against {floor:.2f} s for"
+        " `terraform_data`: " + "; ".join(
+            f"{who} {run['wall_s']:.2f} s wall, Terraform {run['terraform_cpu_s']} s of CPU and the"
+            f" {tt['processes']} provider processes {run['provider_cpu_s']} s" for who, run, tt in cols) + "."
         " Each process timed its own RPCs from the request's arrival to the answer's headers (decoding and"
         " provider code included, encoding of the answer body not); calls overlap, so totals can exceed"
         " the wall time.",
-        "",
-        "| What | provider: count | total | longest | zero-work: count | total | longest |",
-        "|---|---|---|---|---|---|---|",
     ]
-    hs, hz = t["handshake_ms"], tz["handshake_ms"]
-    lines.append(f"| process start → handshake line (each process) | {len(hs)} | {sum(hs):.1f} ms |"
-                 f" {max(hs, default=0):.1f} ms | {len(hz)} | {sum(hz):.1f} ms | {max(hz, default=0):.1f} ms |")
-    names = sorted(set(t["spans"]) | set(tz["spans"]),
+    for who, _, tt in cols:
+        if tt.get("phases"):
+            lines += ["", phases_text(who[0].upper() + who[1:], tt["phases"])]
+    lines += ["", "| What | " + " | ".join(f"{who}: count | total | longest" for who, _, _ in cols) + " |",
+              "|---|" + "---|---|---|" * len(cols)]
+    hs_cell = lambda h: f"{len(h)} | {sum(h):.1f} ms | {max(h, default=0):.1f} ms"
+    lines.append("| process start → handshake line (each process) | "
+                 + " | ".join(hs_cell(tt["handshake_ms"]) for _, _, tt in cols) + " |")
+    names = sorted(set().union(*(tt["spans"] for _, _, tt in cols)),
                    key=lambda k: (-t["spans"].get(k, {}).get("total_ms", 0.0), k))
     cell = lambda s: (f"{s['count']} | {s['total_ms']:.1f} ms | {s['max_ms']:.1f} ms" if s else "– | – | –")
     for name in names:
-        lines.append(f"| `{name}` | {cell(t['spans'].get(name))} | {cell(tz['spans'].get(name))} |")
+        lines.append(f"| `{name}` | " + " | ".join(cell(tt["spans"].get(name)) for _, _, tt in cols) + " |")
     return "\n".join(lines)
 
 
@@ -670,7 +800,8 @@ def summary(res) -> dict:
                         "terraform_data_s": g["terraform_data"]["median_s"], "calls": g["aws_calls"]["total"],
                         "rss_mb": g["rss_mb"], "provider_cpu_s": p["provider_cpu_s"],
                         "terraform_cpu_s": p["terraform_cpu_s"], "zero_work_terraform_cpu_s": z["terraform_cpu_s"]}
-    return {"accounts": res["accounts"], "date": res["date"], "repeat": res["repeat"], "plans": plans}
+    return {"accounts": res["accounts"], "shape": res.get("shape", "for_each"), "date": res["date"],
+            "repeat": res["repeat"], "plans": plans}
 
 
 def section(res) -> str:
@@ -685,8 +816,8 @@ def section(res) -> str:
     return f"""{RUN_BEGIN.format(n=n)}
 ## N = {n:,}
 
-Measured on {res['date']}: {n} `aft_account_provisioning` + {n} `aft_customization_pipeline`;
-every no-change plan {res['repeat']} time(s), the three providers of a setting one after the other
+Measured on {res['date']}: {n} `aft_account_provisioning` + {n} `aft_customization_pipeline`
+in the `{res['shape']}` shape; every no-change plan {res['repeat']} time(s), the three providers of a setting one after the other
 (their order rotated each round), and the medians compared.
 
 - Machine: {mc['nproc']} CPUs ({mc['cpu']}), {mc['memory_gb']} GB memory, Linux {mc['kernel']}{load_text}
@@ -711,12 +842,12 @@ def slope(summaries) -> str:
     """The runs of every N in the report, side by side."""
     if not summaries:
         return ""
-    rows = [("N", "`plan` flags", "provider", "zero-work", "`terraform_data`", "provider / zero-work",
+    rows = [("N", "shape", "`plan` flags", "provider", "zero-work", "`terraform_data`", "provider / zero-work",
              "provider / `terraform_data`", "AWS calls / account", "provider peak RSS",
              "CPU: provider / Terraform", "measured")]
     for s in sorted(summaries, key=lambda s: s["accounts"]):
         for label, p in s["plans"].items():
-            rows.append((f"{s['accounts']:,}", f"`{label}`", f"{p['provider_s']:.2f} s", f"{p['zero_work_s']:.2f} s",
+            rows.append((f"{s['accounts']:,}", s.get("shape", "for_each"), f"`{label}`", f"{p['provider_s']:.2f} s", f"{p['zero_work_s']:.2f} s",
                          f"{p['terraform_data_s']:.2f} s", f"{p['provider_s'] / p['zero_work_s']:.2f}×",
                          f"{p['provider_s'] / p['terraform_data_s']:.2f}×", f"{p['calls'] / s['accounts']:.3f}",
                          f"{p['rss_mb']:.1f} MB", f"{p['provider_cpu_s']:.2f} s / {p['terraform_cpu_s']:.1f} s",
@@ -754,7 +885,14 @@ Method: a local moto server (the AWS emulator), the provider binary through Terr
 `dev_overrides`, and a counting proxy between the provider and moto (`scripts/aws_proxy.py`),
 all on one machine. The configuration has N `aft_account_provisioning` resources (method
 `organizations`, spread over the OUs {', '.join(OUS)}) and one `aft_customization_pipeline` each,
-written with `for_each` over a local map. Wall times are `time.monotonic()` around each
+in one of two shapes (`--shape`): `module`, a module instance per account (`for_each` over a
+local map) holding its account and its pipeline, as AFT's own account-request repository has a
+module per account; or `for_each`, two resources with `for_each`, the pipelines' over the
+accounts. The floors use the same shape. In the `for_each` shape every instance's reference to
+the other resource makes Terraform build that resource's whole value, so Terraform's time and
+memory grow with N² (a plan of 2 × 2,000 `terraform_data` took 3.9 GB, against 0.25 GB in the
+`module` shape); at N = 5,000 it does not fit this machine, so the slope is measured in the
+`module` shape. Wall times are `time.monotonic()` around each
 `terraform` command; the provider's peak RSS is the largest VmHWM of the provider processes that
 command started, sampled every 50 ms, and CPU seconds are read from `/proc` at the same time. AWS
 calls are counted by the proxy for the whole command; "per account" divides by N and includes the
@@ -833,6 +971,9 @@ def parse_args():
                          " (default 10,50; 10 is Terraform's default)")
     ap.add_argument("--no-refresh-false", action="store_true", help="skip the -refresh=false no-change plans")
     ap.add_argument("--no-tcp", action="store_true", help="skip the plugin transport over TCP variant")
+    ap.add_argument("--shape", choices=SHAPES, default="module",
+                    help="the fleet's configuration: a module instance per account (default) or two resources"
+                         " with for_each (Terraform's memory grows with N² there)")
     ap.add_argument("--managed-policies", default="AdministratorAccess",
                     help="AWS managed policies moto loads per account (AFT_MOTO_MANAGED_POLICIES)")
     a = ap.parse_args()
@@ -887,11 +1028,15 @@ def main() -> int:
             f.write(seed.stdout)
 
         fleet, floor = os.path.join(work, "fleet"), os.path.join(work, "floor")
-        for d, text in [(fleet, provider_config(n)), (floor, floor_config(n))]:
-            os.makedirs(d)
-            with open(os.path.join(d, "main.tf"), "w") as f:
-                f.write(text)
+        for d, files in [(fleet, provider_config(n, a.shape)), (floor, floor_config(n, a.shape))]:
+            for path, text in files.items():
+                os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
+                with open(os.path.join(d, path), "w") as f:
+                    f.write(text)
         tf = Terraform(a, work, services)
+        if a.shape == "module":  # local modules are installed by `terraform get` (no provider install)
+            for d in (fleet, floor):
+                tf.run(f"get-{os.path.basename(d)}", d, ["get"], 300)
         stats = lambda: http(services["proxy"] + "/__proxy/stats")
         reset = lambda: http(services["proxy"] + "/__proxy/reset", {})
 
@@ -1016,7 +1161,7 @@ def main() -> int:
             else "unknown"
         res = {
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "accounts": n, "repeat": a.repeat, "machine": dict(machine(), loadavg=load_summary(m)),
+            "accounts": n, "shape": a.shape, "repeat": a.repeat, "machine": dict(machine(), loadavg=load_summary(m)),
             "environment": {"terraform": terraform_version(a.terraform),
                             "moto": importlib.metadata.version("moto"),
                             "binary": os.path.relpath(a.binary, ROOT), "profile": profile,

@@ -3,9 +3,12 @@
 //! Off unless `AFT_TIMINGS_FILE` names a file: then every RPC (and whatever else calls
 //! [`record`], such as the fleet's bulk read) adds its count and duration to a table, and when the
 //! process stops serving it appends one JSON line to that file:
-//! `{"pid":…,"handshake_us":…,"spans":{"ReadResource":{"count":…,"total_us":…,"max_us":…},…}}`.
-//! `handshake_us` is the time from the process start to the handshake line on stdout. Nothing in
-//! it names an account or holds a value, only counts and durations.
+//! `{"pid":…,"handshake_us":…,"spans":{"ReadResource":{"count":…,"total_us":…,"max_us":…,"first_us":…,"last_us":…},…}}`.
+//! `handshake_us` is the time from the process start to the handshake line on stdout; a span's
+//! `first_us` when its first occurrence began and `last_us` when its last one ended, both from the
+//! process start (so the gap between `ConfigureProvider` and the first `ReadResource`, or the
+//! length of a refresh walk, can be read). Nothing in it names an account or holds a value, only
+//! counts and durations.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
@@ -19,6 +22,22 @@ struct Span {
     count: u64,
     total: Duration,
     max: Duration,
+    /// When the first occurrence began, from the process start.
+    first: Option<Duration>,
+    /// When the latest occurrence ended, from the process start.
+    last: Duration,
+}
+
+impl Span {
+    /// One more occurrence, which ended `now` (from the process start) and took `took`.
+    fn add(&mut self, now: Duration, took: Duration) {
+        self.count += 1;
+        self.total += took;
+        self.max = self.max.max(took);
+        let began = now.saturating_sub(took);
+        self.first = Some(self.first.map_or(began, |f| f.min(began)));
+        self.last = self.last.max(now);
+    }
 }
 
 struct Table {
@@ -119,10 +138,7 @@ pub fn record(name: &'static str, took: Duration) {
     if let Some(t) = table()
         && let Ok(mut spans) = t.spans.lock()
     {
-        let s = spans.entry(name).or_default();
-        s.count += 1;
-        s.total += took;
-        s.max = s.max.max(took);
+        spans.entry(name).or_default().add(started().elapsed(), took);
     }
 }
 
@@ -149,7 +165,13 @@ pub fn write() {
             .map(|(k, s)| {
                 (
                     k.to_string(),
-                    serde_json::json!({"count": s.count, "total_us": s.total.as_micros() as u64, "max_us": s.max.as_micros() as u64}),
+                    serde_json::json!({
+                        "count": s.count,
+                        "total_us": s.total.as_micros() as u64,
+                        "max_us": s.max.as_micros() as u64,
+                        "first_us": s.first.unwrap_or_default().as_micros() as u64,
+                        "last_us": s.last.as_micros() as u64,
+                    }),
                 )
             })
             .collect::<serde_json::Map<_, _>>(),
@@ -167,6 +189,17 @@ pub fn write() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_keeps_when_its_first_occurrence_began_and_its_last_ended() {
+        let ms = Duration::from_millis;
+        let mut s = Span::default();
+        s.add(ms(100), ms(30)); // 70..100
+        s.add(ms(90), ms(50)); // 40..90: began earlier, ended before the latest end
+        s.add(ms(200), ms(5)); // 195..200
+        assert_eq!((s.count, s.total, s.max), (3, ms(85), ms(50)));
+        assert_eq!((s.first, s.last), (Some(ms(40)), ms(200)));
+    }
 
     #[test]
     fn off_without_the_variable() {
