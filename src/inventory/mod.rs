@@ -24,9 +24,17 @@ use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
 use crate::framework::metadata::{MetadataItem, MetadataTable};
 
-/// How long a snapshot is trusted. Terraform starts a fresh provider process for each plan and
-/// apply, so in practice a snapshot lives for one refresh walk.
+/// How long a snapshot (or the pipeline names) is trusted after it was read, unless a walk keeps
+/// using it (see [`IDLE`]). Terraform starts a fresh provider process for each plan and apply.
 pub const MAX_AGE: Duration = Duration::from_secs(120);
+
+/// A pause in use that ends a read older than [`MAX_AGE`]. A refresh walk asks for the snapshot
+/// with every read, one after the other, however long the walk: at 5,000 accounts Terraform's
+/// walk takes minutes, and a snapshot that expired after 120 s was read again every 120 s, each
+/// time holding every waiting refresh for the length of the bulk read. So one walk keeps the one
+/// snapshot it started with (Terraform's refresh is not one moment either), and a use after a
+/// pause (in a long apply, say) reads again.
+pub const IDLE: Duration = Duration::from_secs(30);
 
 /// The organization's accounts, their parents and AFT's metadata items at one moment.
 #[derive(Debug, Default)]
@@ -65,11 +73,6 @@ impl Snapshot {
         }
         crate::plugin::timings::record("bulk read (organization + metadata)", began.elapsed());
         Ok(Snapshot { accounts, parents, ous, root, metadata, taken: Some(Instant::now()) })
-    }
-
-    /// True while the snapshot may be used.
-    pub fn fresh(&self) -> bool {
-        self.taken.is_some_and(|t| t.elapsed() < MAX_AGE)
     }
 
     /// The OU `id` and every OU below it.
@@ -135,58 +138,123 @@ async fn scan_metadata(ctx: &Context) -> Result<HashMap<String, MetadataItem>, A
     MetadataTable::of(ctx).all().await
 }
 
+/// A bulk read shared by the calls of a provider process: read on first use, and again once it
+/// is older than [`MAX_AGE`] *and* has not been asked for in [`IDLE`]; concurrent callers share
+/// one read.
+struct BulkSlot<T>(tokio::sync::Mutex<Option<Held<T>>>);
+
+impl<T> Default for BulkSlot<T> {
+    fn default() -> Self {
+        BulkSlot(tokio::sync::Mutex::new(None))
+    }
+}
+
+/// A value held by a [`BulkSlot`], with when it was read and last asked for.
+struct Held<T> {
+    value: Arc<T>,
+    taken: tokio::time::Instant,
+    used: tokio::time::Instant,
+}
+
+impl<T> BulkSlot<T> {
+    async fn get<F: Future<Output = Result<T, AwsError>>>(&self, load: impl FnOnce() -> F) -> Result<Arc<T>, AwsError> {
+        let mut slot = self.0.lock().await;
+        let now = tokio::time::Instant::now();
+        if let Some(held) = slot.as_mut()
+            && (now - held.taken < MAX_AGE || now - held.used < IDLE)
+        {
+            held.used = now;
+            return Ok(held.value.clone());
+        }
+        let value = Arc::new(load().await?);
+        let now = tokio::time::Instant::now();
+        *slot = Some(Held { value: value.clone(), taken: now, used: now });
+        Ok(value)
+    }
+}
+
 /// The process's snapshot, kept in the context.
 #[derive(Default)]
-struct SnapshotSlot(tokio::sync::Mutex<Option<Arc<Snapshot>>>);
+struct SnapshotSlot(BulkSlot<Snapshot>);
 
-/// The process's pipeline names with when they were read, kept in the context.
+/// The process's pipeline names, kept in the context.
 #[derive(Default)]
-struct PipelinesSlot(tokio::sync::Mutex<Option<(Instant, Arc<HashSet<String>>)>>);
+struct PipelinesSlot(BulkSlot<HashSet<String>>);
 
-/// The snapshot of this provider process, read on first use and again once it is older than
-/// [`MAX_AGE`]; concurrent callers share one read.
+/// The snapshot of this provider process (see [`BulkSlot`] for when it is read again).
 pub async fn shared(ctx: &Context) -> Result<Arc<Snapshot>, AwsError> {
-    let memo = ctx.memo::<SnapshotSlot>();
-    let mut slot = memo.0.lock().await;
-    if let Some(s) = slot.as_ref()
-        && s.fresh()
-    {
-        return Ok(s.clone());
-    }
-    let started = Instant::now();
-    let s = Arc::new(Snapshot::load(ctx).await?);
-    tracing::info!(
-        accounts = s.accounts.len(),
-        ous = s.ous.len(),
-        metadata_items = s.metadata.len(),
-        ms = started.elapsed().as_millis() as u64,
-        "read the organization and the metadata table"
-    );
-    *slot = Some(s.clone());
-    Ok(s)
+    ctx.memo::<SnapshotSlot>()
+        .0
+        .get(|| async {
+            let started = Instant::now();
+            let s = Snapshot::load(ctx).await?;
+            tracing::info!(
+                accounts = s.accounts.len(),
+                ous = s.ous.len(),
+                metadata_items = s.metadata.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "read the organization and the metadata table"
+            );
+            Ok(s)
+        })
+        .await
 }
 
 /// The names of every CodePipeline pipeline in the AFT management account (paged
-/// `ListPipelines`), read once per provider process like the snapshot.
+/// `ListPipelines`), shared like the snapshot.
 pub async fn pipeline_names(ctx: &Context) -> Result<Arc<HashSet<String>>, AwsError> {
-    let memo = ctx.memo::<PipelinesSlot>();
-    let mut slot = memo.0.lock().await;
-    if let Some((taken, names)) = slot.as_ref()
-        && taken.elapsed() < MAX_AGE
-    {
-        return Ok(names.clone());
+    ctx.memo::<PipelinesSlot>()
+        .0
+        .get(|| async {
+            let began = Instant::now();
+            let cp = clients::codepipeline(ctx.aws.hub());
+            let mut names = HashSet::new();
+            let mut pages = cp.list_pipelines().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                names.extend(
+                    page.aws("codepipeline:ListPipelines")?
+                        .pipelines()
+                        .iter()
+                        .filter_map(|p| p.name().map(str::to_string)),
+                );
+            }
+            crate::plugin::timings::record("bulk read (pipelines)", began.elapsed());
+            Ok(names)
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A bulk read's loads while `uses` ask for it at the given seconds (tokio's paused clock).
+    async fn loads(uses: &[u64]) -> usize {
+        let slot = BulkSlot::<u64>::default();
+        let count = AtomicUsize::new(0);
+        let start = tokio::time::Instant::now();
+        for &at in uses {
+            tokio::time::sleep_until(start + Duration::from_secs(at)).await;
+            let v = slot.get(|| async { Ok(count.fetch_add(1, Ordering::SeqCst) as u64) }).await.unwrap();
+            assert_eq!(*v as usize + 1, count.load(Ordering::SeqCst), "the latest read is served");
+        }
+        count.load(Ordering::SeqCst)
     }
-    let began = Instant::now();
-    let cp = clients::codepipeline(ctx.aws.hub());
-    let mut names = HashSet::new();
-    let mut pages = cp.list_pipelines().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        names.extend(
-            page.aws("codepipeline:ListPipelines")?.pipelines().iter().filter_map(|p| p.name().map(str::to_string)),
-        );
+
+    /// A refresh walk of ten minutes, asking every 5 s, is served by the one snapshot it began
+    /// with (before: read at 0, 120, …, 600 s, six times, each read holding the walk).
+    #[tokio::test(start_paused = true)]
+    async fn a_walk_that_keeps_asking_keeps_its_snapshot_past_max_age() {
+        let walk: Vec<u64> = (0..=600).step_by(5).collect();
+        assert_eq!(loads(&walk).await, 1);
     }
-    let names = Arc::new(names);
-    crate::plugin::timings::record("bulk read (pipelines)", began.elapsed());
-    *slot = Some((Instant::now(), names.clone()));
-    Ok(names)
+
+    /// Past MAX_AGE, a use after a pause of IDLE or more reads again; within MAX_AGE, never.
+    #[tokio::test(start_paused = true)]
+    async fn a_use_after_a_pause_past_max_age_reads_again() {
+        assert_eq!(loads(&[0, 100, 119]).await, 1);
+        assert_eq!(loads(&[0, 100, 160]).await, 2); // 160 s old, 60 s idle
+        assert_eq!(loads(&[0, 100, 125]).await, 1); // 125 s old, 25 s idle: the same walk
+    }
 }
