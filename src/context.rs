@@ -48,6 +48,17 @@ pub enum VendMethod {
     Organizations,
 }
 
+/// The `coordination` block: the table every state and runner of one organization shares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoordinationSettings {
+    /// The DynamoDB table in the AFT management account.
+    pub table: String,
+    /// The name of this Terraform state: its claims carry it.
+    pub owner: String,
+    /// How long a lease lives without renewal: a killed runner's lease lapses after this.
+    pub lease_duration: Duration,
+}
+
 /// What a refresh of `aft_account_provisioning` compares with AWS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DriftDetection {
@@ -85,6 +96,8 @@ pub struct Settings {
     /// `aft_admin_role_arn`: AFT's admin role, assumed from the provider's own credentials for
     /// every hop into another account; `None` = `roles.admin` in the AFT management account.
     pub admin_role_arn: Option<String>,
+    /// `coordination { … }`: `None` = each provider process guards only its own work.
+    pub coordination: Option<CoordinationSettings>,
 }
 
 impl Default for Settings {
@@ -110,6 +123,7 @@ impl Default for Settings {
             drift_detection: DriftDetection::Standard,
             aft_request_rows: Default::default(),
             admin_role_arn: None,
+            coordination: None,
         }
     }
 }

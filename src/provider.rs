@@ -1,13 +1,14 @@
 //! The `provider "aft"` block: its schema, plan-time validation, and `configure` → [`Context`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::{AssumeRole, Aws, AwsSettings};
 use crate::context::RowMode;
-use crate::context::{Context, DriftDetection, FeatureOptions, RoleNames, Settings, VendMethod};
+use crate::context::{Context, CoordinationSettings, DriftDetection, FeatureOptions, RoleNames, Settings, VendMethod};
 use crate::plugin::{
     Action, Attr, AttrPath, Attribute, Block, DataSource, Diagnostics, ListResource, NestedBlock, Number, Resource,
     Schema, Type, Value, read_model,
@@ -42,6 +43,15 @@ pub struct Config {
     pub role_names: Option<RoleNamesBlock>,
     pub feature_options: Option<FeatureOptionsBlock>,
     pub account_factory: Option<AccountFactoryBlock>,
+    pub coordination: Option<CoordinationBlock>,
+}
+
+/// `coordination { … }`
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoordinationBlock {
+    pub table: Attr<String>,
+    pub owner: Attr<String>,
+    pub lease_duration: Attr<String>,
 }
 
 /// `assume_role { … }`
@@ -77,6 +87,12 @@ pub struct AccountFactoryBlock {
     pub product_name: Attr<String>,
     pub max_concurrent_operations: Attr<Number>,
     pub poll_interval: Attr<String>,
+}
+
+/// DynamoDB's rule for table names.
+fn table_name(s: &str) -> Result<(), String> {
+    let ok = (3..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if ok { Ok(()) } else { Err(format!("{s:?} is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -).")) }
 }
 
 /// The known string of an attribute, owned.
@@ -146,8 +162,15 @@ impl crate::plugin::Provider for AftProvider {
                 Block::new("How accounts are vended.")
                     .attr(s("method", "`control_tower` (Service Catalog Account Factory) or `organizations` (Organizations `CreateAccount`). Default: `control_tower`."))
                     .attr(s("product_name", "Service Catalog product name. Default: `AWS Control Tower Account Factory`."))
-                    .attr(Attribute::optional("max_concurrent_operations", Type::Number, "Cap on vending operations in flight across all resources. Default: `5`."))
+                    .attr(Attribute::optional("max_concurrent_operations", Type::Number, "Cap on account operations in flight, from 1 to 10. For `control_tower` it is the organization-wide cap: Control Tower's quota of concurrent account operations is 5 by default and can be raised to 10, and every runner (with `coordination`), the console and AFT share it; for `organizations` it caps this provider process's `CreateAccount` calls. Default: `5`."))
                     .attr(s("poll_interval", "Fixed polling interval, e.g. `10s`. Default: adaptive.")),
+            ))
+            .block(NestedBlock::single(
+                "coordination",
+                Block::new("Coordination with the other Terraform states and runners that act on this organization, through one DynamoDB table in the AFT management account: a claim per account email (a second state with the same `AccountEmail` is refused, naming the owner), and organization-wide leases on Control Tower account operations. Without this block each provider process guards only its own work, and plans say so.")
+                    .attr(s("table", "The DynamoDB table (key `pk` and `sk`, strings), created by the provider when absent and it may. Default: `aft-provider-coordination`."))
+                    .attr(Attribute::required("owner", Type::String, "The name of this Terraform state, unique among the states that share the table (e.g. `platform/prod-accounts`): its claims carry it, and a destroy releases only claims with this owner."))
+                    .attr(s("lease_duration", "How long an operation lease lives without renewal (renewed while held): a killed runner's leases lapse after this. From `5s` to `1h`. Default: `2m`.")),
             )),
         )
     }
@@ -176,15 +199,7 @@ impl crate::plugin::Provider for AftProvider {
             check(AttrPath::attr(a), v, &validation::account_id);
         }
         for (a, v) in [("metadata_table", &c.metadata_table), ("audit_table", &c.audit_table)] {
-            check(AttrPath::attr(a), v, &|s| {
-                let ok =
-                    (3..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-                if ok {
-                    Ok(())
-                } else {
-                    Err(format!("{s:?} is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -)."))
-                }
-            });
+            check(AttrPath::attr(a), v, &table_name);
         }
         for (a, v) in [
             ("notification_topic_arn", &c.notification_topic_arn),
@@ -249,15 +264,37 @@ impl crate::plugin::Provider for AftProvider {
             validation::duration(s)
                 .and_then(|d| if d.as_millis() >= 100 { Ok(()) } else { Err(format!("{s:?} is shorter than 100ms.")) })
         });
-        let mut cap = |path: AttrPath, v: &Attr<Number>| {
+        if let Some(co) = &c.coordination {
+            check(AttrPath::attr("coordination").then("table"), &co.table, &table_name);
+            check(AttrPath::attr("coordination").then("owner"), &co.owner, &|s| {
+                let ok = !s.trim().is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_graphic());
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!("{s:?} is not an owner name (1-128 printable characters, no spaces)."))
+                }
+            });
+            check(AttrPath::attr("coordination").then("lease_duration"), &co.lease_duration, &|s| {
+                validation::duration(s).and_then(|d| match d.as_secs() {
+                    5..=3600 => Ok(()),
+                    _ => Err(format!("{s:?} is not from 5s to 1h.")),
+                })
+            });
+        }
+        let mut cap = |path: AttrPath, v: &Attr<Number>, max: i64| {
             if let Some(n) = v.known()
-                && !n.as_i64().is_some_and(|n| (1..=100).contains(&n))
+                && !n.as_i64().is_some_and(|n| (1..=max).contains(&n))
             {
-                d.error_at(path.clone(), format!("Invalid value for {path}"), "Must be a whole number from 1 to 100.");
+                d.error_at(
+                    path.clone(),
+                    format!("Invalid value for {path}"),
+                    format!("Must be a whole number from 1 to {max}."),
+                );
             }
         };
-        cap(AttrPath::attr("account_factory").then("max_concurrent_operations"), &af.max_concurrent_operations);
-        cap(AttrPath::attr("max_concurrent_customizations"), &c.max_concurrent_customizations);
+        // Control Tower's quota of concurrent account operations: 5 by default, 10 at most
+        cap(AttrPath::attr("account_factory").then("max_concurrent_operations"), &af.max_concurrent_operations, 10);
+        cap(AttrPath::attr("max_concurrent_customizations"), &c.max_concurrent_customizations, 100);
         d
     }
 
@@ -315,6 +352,17 @@ impl crate::plugin::Provider for AftProvider {
             },
             aft_request_rows: c.aft_request_rows.as_str().and_then(RowMode::parse).unwrap_or_default(),
             admin_role_arn: owned(&c.aft_admin_role_arn),
+            coordination: c.coordination.as_ref().and_then(|co| {
+                Some(CoordinationSettings {
+                    table: owned(&co.table).unwrap_or_else(|| crate::framework::coordination::DEFAULT_TABLE.into()),
+                    owner: owned(&co.owner)?,
+                    lease_duration: co
+                        .lease_duration
+                        .as_str()
+                        .and_then(|s| validation::duration(s).ok())
+                        .unwrap_or(Duration::from_secs(120)),
+                })
+            }),
             roles,
         };
         let ar = c.assume_role.clone().unwrap_or_default();

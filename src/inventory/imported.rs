@@ -58,6 +58,7 @@ pub struct AccountModel {
     pub framework_run_id: Attr<String>,
     pub framework_completed_at: Attr<String>,
     pub drift: Attr<Vec<String>>,
+    pub coordination_owner: Attr<String>,
     pub timeouts: Attr<Timeouts>,
 }
 

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::claims;
 use super::{Op, Timeouts};
 use crate::aws::{AwsError, clients, organizations};
 use crate::context::{Context, DriftDetection, SharedRole, VendMethod};
 use crate::framework::request::CT_KEYS;
 use crate::framework::validate::{self, Draft, Field};
-use crate::framework::{self, RunRecord, account_factory, metadata, request_row, vend};
+use crate::framework::{self, RunRecord, account_factory, coordination, metadata, request_row, vend};
 use crate::inventory::imported::{AccountIdentity, AccountModel, imported_state};
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
@@ -267,6 +268,7 @@ impl Resource<Context> for AccountProvisioning {
             .attr(c("framework_run_id", "Id of the last provisioning framework run (new for every run; it is the notification's `run_id`)."))
             .attr(c("framework_completed_at", "When the last framework run completed (RFC 3339)."))
             .attr(Attribute::computed("drift", Type::list(Type::String), "Differences between AWS and this request found by the last refresh; a non-empty list plans a re-run that repairs them."))
+            .attr(c("coordination_owner", "The `coordination.owner` of the state that claimed this account's email in the coordination table (null without coordination). A plan that changes it writes the claim (an account imported from another state is taken over)."))
             .block(timeouts_block(&["create", "update", "delete"])),
         )
     }
@@ -389,6 +391,9 @@ impl Resource<Context> for AccountProvisioning {
                     Err(e) => d.extend(aws_diag("Checking the landing zone's shared accounts failed", e)),
                 }
             }
+            if let Some(ctx) = ctx {
+                d.extend(claims::plan(ctx, &config, None, &mut planned, &mut plan.private).await.0);
+            }
             planned.drift = Attr::Known(Vec::new());
             match write(&planned) {
                 Ok(v) => plan.planned = v,
@@ -420,6 +425,7 @@ impl Resource<Context> for AccountProvisioning {
             );
             return d;
         }
+        let mut foreign = None;
         if let Some(ctx) = ctx
             && let Some(id) = prior.account_id.as_str()
         {
@@ -434,6 +440,12 @@ impl Resource<Context> for AccountProvisioning {
             if d.has_errors() {
                 return d;
             }
+            let (said, f) = claims::plan(ctx, &config, Some(&prior), &mut planned, &mut plan.private).await;
+            d.extend(said);
+            if d.has_errors() {
+                return d;
+            }
+            foreign = f;
         }
         for key in CT_KEYS {
             let (o, n) = (ct_param(&prior, key), ct_param(&planned, key));
@@ -506,6 +518,9 @@ impl Resource<Context> for AccountProvisioning {
         }
         // a create that never completed (failed, then untainted) runs the framework again
         let incomplete = Provenance::of(&prior) == Provenance::Incomplete && !is_closed(status);
+        if let Some(f) = &foreign {
+            d.push(f.diagnostic(drifted || changed || incomplete));
+        }
         if drifted || changed || incomplete {
             planned.framework_run_id = Attr::Unknown;
             planned.framework_completed_at = Attr::Unknown;
@@ -523,15 +538,31 @@ impl Resource<Context> for AccountProvisioning {
     async fn create(&self, ctx: &Context, req: &ApplyRequest<'_>) -> Result<Value, Failed> {
         let req_notes = req.notes;
         let planned = req.planned;
-        let planned = model(planned)?;
+        let mut planned = model(planned)?;
         let req = planned.request();
         let deadline = Instant::now() + Timeouts::of(&planned.timeouts, Op::Create, DEFAULT_CREATE);
+        // whatever the plan knew, the state records the owner that claimed it
+        planned.coordination_owner = ctx.settings.coordination.as_ref().map(|c| c.owner.clone()).into();
+        // the email is this state's before anything changes in AWS
+        let table = coordination::Table::of(ctx);
+        if let Some(t) = &table {
+            t.ensure(ctx, deadline).await.map_err(|e| aws_diag("Preparing the coordination table failed", e))?;
+            t.claim(req.email(), None, None).await.map_err(|e| claims::claim_failed(e, &t.settings.owner))?;
+        }
         let vended = vend::find_or_create(ctx, &req, deadline)
             .await
             .map_err(|e| aws_diag("Vending the account failed", format!("{e} (email {})", req.email())))?;
         let id = vended.account.id.clone();
         ctx.memo::<Taken>().add(&id);
         tracing::info!(account = %id, adopted = vended.adopted, "account ready");
+        if let Some(t) = &table
+            && let Err(e) = t.claim(req.email(), Some(&id), None).await
+        {
+            req_notes.push(Diagnostic::warning(
+                format!("Account {id}: its claim does not record the account id"),
+                format!("{e}. The claim on {} is this state's; only the account id is missing from it.", req.email()),
+            ));
+        }
         if vended.adopted
             && let Err(e) = vend::ensure_ou(ctx, &id, &req, deadline).await
         {
@@ -620,6 +651,19 @@ impl Resource<Context> for AccountProvisioning {
         let notes = req.notes;
         let (prior, planned) = (req.prior, req.planned);
         let (prior, planned_model) = (model(prior)?, model(planned)?);
+        // the claim first: an email another state owns is refused before anything changes (an
+        // update that neither runs nor moves the claim writes nothing)
+        let runs = planned_model.framework_run_id.is_unknown();
+        if let Some(t) = coordination::Table::of(ctx)
+            && (runs || planned_model.coordination_owner != prior.coordination_owner)
+        {
+            let id = account_of(&prior)?;
+            let deadline = Instant::now() + Timeouts::of(&planned_model.timeouts, Op::Update, DEFAULT_UPDATE);
+            t.ensure(ctx, deadline).await.map_err(|e| aws_diag("Preparing the coordination table failed", e))?;
+            let takeover = req.private.get(claims::TAKEOVER).and_then(|v| v.as_str());
+            let email = planned_model.request().email().to_string();
+            t.claim(&email, Some(&id), takeover).await.map_err(|e| claims::claim_failed(e, &t.settings.owner))?;
+        }
         if !planned_model.framework_run_id.is_unknown() {
             // only arguments that shape destroy (or triggers recorded on import) changed: the plan
             // promised no run, so none happens
@@ -642,6 +686,15 @@ impl Resource<Context> for AccountProvisioning {
         // lives under the new email, and our row under the old one goes
         let old = ct_param(&prior, "AccountEmail");
         if let Some(old) = old.as_str().filter(|o| !o.eq_ignore_ascii_case(req.email())) {
+            if let Some(t) = coordination::Table::of(ctx) {
+                match t.release(old).await {
+                    Ok(r) => tracing::info!(account = %id, released = ?r, "claim of the old email"),
+                    Err(e) => notes.push(Diagnostic::warning(
+                        format!("Account {id}: the claim on its old email was not released"),
+                        e.to_string(),
+                    )),
+                }
+            }
             match request_row::remove_email(ctx, old).await {
                 Ok(what) => tracing::info!(account = %id, row = %what, "aft-request row of the old email"),
                 Err(e) => notes.push(Diagnostic::warning(
@@ -682,6 +735,29 @@ impl Resource<Context> for AccountProvisioning {
                 }
                 return Ok(());
             }
+            // an account another state claims is that state's: this state only forgets it
+            let table = coordination::Table::of(ctx);
+            if let Some(t) = &table {
+                let claim = match t.claim_of(request.email()).await {
+                    Err(e) if e.code == "ResourceNotFoundException" => None,
+                    other => other.map_err(|e| fail("Reading the coordination table failed", &e))?,
+                };
+                if let Some(c) = claim.filter(|c| c.owner != t.settings.owner) {
+                    tracing::warn!(account = %id, owner = %c.owner, "destroy of an account another state claims: nothing removed");
+                    req.notes.push(Diagnostic::warning(
+                        format!("Account {id} belongs to \"{}\": only removed from this state", c.owner),
+                        format!(
+                            "{} is claimed by \"{}\" in the coordination table {}, not by this state (\"{}\"): its account, \
+                             metadata item, aft-request row and claim are left exactly as they are.",
+                            request.email(),
+                            c.owner,
+                            t.settings.table,
+                            t.settings.owner
+                        ),
+                    ));
+                    return Ok(());
+                }
+            }
             // Close and park only an account whose create completed or that was imported: a
             // create that never completed may have adopted an account that is not its own.
             let (park, close) = match Provenance::of(&prior) {
@@ -690,7 +766,7 @@ impl Resource<Context> for AccountProvisioning {
             };
             // every precondition first: a parking OU that does not resolve stops the destroy
             // before anything is removed
-            let retirement = vend::Retirement::prepare(ctx, &id, park, close)
+            let retirement = vend::Retirement::prepare(ctx, &id, park, close, false)
                 .await
                 .map_err(|e| fail("Retiring the account failed", &e))?;
             let what = retirement.carry_out(ctx, &id).await.map_err(|e| fail("Retiring the account failed", &e))?;
@@ -707,6 +783,13 @@ impl Resource<Context> for AccountProvisioning {
             metadata::delete(ctx, &id).await.map_err(|e| fail("Removing the metadata item failed", &e))?;
             metadata::audit(ctx, &request, "REMOVE").await.map_err(|e| fail("Writing the audit record failed", &e))?;
             tracing::info!(account = %id, "removed from AFT management");
+            if let Some(t) = &table {
+                match t.release(request.email()).await {
+                    Err(e) if e.code == "ResourceNotFoundException" => {}
+                    Err(e) => return Err(fail("Releasing the claim failed", &e)),
+                    Ok(r) => tracing::info!(account = %id, released = ?r, "claim"),
+                }
+            }
             Ok(())
         };
         match tokio::time::timeout_at(deadline.into(), work).await {

@@ -1,6 +1,7 @@
 //! Resources, one file each.
 
 pub mod account_provisioning;
+pub mod claims;
 pub mod customization_pipeline;
 pub mod provisioning_customizations;
 
