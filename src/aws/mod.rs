@@ -271,6 +271,10 @@ pub mod clients {
     pub fn servicecatalog(c: &SdkConfig) -> aws_sdk_servicecatalog::Client {
         aws_sdk_servicecatalog::Client::new(c)
     }
+    /// Control Tower (only to count the baselines it has in flight).
+    pub fn controltower(c: &SdkConfig) -> aws_sdk_controltower::Client {
+        aws_sdk_controltower::Client::new(c)
+    }
     /// EC2 in `region`, or in the session's own region.
     pub fn ec2(c: &SdkConfig, region: Option<&str>) -> aws_sdk_ec2::Client {
         match region {

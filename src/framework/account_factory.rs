@@ -9,16 +9,28 @@
 //!   `ERROR` or `TAINTED`) instead of a second `ProvisionProduct`. A name is not ownership: a
 //!   product is updated only when its account's email, or its `AccountEmail` output, is the
 //!   request's ([`owner`]); another request's product of the same name is an error.
+//! - A product in `ERROR` that Service Catalog refuses to update (CloudFormation's rule for a stack
+//!   whose creation failed: it can only be deleted; AWS documents nothing for the Account Factory
+//!   product, so both answers are handled) is terminated, when it is this request's, and
+//!   provisioned again.
 //! - Idempotency tokens identify one attempt: derived from the request and the product's last
 //!   record, so a call resent after a lost answer replays, and a new attempt after a failure never
 //!   replays the failed record.
-//! - Control Tower runs at most [`CONTROL_TOWER_LIMIT`] account operations at once in the whole
-//!   organization; every provisioning and update here first waits until fewer are in flight
-//!   (products `UNDER_CHANGE`, whoever started them), as AFT 1.19 does.
+//! - Control Tower runs a limited number of account operations at once in the whole organization
+//!   (5 by default, up to 10 when the quota is raised). Every provisioning, update and termination
+//!   here first waits until fewer than `max_concurrent_operations` are in flight ([`in_flight`]:
+//!   products `UNDER_CHANGE`, whoever started them, and the `AWSControlTowerBaseline` baselines
+//!   `UNDER_CHANGE`, as AFT 1.19 counts them). An operation Control Tower still refuses ("another
+//!   AWS Control Tower operation is in progress", [`Refusal::Busy`]) is tried again with a growing
+//!   pause until the resource's timeout.
+//! - An update uses the product's provisioning artifact while it is active, else the product's
+//!   active one (AFT's `update_existing_account`): Service Catalog refuses an inactive artifact.
 //! - Searches use the `Account` access level, so products other principals started are seen.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use aws_sdk_controltower::types::{EnabledBaselineFilter, EnablementStatus};
 use aws_sdk_servicecatalog::Client;
 use aws_sdk_servicecatalog::types::{
     AccessLevelFilter, AccessLevelFilterKey, ProvisionedProductAttribute, ProvisionedProductViewFilterBy,
@@ -31,11 +43,24 @@ use super::request::AccountRequest;
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
 
-/// Control Tower's organization-wide limit on concurrent account operations.
+/// Control Tower's default quota of concurrent account operations in one organization (it can be
+/// raised to 10); the default of `max_concurrent_operations`, which is the cap compared here.
 pub const CONTROL_TOWER_LIMIT: usize = 5;
 
 /// How many times one apply continues a product (waits, recovers, provisions) before it gives up.
+/// Refusals because Control Tower was busy are not counted: they are tried again until the deadline.
 const MAX_ROUNDS: usize = 4;
+
+/// The longest pause between two attempts Control Tower refused as busy.
+const BUSY_PAUSE_MAX: Duration = Duration::from_secs(60);
+
+/// The Account Factory product's parameters, as Control Tower defines them.
+pub const PARAMETERS: [&str; 6] =
+    ["AccountEmail", "AccountName", "ManagedOrganizationalUnit", "SSOUserEmail", "SSOUserFirstName", "SSOUserLastName"];
+
+/// The Control Tower baseline whose enablements are account operations (AFT's
+/// `ControlTowerFacade.CT_BASELINE_NAME`).
+pub const CT_BASELINE: &str = "AWSControlTowerBaseline";
 
 /// The state of a provisioned product, as Service Catalog reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -273,21 +298,98 @@ async fn product(ctx: &Context, sc: &Client) -> Result<(String, String), StepErr
     Err(StepError::Failed(format!("No active provisioning artifact for product {:?}", ctx.settings.product_name)))
 }
 
-/// Waits for a record's end: `Ok` when it succeeded, the record's errors when it failed.
-pub async fn wait_record(sc: &Client, record_id: &str, what: &str, waits: &Waits) -> Result<(), StepError> {
+/// Why Account Factory refused an operation, read from a record's error or from a call's error
+/// (code and message): the one place these answers are told apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Control Tower is at its limit of concurrent operations: "Account Factory cannot complete an
+    /// operation on this account, because another AWS Control Tower operation is in progress. Try
+    /// again later." (`ResourceInUseException`, AFT #363). The same request succeeds later.
+    Busy,
+    /// The product cannot be updated in its state: CloudFormation refuses to update a stack whose
+    /// creation failed ("… is in ROLLBACK_COMPLETE state and can not be updated"); only
+    /// termination is left.
+    NotUpdatable,
+    /// Any other failure: reported as it is.
+    Other,
+}
+
+impl Refusal {
+    /// Classifies one error by its code and message.
+    pub fn of(code: &str, message: &str) -> Refusal {
+        let m = message.to_ascii_lowercase();
+        if m.contains("another aws control tower operation is in progress")
+            || (code == "ResourceInUseException" && m.contains("control tower"))
+        {
+            Refusal::Busy
+        } else if m.contains("can not be updated") || m.contains("cannot be updated") {
+            Refusal::NotUpdatable
+        } else {
+            Refusal::Other
+        }
+    }
+}
+
+/// A record that ended in failure, with its errors (code and description each).
+#[derive(Clone, Debug)]
+pub struct RecordFailure {
+    /// What the record was (`servicecatalog:ProvisionProduct of sandbox`).
+    pub what: String,
+    pub record: String,
+    pub errors: Vec<(String, String)>,
+}
+
+impl RecordFailure {
+    /// The refusal its errors say: busy when any error is Control Tower's limit, else not
+    /// updatable when any says so, else other.
+    pub fn refusal(&self) -> Refusal {
+        let kinds: Vec<Refusal> = self.errors.iter().map(|(c, d)| Refusal::of(c, d)).collect();
+        [Refusal::Busy, Refusal::NotUpdatable].into_iter().find(|k| kinds.contains(k)).unwrap_or(Refusal::Other)
+    }
+}
+
+impl std::fmt::Display for RecordFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let errs: Vec<&str> = self.errors.iter().map(|(_, d)| d.as_str()).collect();
+        write!(f, "{} (record {}) failed: {}", self.what, self.record, errs.join("; "))
+    }
+}
+
+impl From<RecordFailure> for StepError {
+    fn from(f: RecordFailure) -> Self {
+        StepError::Failed(f.to_string())
+    }
+}
+
+/// Waits for a record's end: `Ok(Ok(()))` when it succeeded, `Ok(Err(failure))` when it failed,
+/// `Err` when the wait itself ended (timeout, stop, an AWS error).
+pub async fn wait_outcome(
+    sc: &Client,
+    record_id: &str,
+    what: &str,
+    waits: &Waits,
+) -> Result<Result<(), RecordFailure>, StepError> {
     let mut backoff = Backoff::new(waits.poll, Duration::from_secs(30), &waits.stop);
     loop {
         let r = sc.describe_record().id(record_id).send().await.aws("servicecatalog:DescribeRecord")?;
         let detail = r.record_detail();
         match detail.and_then(|d| d.status()).map(|s| s.as_str()) {
-            Some("SUCCEEDED") => return Ok(()),
+            Some("SUCCEEDED") => return Ok(Ok(())),
             Some("FAILED") | Some("IN_PROGRESS_IN_ERROR") => {
-                let errs: Vec<String> = detail
+                let errors = detail
                     .map(|d| {
-                        d.record_errors().iter().map(|e| e.description().unwrap_or_default().to_string()).collect()
+                        d.record_errors()
+                            .iter()
+                            .map(|e| {
+                                (
+                                    e.code().unwrap_or_default().to_string(),
+                                    e.description().unwrap_or_default().to_string(),
+                                )
+                            })
+                            .collect()
                     })
                     .unwrap_or_default();
-                return Err(StepError::Failed(format!("{what} (record {record_id}) failed: {}", errs.join("; "))));
+                return Ok(Err(RecordFailure { what: what.to_string(), record: record_id.to_string(), errors }));
             }
             _ => {}
         }
@@ -295,24 +397,205 @@ pub async fn wait_record(sc: &Client, record_id: &str, what: &str, waits: &Waits
     }
 }
 
+/// Waits for a record's end: `Ok` when it succeeded, the record's errors when it failed.
+pub async fn wait_record(sc: &Client, record_id: &str, what: &str, waits: &Waits) -> Result<(), StepError> {
+    wait_outcome(sc, record_id, what, waits).await?.map_err(StepError::from)
+}
+
+/// What Control Tower has in flight in the organization, whoever started it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InFlight {
+    /// The names of the provisioned products `UNDER_CHANGE`.
+    pub products: Vec<String>,
+    /// The accounts of those products (those Control Tower made already).
+    pub product_accounts: Vec<String>,
+    /// The targets (account or OU ARNs) of the `AWSControlTowerBaseline` enabled baselines
+    /// `UNDER_CHANGE`; `None` when the Control Tower API did not answer (products only are counted).
+    pub baselines: Option<Vec<String>>,
+}
+
+impl InFlight {
+    /// The account operations in flight: each product `UNDER_CHANGE`, and each baseline
+    /// `UNDER_CHANGE` that is not one of those products' own (an Account Factory operation on an
+    /// account shows in both places; a baseline on an OU, or on an account enrolled outside
+    /// Account Factory, only in the second).
+    pub fn count(&self) -> usize {
+        let others = self
+            .baselines
+            .iter()
+            .flatten()
+            .filter(|t| !target_account(t).is_some_and(|a| self.product_accounts.iter().any(|p| p == a)))
+            .count();
+        self.products.len() + others
+    }
+}
+
+/// The account id an enabled baseline targets (`arn:…:account/o-…/111122223333`), if an account.
+fn target_account(arn: &str) -> Option<&str> {
+    let (_, path) = arn.split_once(":account/")?;
+    path.rsplit('/').next().filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// What this provider process knows of the Control Tower API: the `AWSControlTowerBaseline` ARN
+/// (looked up once), or that the API does not answer here (said once, at warn).
+#[derive(Default)]
+pub struct Baselines {
+    /// `Some(None)`: no such baseline, or the API refused for good (denied, unknown endpoint).
+    arn: tokio::sync::OnceCell<Option<String>>,
+    warned: AtomicBool,
+}
+
+impl Baselines {
+    fn warn_once(&self, why: &str) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                why,
+                "Control Tower baselines in flight are not counted (only Account Factory products UNDER_CHANGE are): \
+                 grant controltower:ListBaselines and controltower:ListEnabledBaselines to AWSAFTService in the \
+                 Control Tower management account"
+            );
+        }
+    }
+}
+
+/// The targets of the `AWSControlTowerBaseline` baselines `UNDER_CHANGE` (AFT's
+/// `get_enabled_baselines_under_change_count`: `ListBaselines` for the ARN, then
+/// `ListEnabledBaselines` filtered on it and on `UNDER_CHANGE`); `None` when the API does not
+/// answer here. A refusal that lasts (access denied, no such endpoint, a landing zone without the
+/// baseline) is remembered; a transient failure is only this count's.
+pub async fn baselines_under_change(
+    ct: &aws_sdk_controltower::Client,
+    memo: &Baselines,
+) -> Result<Option<Vec<String>>, AwsError> {
+    let arn = memo
+        .arn
+        .get_or_try_init(|| async {
+            let mut token: Option<String> = None;
+            loop {
+                let page = match ct
+                    .list_baselines()
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .aws("controltower:ListBaselines")
+                {
+                    Ok(p) => p,
+                    Err(e) if !e.is_transient() => {
+                        memo.warn_once(&e.to_string());
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(e),
+                };
+                if let Some(b) = page.baselines().iter().find(|b| b.name() == CT_BASELINE) {
+                    return Ok(Some(b.arn().to_string()));
+                }
+                match page.next_token().filter(|t| !t.is_empty()) {
+                    Some(t) => token = Some(t.to_string()),
+                    None => {
+                        memo.warn_once(&format!("the landing zone has no {CT_BASELINE} baseline"));
+                        return Ok(None);
+                    }
+                }
+            }
+        })
+        .await?;
+    let Some(arn) = arn else { return Ok(None) };
+    let filter =
+        EnabledBaselineFilter::builder().baseline_identifiers(arn).statuses(EnablementStatus::UnderChange).build();
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = match ct
+            .list_enabled_baselines()
+            .filter(filter.clone())
+            .set_next_token(token.take())
+            .send()
+            .await
+            .aws("controltower:ListEnabledBaselines")
+        {
+            Ok(p) => p,
+            Err(e) if !e.is_transient() => {
+                memo.warn_once(&e.to_string());
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        out.extend(
+            page.enabled_baselines()
+                .iter()
+                .filter(|b| b.baseline_identifier() == arn.as_str())
+                .filter(|b| b.status_summary().and_then(|s| s.status()) == Some(&EnablementStatus::UnderChange))
+                .map(|b| b.target_identifier().to_string()),
+        );
+        match page.next_token().filter(|t| !t.is_empty()) {
+            Some(t) => token = Some(t.to_string()),
+            None => return Ok(Some(out)),
+        }
+    }
+}
+
+/// What Control Tower has in flight, read with these clients (see [`in_flight`]).
+pub async fn in_flight_with(
+    sc: &Client,
+    ct: &aws_sdk_controltower::Client,
+    memo: &Baselines,
+) -> Result<InFlight, StepError> {
+    let busy: Vec<Product> = search(sc, "status:UNDER_CHANGE")
+        .await?
+        .into_iter()
+        .filter(|p| p.status == ProductStatus::UnderChange)
+        .collect();
+    let baselines = match baselines_under_change(ct, memo).await {
+        Ok(b) => b,
+        Err(e) => {
+            // transient, after the SDK's own retries: this count goes by products alone
+            tracing::warn!(error = %e, "Control Tower baselines in flight could not be read this time; counting products only");
+            None
+        }
+    };
+    Ok(InFlight {
+        product_accounts: busy.iter().filter_map(|p| p.account_id.clone()).collect(),
+        products: busy.into_iter().map(|p| p.name).collect(),
+        baselines,
+    })
+}
+
+/// What Control Tower has in flight in the organization: the products `UNDER_CHANGE` (any
+/// principal's, at the `Account` access level) and the `AWSControlTowerBaseline` baselines
+/// `UNDER_CHANGE` where the Control Tower API answers. The one count every wait for room uses.
+pub async fn in_flight(ctx: &Context, sc: &Client) -> Result<InFlight, StepError> {
+    let ct = clients::controltower(&ctx.ct_session().await?);
+    in_flight_with(sc, &ct, &ctx.memo::<Baselines>()).await
+}
+
 /// Waits until Control Tower has room for one more account operation: fewer than
-/// [`CONTROL_TOWER_LIMIT`] products `UNDER_CHANGE` in the organization. The caller holds one of
-/// this provider's slots and `ctx.control_tower_gate` until its request has been sent, so two
+/// `max_concurrent_operations` in flight in the organization ([`in_flight`]). The caller holds one
+/// of this provider's slots and `ctx.control_tower_gate` until its request has been sent, so two
 /// of this provider's operations never both take the last place.
 async fn wait_for_room(ctx: &Context, sc: &Client, deadline: Instant) -> Result<(), StepError> {
+    let cap = ctx.settings.max_concurrent_operations.max(1);
     let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(30), &ctx.stop);
     loop {
-        let busy = search(sc, "status:UNDER_CHANGE")
-            .await?
-            .into_iter()
-            .filter(|p| p.status == ProductStatus::UnderChange)
-            .count();
-        if busy < CONTROL_TOWER_LIMIT {
+        let now = in_flight(ctx, sc).await?;
+        let busy = now.count();
+        if busy < cap {
             return Ok(());
         }
-        tracing::info!(in_flight = busy, "Control Tower is at its limit of concurrent account operations; waiting");
+        tracing::info!(
+            in_flight = busy,
+            cap,
+            products = ?now.products,
+            baselines = ?now.baselines,
+            "Control Tower is at the cap of concurrent account operations; waiting"
+        );
         backoff.pause(deadline, "waiting for Control Tower to finish other account operations").await?;
     }
+}
+
+/// A pause before trying again what Control Tower refused as busy (it waits for room again
+/// after the pause).
+fn busy_pause(ctx: &Context) -> Backoff {
+    Backoff::new(ctx.settings.poll_interval, BUSY_PAUSE_MAX, &ctx.stop)
 }
 
 /// The parameters for Account Factory: the request's, with the OU in the form it accepts.
@@ -323,48 +606,179 @@ fn parameters(req: &AccountRequest, ou: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Sends `UpdateProvisionedProduct` with the request's parameters (an OU move, or the recovery
-/// of a product left `ERROR` or `TAINTED`) and waits for its record. Takes a slot (unless the
-/// caller holds one) and room in Control Tower before sending.
+/// An update's parameters: a value, or `None` for the value the product has
+/// (`UsePreviousValue`).
+type UpdateParameters = Vec<(String, Option<String>)>;
+
+fn request_update(req: &AccountRequest, ou: &str) -> UpdateParameters {
+    parameters(req, ou).into_iter().map(|(k, v)| (k, Some(v))).collect()
+}
+
+/// True when Service Catalog still offers this provisioning artifact (`Active`); an artifact it
+/// no longer knows is not active (AFT's `ct_provisioning_artifact_is_active`).
+async fn artifact_is_active(sc: &Client, product_id: &str, artifact_id: &str) -> Result<bool, StepError> {
+    match sc
+        .describe_provisioning_artifact()
+        .product_id(product_id)
+        .provisioning_artifact_id(artifact_id)
+        .send()
+        .await
+        .aws("servicecatalog:DescribeProvisioningArtifact")
+    {
+        Ok(d) => Ok(d.provisioning_artifact_detail().and_then(|x| x.active()) == Some(true)),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The product and artifact an update uses: the product's own artifact while it is active, else
+/// the product's active one, as AFT's `update_existing_account` chooses (Service Catalog refuses
+/// to update from an inactive artifact).
+async fn update_target(ctx: &Context, sc: &Client, p: &Product) -> Result<(String, String), StepError> {
+    if let (Some(product_id), Some(artifact_id)) = (&p.product_id, &p.artifact_id)
+        && artifact_is_active(sc, product_id, artifact_id).await?
+    {
+        return Ok((product_id.clone(), artifact_id.clone()));
+    }
+    let (product_id, artifact_id) = product(ctx, sc).await?;
+    if p.artifact_id.as_ref().is_some_and(|a| a != &artifact_id) {
+        tracing::info!(product = %p.name, from = ?p.artifact_id, to = %artifact_id, "the product's provisioning artifact is no longer active; updating from the active one");
+    }
+    Ok((product_id, artifact_id))
+}
+
+/// How an update ended when it did not fail outright.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Updated {
+    Done,
+    /// Service Catalog refuses to update the product in its state ([`Refusal::NotUpdatable`]).
+    NotUpdatable(String),
+}
+
+/// Sends `UpdateProvisionedProduct` (an OU move, the recovery of a product left `ERROR` or
+/// `TAINTED`, a park) and waits for its record; a refusal because Control Tower is busy is sent
+/// again, as a new attempt, after a pause, until the deadline. Takes a slot (unless the caller
+/// holds one) and room in Control Tower before each send.
 async fn update(
     ctx: &Context,
     sc: &Client,
     p: &Product,
-    req: &AccountRequest,
-    ou: &str,
+    params: &UpdateParameters,
     caller_holds_slot: bool,
     deadline: Instant,
-) -> Result<(), StepError> {
-    let (product_id, artifact_id) = match (&p.product_id, &p.artifact_id) {
-        (Some(a), Some(b)) => (a.clone(), b.clone()),
-        _ => product(ctx, sc).await?,
-    };
-    let params: Vec<UpdateProvisioningParameter> = parameters(req, ou)
-        .into_iter()
-        .map(|(k, v)| UpdateProvisioningParameter::builder().key(k).value(v).build())
+) -> Result<Updated, StepError> {
+    let sc_params: Vec<UpdateProvisioningParameter> = params
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => UpdateProvisioningParameter::builder().key(k).value(v).build(),
+            None => UpdateProvisioningParameter::builder().key(k).use_previous_value(true).build(),
+        })
         .collect();
     let _slot = match caller_holds_slot {
         true => None,
         false => Some(slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?),
     };
-    let rid = {
-        let _gate = bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
-        wait_for_room(ctx, sc, deadline).await?;
-        let attempt = p.last_record_id.clone().unwrap_or_default();
-        let out = sc
-            .update_provisioned_product()
-            .provisioned_product_id(&p.id)
-            .product_id(product_id)
-            .provisioning_artifact_id(artifact_id)
-            .set_provisioning_parameters(Some(params))
-            .update_token(attempt_token(&[&p.id, ou, &format!("{:?}", req.control_tower_parameters)], &attempt))
-            .send()
-            .await
-            .aws("servicecatalog:UpdateProvisionedProduct")?;
-        out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string()
-    };
-    wait_record(sc, &rid, &format!("servicecatalog:UpdateProvisionedProduct of {}", p.name), &Waits::of(ctx, deadline))
-        .await
+    let what = format!("servicecatalog:UpdateProvisionedProduct of {}", p.name);
+    let mut pause = busy_pause(ctx);
+    let mut current = p.clone();
+    loop {
+        let (product_id, artifact_id) = update_target(ctx, sc, &current).await?;
+        let sent = {
+            let _gate = bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
+            wait_for_room(ctx, sc, deadline).await?;
+            let attempt = current.last_record_id.clone().unwrap_or_default();
+            sc.update_provisioned_product()
+                .provisioned_product_id(&current.id)
+                .product_id(product_id)
+                .provisioning_artifact_id(artifact_id)
+                .set_provisioning_parameters(Some(sc_params.clone()))
+                .update_token(attempt_token(&[&current.id, &format!("{params:?}")], &attempt))
+                .send()
+                .await
+                .aws("servicecatalog:UpdateProvisionedProduct")
+        };
+        let refused = match sent {
+            Ok(out) => {
+                let rid = out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string();
+                match wait_outcome(sc, &rid, &what, &Waits::of(ctx, deadline)).await? {
+                    Ok(()) => return Ok(Updated::Done),
+                    Err(f) => match f.refusal() {
+                        Refusal::Busy => f.to_string(),
+                        Refusal::NotUpdatable => return Ok(Updated::NotUpdatable(f.to_string())),
+                        Refusal::Other => return Err(f.into()),
+                    },
+                }
+            }
+            Err(e) => match Refusal::of(&e.code, &e.message) {
+                Refusal::Busy => e.to_string(),
+                Refusal::NotUpdatable => return Ok(Updated::NotUpdatable(e.to_string())),
+                Refusal::Other => return Err(e.into()),
+            },
+        };
+        tracing::warn!(product = %p.name, refusal = %refused, "Control Tower refused the update while another operation was in progress; trying again");
+        pause.pause(deadline, &format!("trying the update of {} again", p.name)).await?;
+        // the refused record is the product's last now: the next attempt gets a new token
+        current = find_by_id(sc, &p.id, &p.name).await?.ok_or_else(|| {
+            StepError::Failed(format!(
+                "provisioned product {} ({}) disappeared while its update was retried",
+                p.name, p.id
+            ))
+        })?;
+    }
+}
+
+/// The product with this id (found by its name, which search can query).
+async fn find_by_id(sc: &Client, id: &str, name: &str) -> Result<Option<Product>, StepError> {
+    Ok(find_by_name(sc, name).await?.filter(|p| p.id == id))
+}
+
+/// Terminates a provisioned product (`TerminateProvisionedProduct` with a token of this attempt)
+/// and waits for its record; a refusal because Control Tower is busy is sent again after a pause.
+/// Terminating an Account Factory product unenrolls its account (Control Tower moves it to the
+/// root); the account itself stays. The caller has decided, from typed facts, that the product
+/// is its own.
+async fn terminate(ctx: &Context, sc: &Client, p: &Product, deadline: Instant) -> Result<(), StepError> {
+    let what = format!("servicecatalog:TerminateProvisionedProduct of {}", p.name);
+    let mut pause = busy_pause(ctx);
+    let mut current = p.clone();
+    loop {
+        if current.status == ProductStatus::UnderChange {
+            // Service Catalog refuses to terminate a product under change: wait for it first
+            wait_product(ctx, sc, &current, deadline).await?;
+        }
+        let sent = {
+            let _gate = bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
+            wait_for_room(ctx, sc, deadline).await?;
+            let attempt = current.last_record_id.clone().unwrap_or_default();
+            sc.terminate_provisioned_product()
+                .provisioned_product_id(&current.id)
+                .terminate_token(attempt_token(&[&current.id, "terminate"], &attempt))
+                .send()
+                .await
+                .aws("servicecatalog:TerminateProvisionedProduct")
+        };
+        let refused = match sent {
+            Ok(out) => {
+                let rid = out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string();
+                match wait_outcome(sc, &rid, &what, &Waits::of(ctx, deadline)).await? {
+                    Ok(()) => return Ok(()),
+                    Err(f) if f.refusal() == Refusal::Busy => f.to_string(),
+                    Err(f) => return Err(f.into()),
+                }
+            }
+            // "After the provisioned product is terminated, subsequent requests to terminate the
+            // same provisioned product always return ResourceNotFound" (a resend after a lost answer)
+            Err(e) if e.is_not_found() && find_by_id(sc, &p.id, &p.name).await?.is_none() => return Ok(()),
+            Err(e) if Refusal::of(&e.code, &e.message) == Refusal::Busy => e.to_string(),
+            Err(e) => return Err(e.into()),
+        };
+        tracing::warn!(product = %p.name, refusal = %refused, "Control Tower refused the termination while another operation was in progress; trying again");
+        pause.pause(deadline, &format!("trying the termination of {} again", p.name)).await?;
+        match find_by_id(sc, &p.id, &p.name).await? {
+            Some(fresh) => current = fresh,
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Waits, under a slot, for whatever the product is doing.
@@ -392,8 +806,60 @@ pub async fn settle(ctx: &Context, req: &AccountRequest, deadline: Instant) -> R
     Ok(())
 }
 
+/// Refuses to touch a failed product that is not this request's, as typed facts say ([`owner`]).
+async fn check_owner(
+    org: &aws_sdk_organizations::Client,
+    sc: &Client,
+    p: &Product,
+    req: &AccountRequest,
+    doing: &str,
+) -> Result<(), StepError> {
+    match owner(org, sc, p, req.email()).await? {
+        Owner::This => Ok(()),
+        Owner::Other { email, source } => Err(StepError::Failed(format!(
+            "provisioned product {} is {} and belongs to another request: {source} is {email}, not {}; it is left \
+             alone (two requests with one account name): it is not {doing}",
+            p.name,
+            p.status.as_str(),
+            req.email()
+        ))),
+        Owner::Unknown => Err(StepError::Failed(format!(
+            "provisioned product {} is {}, and neither an account nor an AccountEmail output says whose request it \
+             is, so it is not {doing} for {}; if it is this request's failed attempt, terminate it \
+             (TerminateProvisionedProduct) and apply again",
+            p.name,
+            p.status.as_str(),
+            req.email()
+        ))),
+    }
+}
+
+/// The product in `ERROR` that Service Catalog refused to update, terminated so that it can be
+/// provisioned again: decided again from fresh facts (still this product, still `ERROR`, still
+/// this request's by [`owner`]), never from its name.
+async fn terminate_refused(
+    ctx: &Context,
+    sc: &Client,
+    org: &aws_sdk_organizations::Client,
+    p: &Product,
+    req: &AccountRequest,
+    why: &str,
+    deadline: Instant,
+) -> Result<(), StepError> {
+    let Some(fresh) = find_by_id(sc, &p.id, &p.name).await? else { return Ok(()) };
+    if fresh.status != ProductStatus::Error {
+        // something else happened to it meanwhile: the caller looks again
+        return Ok(());
+    }
+    check_owner(org, sc, &fresh, req, "terminated").await?;
+    tracing::warn!(product = %p.name, refusal = %why, "Service Catalog refuses to update the failed product; terminating it to provision it again");
+    terminate(ctx, sc, &fresh, deadline).await
+}
+
 /// Provisions the account for a request (or continues the product an earlier attempt left) and
-/// returns its id. The caller already holds a slot.
+/// returns its id. The caller already holds a slot. An account that exists with the request's
+/// email and has no product is enrolled by this provisioning (Control Tower enrolls instead of
+/// creating).
 pub async fn provision(
     ctx: &Context,
     org: &aws_sdk_organizations::Client,
@@ -404,17 +870,29 @@ pub async fn provision(
     let sc = clients::servicecatalog(&ctx.ct_session().await?);
     let name = provisioned_product_name(req.name());
     let mut last_failure: Option<StepError> = None;
-    for _ in 0..MAX_ROUNDS {
+    let mut pause = busy_pause(ctx);
+    let mut rounds = 0;
+    loop {
         check_deadline(deadline, &format!("provisioning {name}"))?;
-        match find_by_name(&sc, &name).await? {
+        if rounds == MAX_ROUNDS {
+            return Err(
+                last_failure.unwrap_or_else(|| StepError::Failed(format!("provisioned product {name} did not settle")))
+            );
+        }
+        rounds += 1;
+        // Some(refusal) when Control Tower refused this round's operation as busy
+        let busy: Option<String> = match find_by_name(&sc, &name).await? {
             Some(p) => match &p.status {
                 ProductStatus::UnderChange | ProductStatus::PlanInProgress => {
                     let rid = p.last_record_id.clone().unwrap_or_default();
                     let what = format!("servicecatalog:ProvisionProduct of {name}");
-                    match wait_record(&sc, &rid, &what, &Waits::of(ctx, deadline)).await {
-                        Err(e @ (StepError::Timeout(_) | StepError::Stopped(_))) => return Err(e),
-                        Err(e) => last_failure = Some(e),
-                        Ok(()) => {}
+                    match wait_outcome(&sc, &rid, &what, &Waits::of(ctx, deadline)).await? {
+                        Ok(()) => None,
+                        Err(f) if f.refusal() == Refusal::Busy => Some(f.to_string()),
+                        Err(f) => {
+                            last_failure = Some(f.into());
+                            None
+                        }
                     }
                 }
                 ProductStatus::Available => return account_of(org, &p, req).await,
@@ -426,34 +904,34 @@ pub async fn provision(
                     // the name alone does not make it this request's: another request (another
                     // configuration, AFT, the console) may hold it, and an update would give that
                     // product this request's email and SSO parameters
-                    match owner(org, &sc, &p, req.email()).await? {
-                        Owner::This => {}
-                        Owner::Other { email, source } => {
-                            return Err(StepError::Failed(format!(
-                                "provisioned product {name} is {} and belongs to another request: {source} is {email}, \
-                                 not {}; it is left alone (two requests with one account name)",
-                                p.status.as_str(),
-                                req.email()
-                            )));
-                        }
-                        Owner::Unknown => {
-                            return Err(StepError::Failed(format!(
-                                "provisioned product {name} is {}, and neither an account nor an AccountEmail output \
-                                 says whose request it is, so it is not updated with {}'s parameters; if it is this \
-                                 request's failed attempt, terminate it (TerminateProvisionedProduct) and apply again",
-                                p.status.as_str(),
-                                req.email()
-                            )));
-                        }
-                    }
+                    check_owner(org, &sc, &p, req, "updated").await?;
                     // what AWS documents for a product left ERROR or TAINTED: update it with the
                     // request's parameters (a new token, so the failed record is not replayed)
                     tracing::warn!(product = %name, status = ?p.status, "recovering the provisioned product with an update");
-                    if let Err(e) = update(ctx, &sc, &p, req, ou, true, deadline).await {
-                        return Err(StepError::Failed(format!(
-                            "provisioned product {name} was {:?} and its recovery failed: {e}",
-                            p.status
-                        )));
+                    match update(ctx, &sc, &p, &request_update(req, ou), true, deadline).await {
+                        Ok(Updated::Done) => None,
+                        Ok(Updated::NotUpdatable(why)) if p.status == ProductStatus::Error => {
+                            terminate_refused(ctx, &sc, org, &p, req, &why, deadline).await.map_err(|e| {
+                                StepError::Failed(format!(
+                                    "provisioned product {name} is ERROR, Service Catalog refuses to update it ({why}), \
+                                     and terminating it to provision it again failed: {e}"
+                                ))
+                            })?;
+                            None
+                        }
+                        Ok(Updated::NotUpdatable(why)) => {
+                            return Err(StepError::Failed(format!(
+                                "provisioned product {name} is {} and Service Catalog refuses to update it: {why}",
+                                p.status.as_str()
+                            )));
+                        }
+                        Err(e @ (StepError::Timeout(_) | StepError::Stopped(_))) => return Err(e),
+                        Err(e) => {
+                            return Err(StepError::Failed(format!(
+                                "provisioned product {name} was {:?} and its recovery failed: {e}",
+                                p.status
+                            )));
+                        }
                     }
                 }
                 ProductStatus::Other(s) => {
@@ -492,25 +970,35 @@ pub async fn provision(
                     Ok(out) => {
                         let rid = out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string();
                         let what = format!("servicecatalog:ProvisionProduct for {}", req.email());
-                        match wait_record(&sc, &rid, &what, &Waits::of(ctx, deadline)).await {
-                            Err(e @ (StepError::Timeout(_) | StepError::Stopped(_))) => return Err(e),
-                            Err(e) => last_failure = Some(e),
-                            Ok(()) => {}
+                        match wait_outcome(&sc, &rid, &what, &Waits::of(ctx, deadline)).await? {
+                            Ok(()) => None,
+                            Err(f) if f.refusal() == Refusal::Busy => Some(f.to_string()),
+                            Err(f) => {
+                                last_failure = Some(f.into());
+                                None
+                            }
                         }
                     }
+                    Err(e) if Refusal::of(&e.code, &e.message) == Refusal::Busy => Some(e.to_string()),
                     // the name is taken after all (another apply, or a search that lagged): look again
                     Err(e)
                         if e.code == "DuplicateResourceException"
                             || (e.code == "InvalidParametersException" && e.message.contains("already exists")) =>
                     {
                         tracing::warn!(product = %name, error = %e, "the provisioned product exists; continuing it");
+                        None
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
+        };
+        if let Some(refusal) = busy {
+            // not a round: Control Tower's limit is waited out until the deadline, however long
+            rounds -= 1;
+            tracing::warn!(product = %name, %refusal, "Control Tower refused the operation while another was in progress; trying again");
+            pause.pause(deadline, &format!("trying {name} again after Control Tower refused it as busy")).await?;
         }
     }
-    Err(last_failure.unwrap_or_else(|| StepError::Failed(format!("provisioned product {name} did not settle"))))
 }
 
 /// Whose request a provisioned product serves, as typed facts say.
@@ -590,6 +1078,23 @@ async fn account_of(
     }
 }
 
+/// The account's product, after waiting for an operation it has in flight.
+async fn settled_product_of(
+    ctx: &Context,
+    sc: &Client,
+    account_id: &str,
+    deadline: Instant,
+) -> Result<Option<Product>, StepError> {
+    let p = find_by_account(sc, account_id).await?;
+    match p.as_ref().filter(|p| p.status == ProductStatus::UnderChange) {
+        Some(busy) => {
+            wait_product(ctx, sc, busy, deadline).await?;
+            Ok(find_by_account(sc, account_id).await?)
+        }
+        None => Ok(p),
+    }
+}
+
 /// Moves a provisioned account to another OU through Account Factory (an update of its product).
 pub async fn move_account(
     ctx: &Context,
@@ -599,17 +1104,89 @@ pub async fn move_account(
     deadline: Instant,
 ) -> Result<(), StepError> {
     let sc = clients::servicecatalog(&ctx.ct_session().await?);
-    let mut p = find_by_account(&sc, account_id).await?;
-    if let Some(busy) = p.as_ref().filter(|p| p.status == ProductStatus::UnderChange) {
-        wait_product(ctx, &sc, busy, deadline).await?;
-        p = find_by_account(&sc, account_id).await?;
-    }
-    let Some(p) = p else {
+    let Some(p) = settled_product_of(ctx, &sc, account_id, deadline).await? else {
         return Err(StepError::Failed(format!(
             "account {account_id} has no Account Factory provisioned product, so Control Tower cannot move it"
         )));
     };
-    update(ctx, &sc, &p, req, ou, false, deadline).await
+    match update(ctx, &sc, &p, &request_update(req, ou), false, deadline).await? {
+        Updated::Done => Ok(()),
+        Updated::NotUpdatable(why) => Err(StepError::Failed(format!(
+            "provisioned product {} of account {account_id} is {} and Service Catalog refuses to update it: {why}",
+            p.name,
+            p.status.as_str()
+        ))),
+    }
+}
+
+/// Moves an enrolled account to `ou` (in the form Account Factory accepts, see
+/// `vend::account_factory_ou`) through an update of its product, every other parameter kept as the
+/// product has it (`UsePreviousValue`): a park that keeps the account enrolled, where
+/// `MoveAccount` would leave Control Tower reporting drift. False when the account has no
+/// product (nothing was done).
+pub async fn move_enrolled(ctx: &Context, account_id: &str, ou: &str, deadline: Instant) -> Result<bool, StepError> {
+    let sc = clients::servicecatalog(&ctx.ct_session().await?);
+    let Some(p) = settled_product_of(ctx, &sc, account_id, deadline).await? else { return Ok(false) };
+    let params: UpdateParameters = PARAMETERS
+        .iter()
+        .map(|k| (k.to_string(), (*k == "ManagedOrganizationalUnit").then(|| ou.to_string())))
+        .collect();
+    match update(ctx, &sc, &p, &params, false, deadline).await? {
+        Updated::Done => Ok(true),
+        Updated::NotUpdatable(why) => Err(StepError::Failed(format!(
+            "provisioned product {} of account {account_id} is {} and Service Catalog refuses to update it, so the \
+             account cannot be parked in {ou} through Account Factory: {why}",
+            p.name,
+            p.status.as_str()
+        ))),
+    }
+}
+
+/// What [`terminate_for_account`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TerminateOutcome {
+    /// This provisioned product was terminated: Control Tower no longer manages the account
+    /// (it moves it to the root); the account stays open.
+    Terminated { product: String },
+    /// The account has no Account Factory provisioned product (never enrolled, or already
+    /// terminated).
+    NoProduct,
+}
+
+/// Terminates the Account Factory provisioned product of `account_id` (Control Tower's unenroll:
+/// the account stays, outside Control Tower's management, at the root) and waits for its record.
+/// The product is the account's by its `PhysicalId`, and terminated only when the account's email
+/// (or, without one, the product's `AccountEmail` output) is `email` ([`owner`]); any other
+/// answer is an error naming the product and both emails, and nothing is terminated.
+pub async fn terminate_for_account(
+    ctx: &Context,
+    account_id: &str,
+    email: &str,
+    deadline: Instant,
+) -> Result<TerminateOutcome, StepError> {
+    let sc = clients::servicecatalog(&ctx.ct_session().await?);
+    let org = clients::organizations(&ctx.ct_session().await?);
+    let Some(p) = settled_product_of(ctx, &sc, account_id, deadline).await? else {
+        return Ok(TerminateOutcome::NoProduct);
+    };
+    match owner(&org, &sc, &p, email).await? {
+        Owner::This => {}
+        Owner::Other { email: found, source } => {
+            return Err(StepError::Failed(format!(
+                "provisioned product {} of account {account_id} is not terminated: {source} is {found}, not {email}",
+                p.name
+            )));
+        }
+        Owner::Unknown => {
+            return Err(StepError::Failed(format!(
+                "provisioned product {} of account {account_id} is not terminated: nothing says it is {email}'s",
+                p.name
+            )));
+        }
+    }
+    tracing::info!(product = %p.name, account = account_id, "terminating the provisioned product (Control Tower unenrolls the account)");
+    terminate(ctx, &sc, &p, deadline).await?;
+    Ok(TerminateOutcome::Terminated { product: p.name })
 }
 
 #[cfg(test)]
@@ -644,5 +1221,67 @@ mod tests {
         assert_ne!(a, attempt_token(&["x@example.com", "x"], "rec-2"), "a new attempt is a new request");
         assert_ne!(a, attempt_token(&["y@example.com", "x"], "rec-1"));
         assert!(a.starts_with("aft-") && a.len() == 20);
+    }
+
+    #[test]
+    fn refusals_are_told_apart_by_their_code_and_message() {
+        // Control Tower's limit, as a record error (AFT #363) and as terraform-provider-aws shows it
+        let busy = "Account Factory cannot complete an operation on this account, because another AWS Control \
+                    Tower operation is in progress. Try again later.";
+        assert_eq!(Refusal::of("ResourceInUseException", busy), Refusal::Busy);
+        assert_eq!(Refusal::of("", &format!("ResourceInUseException: {busy}")), Refusal::Busy);
+        assert_eq!(Refusal::of("ResourceInUseException", "AWS Control Tower is busy"), Refusal::Busy);
+        // CloudFormation's rule for a stack whose creation failed, as a call's or a record's error
+        let rollback = "Stack:arn:aws:cloudformation:us-east-1:111122223333:stack/SC-111122223333-pp-x/1 is in \
+                        ROLLBACK_COMPLETE state and can not be updated.";
+        assert_eq!(Refusal::of("InvalidStateException", rollback), Refusal::NotUpdatable);
+        assert_eq!(Refusal::of("ValidationError", rollback), Refusal::NotUpdatable);
+        // anything else is reported as it is
+        assert_eq!(Refusal::of("InvalidStateException", "the provisioned product is under change"), Refusal::Other);
+        assert_eq!(Refusal::of("ResourceInUseException", "the portfolio is in use"), Refusal::Other);
+        assert_eq!(
+            Refusal::of(
+                "ProvisioningFailed",
+                "The organizational unit Sandbox is not registered with AWS Control Tower"
+            ),
+            Refusal::Other
+        );
+    }
+
+    #[test]
+    fn a_record_is_busy_when_any_of_its_errors_is_control_towers_limit() {
+        let failure = |errors: &[(&str, &str)]| RecordFailure {
+            what: "servicecatalog:ProvisionProduct of sandbox".into(),
+            record: "rec-1".into(),
+            errors: errors.iter().map(|(c, d)| (c.to_string(), d.to_string())).collect(),
+        };
+        let busy = ("ResourceInUseException", "because another AWS Control Tower operation is in progress");
+        let other = ("ProvisioningFailed", "rolled back");
+        assert_eq!(failure(&[other, busy]).refusal(), Refusal::Busy);
+        assert_eq!(failure(&[other, ("ValidationError", "can not be updated")]).refusal(), Refusal::NotUpdatable);
+        assert_eq!(failure(&[other]).refusal(), Refusal::Other);
+        assert_eq!(failure(&[]).refusal(), Refusal::Other);
+        let e = StepError::from(failure(&[other, ("X", "second")]));
+        assert_eq!(
+            e.to_string(),
+            "servicecatalog:ProvisionProduct of sandbox (record rec-1) failed: rolled back; second"
+        );
+    }
+
+    #[test]
+    fn an_account_factory_operation_seen_as_product_and_baseline_counts_once() {
+        let acct = |id: &str| format!("arn:aws:organizations::999999999999:account/o-abc/{id}");
+        let ou = "arn:aws:organizations::999999999999:ou/o-abc/ou-ab12-cdef3456".to_string();
+        let now = InFlight {
+            products: vec!["a".into(), "b".into(), "console-x".into()],
+            product_accounts: vec!["111111111111".into(), "222222222222".into()],
+            baselines: Some(vec![acct("111111111111"), acct("222222222222"), acct("333333333333"), ou]),
+        };
+        // three products, plus an account enrolled elsewhere and an OU being registered
+        assert_eq!(now.count(), 5);
+        assert_eq!(InFlight { baselines: None, ..now.clone() }.count(), 3, "products only when the API did not answer");
+        assert_eq!(InFlight::default().count(), 0);
+        assert_eq!(target_account(&acct("111111111111")), Some("111111111111"));
+        assert_eq!(target_account("arn:aws:organizations::9:ou/o-abc/ou-ab12-cdef3456"), None);
     }
 }

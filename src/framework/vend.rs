@@ -3,7 +3,10 @@
 //! An account with the request's email (ignoring case) is always adopted instead of created, so a
 //! crashed apply, a replacement or an import never makes a second account. Creation runs under the
 //! provider-wide `max_concurrent_operations` cap, by Organizations `CreateAccount` or by the
-//! Service Catalog Account Factory product (see [`super::account_factory`]).
+//! Service Catalog Account Factory product (see [`super::account_factory`]). With the
+//! `control_tower` method an adopted account that Control Tower does not manage (no Account Factory
+//! provisioned product) is enrolled, as AFT does: the product is provisioned for its email, and
+//! Control Tower enrolls the existing account instead of creating one.
 
 use std::time::{Duration, Instant};
 
@@ -47,14 +50,14 @@ pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Insta
         account_factory::settle(ctx, req, deadline).await?;
     }
     if let Some(a) = adoptable(&org, req.email()).await? {
-        return Ok(Vended { account: a, adopted: true });
+        return adopt(ctx, &org, req, a, false, deadline).await;
     }
     // resolve the OU before anything is created: a bad OU must not leave an account behind
     let ou = resolve_ou(ctx, req.ou()).await?;
     let _slot = super::poll::slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?;
     // another apply may have finished it while we waited for a slot
     if let Some(a) = adoptable(&org, req.email()).await? {
-        return Ok(Vended { account: a, adopted: true });
+        return adopt(ctx, &org, req, a, true, deadline).await;
     }
     tracing::info!(email = req.email(), method = ?ctx.settings.method, "vending a new account");
     let id = match ctx.settings.method {
@@ -71,6 +74,44 @@ pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Insta
         .await?
         .ok_or_else(|| StepError::Failed(format!("account {id} was created but cannot be described")))?;
     Ok(Vended { account, adopted: false })
+}
+
+/// Adopts an existing account. With `control_tower`, an account Control Tower does not manage
+/// (no Account Factory provisioned product) is enrolled first: the product is provisioned for its
+/// email and name, as AFT's request processor does, and Control Tower enrolls the account instead
+/// of creating one. The landing zone's shared accounts are Control Tower's own and never enrolled.
+async fn adopt(
+    ctx: &Context,
+    org: &aws_sdk_organizations::Client,
+    req: &AccountRequest,
+    account: AccountInfo,
+    holding_slot: bool,
+    deadline: Instant,
+) -> Result<Vended, StepError> {
+    if ctx.settings.method != VendMethod::ControlTower
+        || super::shared_accounts::role_of(ctx, &account.id).await?.is_some()
+    {
+        return Ok(Vended { account, adopted: true });
+    }
+    let sc = clients::servicecatalog(&ctx.ct_session().await?);
+    if account_factory::find_by_account(&sc, &account.id).await?.is_some() {
+        return Ok(Vended { account, adopted: true });
+    }
+    let ou = resolve_ou(ctx, req.ou()).await?;
+    let af_ou = account_factory_ou(ctx, req.ou(), &ou).await?;
+    let _slot = match holding_slot {
+        true => None,
+        false => Some(super::poll::slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?),
+    };
+    tracing::info!(account = %account.id, email = req.email(), "the account has no Account Factory product; enrolling it in Control Tower");
+    let id = account_factory::provision(ctx, org, req, &af_ou, deadline).await?;
+    if id != account.id {
+        return Err(StepError::Failed(format!(
+            "enrolling account {} ({}) through Account Factory ended with account {id}",
+            account.id, account.email
+        )));
+    }
+    Ok(Vended { account, adopted: true })
 }
 
 async fn adoptable(org: &aws_sdk_organizations::Client, email: &str) -> Result<Option<AccountInfo>, StepError> {
@@ -348,20 +389,56 @@ pub async fn account_factory_ou(ctx: &Context, requested: &str, resolved_id: &st
 pub enum Retirement {
     /// Neither park nor close (not asked for, or not allowed: the reason).
     Keep(String),
-    /// Move the account to this OU or root id (resolved), then close it if `close`.
-    Act { park: Option<String>, close: bool },
+    /// Terminate the account's provisioned product first if `terminate_product` (Control Tower
+    /// unenrolls it), then park it, then close it if `close`.
+    Act {
+        park: Option<Park>,
+        close: bool,
+        /// Terminate the Account Factory provisioned product before parking or closing.
+        terminate_product: bool,
+        /// The account's email when it was prepared: the product is terminated only when it is
+        /// this account's ([`account_factory::terminate_for_account`]).
+        email: String,
+    },
 }
+
+/// Where and how a retired account is parked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Park {
+    /// `MoveAccount` to this OU or root id (resolved).
+    Move(String),
+    /// An account Control Tower manages, parked through its Account Factory product
+    /// (`UpdateProvisionedProduct` with `ManagedOrganizationalUnit` = `parameter`), so it stays
+    /// enrolled: `MoveAccount` would leave it as drift, or unenrolled.
+    AccountFactory { ou: String, parameter: String },
+}
+
+impl Park {
+    /// The OU or root id the account ends in.
+    pub fn ou(&self) -> &str {
+        match self {
+            Park::Move(ou) | Park::AccountFactory { ou, .. } => ou,
+        }
+    }
+}
+
+/// How long retiring may take when the caller gives no deadline (the caller's own timeout bounds it).
+const RETIRE_DEADLINE: Duration = Duration::from_secs(4 * 3600);
 
 impl Retirement {
     /// Resolves the parking OU and checks the account: closed accounts and the landing zone's
-    /// shared accounts are kept whatever the state asks.
+    /// shared accounts are kept whatever the state asks. With `control_tower`, an account that has
+    /// an Account Factory product is parked through it (unless its product is terminated first,
+    /// or the parking place is the root, which Account Factory does not accept: moving an account
+    /// there unenrolls it), and `terminate_product` terminates that product before anything else.
     pub async fn prepare(
         ctx: &Context,
         account_id: &str,
         parking_ou: Option<&str>,
         close: bool,
+        terminate_product: bool,
     ) -> Result<Retirement, StepError> {
-        if parking_ou.is_none() && !close {
+        if parking_ou.is_none() && !close && !terminate_product {
             return Ok(Retirement::Keep("kept".into()));
         }
         if let Some(role) = super::shared_accounts::role_of(ctx, account_id).await? {
@@ -370,31 +447,66 @@ impl Retirement {
         let org = clients::organizations(&ctx.ct_session().await?);
         // an account closed outside Terraform is left exactly as it is: it cannot be closed again,
         // and moving a closing account is not the user's intent
-        match organizations::describe_account(&org, account_id).await? {
+        let email = match organizations::describe_account(&org, account_id).await? {
             Some(a) if a.status != "ACTIVE" => return Ok(Retirement::Keep(format!("kept ({})", a.status))),
-            Some(_) => {}
+            Some(a) => a.email,
             None => return Ok(Retirement::Keep("kept (the organization no longer has it)".into())),
-        }
+        };
+        let control_tower = ctx.settings.method == VendMethod::ControlTower;
         let park = match parking_ou {
-            Some(p) => Some(resolve_ou(ctx, p).await?),
+            Some(p) => {
+                let ou = resolve_ou(ctx, p).await?;
+                let enrolled = control_tower && !terminate_product && !ou.starts_with("r-") && {
+                    let sc = clients::servicecatalog(&ctx.ct_session().await?);
+                    account_factory::find_by_account(&sc, account_id).await?.is_some()
+                };
+                Some(match enrolled {
+                    true => Park::AccountFactory { parameter: account_factory_ou(ctx, p, &ou).await?, ou },
+                    false => Park::Move(ou),
+                })
+            }
             None => None,
         };
-        Ok(Retirement::Act { park, close })
+        Ok(Retirement::Act { park, close, terminate_product: terminate_product && control_tower, email })
     }
 
-    /// Parks and closes as prepared; returns what was done. Each part is idempotent, so a
-    /// destroy retried after a failure here repeats nothing that already happened.
+    /// Terminates, parks and closes as prepared; returns what was done. Each part is idempotent,
+    /// so a destroy retried after a failure here repeats nothing that already happened.
     pub async fn carry_out(&self, ctx: &Context, account_id: &str) -> Result<String, StepError> {
-        let (park, close) = match self {
+        self.carry_out_until(ctx, account_id, Instant::now() + RETIRE_DEADLINE).await
+    }
+
+    /// [`Retirement::carry_out`], with the Account Factory operations bounded by `deadline`.
+    pub async fn carry_out_until(
+        &self,
+        ctx: &Context,
+        account_id: &str,
+        deadline: Instant,
+    ) -> Result<String, StepError> {
+        let (park, close, terminate_product, email) = match self {
             Retirement::Keep(why) => return Ok(why.clone()),
-            Retirement::Act { park, close } => (park, *close),
+            Retirement::Act { park, close, terminate_product, email } => (park, *close, *terminate_product, email),
         };
         let org = clients::organizations(&ctx.ct_session().await?);
         let mut did = Vec::new();
-        if let Some(ou) = park
-            && move_account(&org, account_id, ou).await?
+        // first: an account that is parked or closed must not stay in Control Tower's care
+        if terminate_product
+            && let account_factory::TerminateOutcome::Terminated { product } =
+                account_factory::terminate_for_account(ctx, account_id, email, deadline).await?
         {
-            did.push(format!("moved to {ou}"));
+            did.push(format!("provisioned product {product} terminated (unenrolled)"));
+        }
+        match park {
+            Some(Park::Move(ou)) if move_account(&org, account_id, ou).await? => did.push(format!("moved to {ou}")),
+            Some(Park::AccountFactory { ou, parameter }) if organizations::parent(&org, account_id).await?.0 != *ou => {
+                if account_factory::move_enrolled(ctx, account_id, parameter, deadline).await? {
+                    did.push(format!("moved to {ou} through Account Factory"));
+                } else if move_account(&org, account_id, ou).await? {
+                    // its product went since the destroy was prepared: nothing to keep enrolled
+                    did.push(format!("moved to {ou}"));
+                }
+            }
+            _ => {}
         }
         if close {
             match org.close_account().account_id(account_id).send().await.aws("organizations:CloseAccount") {
