@@ -38,6 +38,7 @@ use aws_sdk_servicecatalog::types::{
 };
 
 use super::StepError;
+use super::coordination::{self, Lease};
 use super::poll::{Backoff, Waits, bounded, check_deadline, slot};
 use super::request::AccountRequest;
 use crate::aws::{AwsError, AwsResultExt, clients};
@@ -572,22 +573,61 @@ pub async fn in_flight(ctx: &Context, sc: &Client) -> Result<InFlight, StepError
 /// `max_concurrent_operations` in flight in the organization ([`in_flight`]). The caller holds one
 /// of this provider's slots and `ctx.control_tower_gate` until its request has been sent, so two
 /// of this provider's operations never both take the last place.
-async fn wait_for_room(ctx: &Context, sc: &Client, deadline: Instant) -> Result<(), StepError> {
+///
+/// With coordination, the room is counted across every runner of the organization: a lease for
+/// the operation on `what` (the product's name) is written first, then every live lease and what
+/// AWS shows in flight are counted, and the lease is kept (and returned, to be held until the
+/// operation's record ends) only when the total, this operation included, is within the cap;
+/// otherwise it is removed and the count is made again after a randomised pause. Two runners that
+/// write at the same moment both see both leases, so neither takes a place the other took.
+async fn wait_for_room(ctx: &Context, sc: &Client, what: &str, deadline: Instant) -> Result<Lease, StepError> {
     let cap = ctx.settings.max_concurrent_operations.max(1);
+    let table = coordination::Table::of(ctx);
+    if let Some(t) = &table {
+        t.ensure(ctx, deadline).await?;
+    }
     let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(30), &ctx.stop);
     loop {
-        let now = in_flight(ctx, sc).await?;
-        let busy = now.count();
-        if busy < cap {
-            return Ok(());
+        let (lease, leases) = match &table {
+            Some(t) => {
+                let lease = t.take_lease(what).await?;
+                match t.live_leases().await {
+                    Ok(all) => (lease, all),
+                    Err(e) => {
+                        lease.release().await;
+                        return Err(e.into());
+                    }
+                }
+            }
+            None => (Lease::none(), Vec::new()),
+        };
+        let now = match in_flight(ctx, sc).await {
+            Ok(n) => n,
+            Err(e) => {
+                lease.release().await;
+                return Err(e);
+            }
+        };
+        let busy = match &table {
+            // this operation's own lease is among the leases
+            Some(_) => coordination::operations_in_flight(&leases, &now.products, now.count()),
+            None => now.count() + 1,
+        };
+        if busy <= cap {
+            return Ok(lease);
         }
+        lease.release().await;
         tracing::info!(
-            in_flight = busy,
+            in_flight = busy - 1,
             cap,
+            leases = leases.len(),
             products = ?now.products,
             baselines = ?now.baselines,
             "Control Tower is at the cap of concurrent account operations; waiting"
         );
+        // a random share of a second first, so runners that collided do not collide again
+        let jitter = Duration::from_millis(u64::from(uuid::Uuid::new_v4().as_bytes()[0]) * 4);
+        tokio::time::sleep(jitter).await;
         backoff.pause(deadline, "waiting for Control Tower to finish other account operations").await?;
     }
 }
@@ -683,9 +723,11 @@ async fn update(
     let mut current = p.clone();
     loop {
         let (product_id, artifact_id) = update_target(ctx, sc, &current).await?;
+        // held until the operation's record ends
+        let lease;
         let sent = {
             let _gate = bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
-            wait_for_room(ctx, sc, deadline).await?;
+            lease = wait_for_room(ctx, sc, &current.name, deadline).await?;
             let attempt = current.last_record_id.clone().unwrap_or_default();
             sc.update_provisioned_product()
                 .provisioned_product_id(&current.id)
@@ -715,6 +757,7 @@ async fn update(
                 Refusal::Other => return Err(e.into()),
             },
         };
+        lease.release().await;
         tracing::warn!(product = %p.name, refusal = %refused, "Control Tower refused the update while another operation was in progress; trying again");
         pause.pause(deadline, &format!("trying the update of {} again", p.name)).await?;
         // the refused record is the product's last now: the next attempt gets a new token
@@ -746,9 +789,11 @@ async fn terminate(ctx: &Context, sc: &Client, p: &Product, deadline: Instant) -
             // Service Catalog refuses to terminate a product under change: wait for it first
             wait_product(ctx, sc, &current, deadline).await?;
         }
+        // held until the operation's record ends
+        let lease;
         let sent = {
             let _gate = bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
-            wait_for_room(ctx, sc, deadline).await?;
+            lease = wait_for_room(ctx, sc, &current.name, deadline).await?;
             let attempt = current.last_record_id.clone().unwrap_or_default();
             sc.terminate_provisioned_product()
                 .provisioned_product_id(&current.id)
@@ -772,6 +817,7 @@ async fn terminate(ctx: &Context, sc: &Client, p: &Product, deadline: Instant) -
             Err(e) if Refusal::of(&e.code, &e.message) == Refusal::Busy => e.to_string(),
             Err(e) => return Err(e.into()),
         };
+        lease.release().await;
         tracing::warn!(product = %p.name, refusal = %refused, "Control Tower refused the termination while another operation was in progress; trying again");
         pause.pause(deadline, &format!("trying the termination of {} again", p.name)).await?;
         match find_by_id(sc, &p.id, &p.name).await? {
@@ -946,10 +992,12 @@ pub async fn provision(
                     .into_iter()
                     .map(|(k, v)| ProvisioningParameter::builder().key(k).value(v).build())
                     .collect();
+                // held until the operation's record ends
+                let lease;
                 let sent = {
                     let _gate =
                         bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
-                    wait_for_room(ctx, &sc, deadline).await?;
+                    lease = wait_for_room(ctx, &sc, &name, deadline).await?;
                     // a new attempt (nothing of this name exists): a fresh token, kept for the SDK's
                     // own resends of this one call
                     let attempt = uuid::Uuid::new_v4().to_string();
@@ -966,7 +1014,7 @@ pub async fn provision(
                         .await
                         .aws("servicecatalog:ProvisionProduct")
                 };
-                match sent {
+                let outcome = match sent {
                     Ok(out) => {
                         let rid = out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string();
                         let what = format!("servicecatalog:ProvisionProduct for {}", req.email());
@@ -989,7 +1037,9 @@ pub async fn provision(
                         None
                     }
                     Err(e) => return Err(e.into()),
-                }
+                };
+                lease.release().await;
+                outcome
             }
         };
         if let Some(refusal) = busy {

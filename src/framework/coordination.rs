@@ -364,7 +364,7 @@ impl Table {
             }
         });
         Ok(Lease {
-            inner: Some(Arc::new(LeaseInner { ddb: self.ddb.clone(), table: self.name().to_string(), id, heartbeat })),
+            inner: Some(LeaseInner { ddb: self.ddb.clone(), table: self.name().to_string(), id, heartbeat, released: false }),
         })
     }
 }
@@ -426,36 +426,43 @@ struct LeaseInner {
     table: String,
     id: String,
     heartbeat: tokio::task::JoinHandle<()>,
+    released: bool,
+}
+
+impl LeaseInner {
+    async fn delete(ddb: Client, table: String, id: String) {
+        let gone = ddb
+            .delete_item()
+            .table_name(&table)
+            .key("pk", s(LEASES))
+            .key("sk", s(id.clone()))
+            .send()
+            .await
+            .aws("dynamodb:DeleteItem");
+        if let Err(e) = gone {
+            tracing::warn!(lease = %id, error = %e, "removing a Control Tower operation lease failed; it lapses");
+        }
+    }
 }
 
 impl Drop for LeaseInner {
     fn drop(&mut self) {
         self.heartbeat.abort();
-        let (ddb, table, id) = (self.ddb.clone(), self.table.clone(), self.id.clone());
+        if self.released {
+            return;
+        }
         // removed in the background: a lease whose removal fails lapses on its own
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let gone = ddb
-                    .delete_item()
-                    .table_name(&table)
-                    .key("pk", s(LEASES))
-                    .key("sk", s(id.clone()))
-                    .send()
-                    .await
-                    .aws("dynamodb:DeleteItem");
-                if let Err(e) = gone {
-                    tracing::warn!(lease = %id, error = %e, "removing a Control Tower operation lease failed; it lapses");
-                }
-            });
+            rt.spawn(LeaseInner::delete(self.ddb.clone(), self.table.clone(), self.id.clone()));
         }
     }
 }
 
 /// A held Control Tower operation lease (or none, without coordination): renewed while held,
-/// removed when dropped.
-#[derive(Clone, Default)]
+/// removed when released or dropped.
+#[derive(Default)]
 pub struct Lease {
-    inner: Option<Arc<LeaseInner>>,
+    inner: Option<LeaseInner>,
 }
 
 impl Lease {
@@ -468,14 +475,24 @@ impl Lease {
     pub fn id(&self) -> Option<&str> {
         self.inner.as_ref().map(|i| i.id.as_str())
     }
+
+    /// Removes the lease now (and stops renewing it).
+    pub async fn release(mut self) {
+        if let Some(mut inner) = self.inner.take() {
+            inner.heartbeat.abort();
+            inner.released = true;
+            LeaseInner::delete(inner.ddb.clone(), inner.table.clone(), inner.id.clone()).await;
+        }
+    }
 }
 
 /// How many Control Tower account operations are in flight across all runners, given the live
-/// leases and what AWS shows: each lease counts once, a product `UNDER_CHANGE` counts unless a
-/// lease names it (its runner's lease already counted it), and baselines `UNDER_CHANGE` count.
-pub fn operations_in_flight(leases: &[LeaseInfo], products_under_change: &[String], baselines: usize) -> usize {
-    let uncovered = products_under_change.iter().filter(|p| !leases.iter().any(|l| &l.what == *p)).count();
-    leases.len() + uncovered + baselines
+/// leases (this runner's own included), the products `UNDER_CHANGE` AWS shows, and AWS's count
+/// of operations in flight (`aws`, products and baselines): each lease counts once, and a product
+/// `UNDER_CHANGE` that a lease names is not counted again.
+pub fn operations_in_flight(leases: &[LeaseInfo], products_under_change: &[String], aws: usize) -> usize {
+    let covered = products_under_change.iter().filter(|p| leases.iter().any(|l| &l.what == *p)).count();
+    leases.len() + aws.saturating_sub(covered)
 }
 
 #[cfg(test)]
@@ -490,9 +507,9 @@ mod tests {
     fn an_operation_is_counted_once_whether_a_lease_or_aws_shows_it() {
         let leases = [lease("p1"), lease("p2")];
         let aws = ["p1".to_string(), "console-1".to_string(), "console-2".to_string()];
-        assert_eq!(operations_in_flight(&leases, &aws, 0), 4, "p1 by its lease, p2 not yet visible, two foreign");
-        assert_eq!(operations_in_flight(&leases, &aws, 1), 5, "a baseline under change counts");
-        assert_eq!(operations_in_flight(&[], &aws, 0), 3);
+        assert_eq!(operations_in_flight(&leases, &aws, 3), 4, "p1 by its lease, p2 not yet visible, two foreign");
+        assert_eq!(operations_in_flight(&leases, &aws, 4), 5, "a baseline under change counts");
+        assert_eq!(operations_in_flight(&[], &aws, 3), 3);
     }
 
     #[test]
