@@ -261,3 +261,123 @@ async fn without_coordination_the_plan_says_what_it_cannot_guard() {
     let out = tf.run(&["plan", "-input=false", "-no-color", "-json"]);
     assert!(out.failed_at("max_concurrent_operations"), "{}", said(&out));
 }
+
+/// Writes a lease as another runner holds one: live until `expires_at` (Unix seconds).
+async fn foreign_lease(l: &Landing, table: &str, what: &str, expires_at: u64) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    ddb(l)
+        .put_item()
+        .table_name(table)
+        .item("pk", Av::S("lease#control-tower".into()))
+        .item("sk", Av::S(id.clone()))
+        .item("owner", Av::S("runner-elsewhere".into()))
+        .item("what", Av::S(what.into()))
+        .item("expires_at", Av::N(expires_at.to_string()))
+        .send()
+        .await
+        .unwrap();
+    id
+}
+
+fn epoch() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_runners_lease_holds_the_operation_until_it_ends_or_lapses() {
+    use common::service_catalog::ServiceCatalog;
+    let l = Landing::new().await;
+    let sc = ServiceCatalog::start(l.ct_cfg.clone(), std::time::Duration::from_millis(700));
+    let table = format!("coordination-{}", common::suffix());
+    let mut tf = Tf::new("leases");
+    sc.route(&mut tf);
+    let provider = |cap: u32| {
+        l.provider(&format!(
+            "  account_factory {{\n    method = \"control_tower\"\n    max_concurrent_operations = {cap}\n    poll_interval = \"200ms\"\n  }}\n  coordination {{\n    table = \"{table}\"\n    owner = \"state-a\"\n    lease_duration = \"5s\"\n  }}"
+        ))
+    };
+    // the table exists (an earlier apply made it) and another runner holds the only place
+    let e = email("leased");
+    tf.write(&format!(
+        "{}{}",
+        provider(1),
+        account_block("x", &e, "Sandbox", "  timeouts {\n    create = \"8s\"\n  }")
+    ));
+    let out = tf.run(&["plan", "-input=false", "-no-color", "-json"]);
+    assert_eq!(out.code, 0, "{}", said(&out));
+    assert!(said(&out).contains(&format!("The coordination table {table} does not exist yet")), "{}", said(&out));
+    ddb(&l)
+        .create_table()
+        .table_name(&table)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("sk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Range)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("sk")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    foreign_lease(&l, &table, "elsewhere-1", epoch() + 3600).await;
+    // an expired lease (a killed runner's) does not count
+    foreign_lease(&l, &table, "elsewhere-2", epoch() - 1).await;
+
+    // with a cap of 1 the operation waits for the other runner's lease: the create times out
+    // without sending anything to Account Factory
+    let out = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color", "-json"]);
+    assert_ne!(out.code, 0, "{}", said(&out));
+    assert!(said(&out).contains("waiting for Control Tower to finish other account operations"), "{}", said(&out));
+    assert!(!sc.calls().iter().any(|c| c == "ProvisionProduct"), "nothing was sent: {:?}", sc.calls());
+    let leases = ddb(&l)
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", Av::S("lease#control-tower".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let mine: Vec<_> = leases.items().iter().filter(|i| s(i, "owner") == "state-a").collect();
+    assert!(mine.is_empty(), "the waiting runner removed its lease each time it backed off: {mine:?}");
+
+    // with a cap of 2 there is room beside it: the account is vended, and the lease it held is gone
+    tf.write(&format!("{}{}", provider(2), account_block("x", &e, "Sandbox", "")));
+    let out = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color", "-json"]);
+    assert_eq!(out.code, 0, "{}", said(&out));
+    assert_eq!(l.accounts_with_email(&e).await.len(), 1);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let leases = ddb(&l)
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", Av::S("lease#control-tower".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let owners: Vec<String> = leases.items().iter().map(|i| s(i, "owner")).collect();
+    assert_eq!(owners, ["runner-elsewhere", "runner-elsewhere"], "only the other runner's leases remain");
+}
