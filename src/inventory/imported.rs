@@ -49,6 +49,7 @@ pub struct AccountModel {
     pub rerun_triggers: Attr<StringMap>,
     pub close_account_on_delete: Attr<bool>,
     pub parking_organizational_unit: Attr<String>,
+    pub terminate_product_on_delete: Attr<bool>,
     pub id: Attr<String>,
     pub account_id: Attr<String>,
     pub account_arn: Attr<String>,
@@ -73,6 +74,11 @@ impl AccountModel {
     /// `close_account_on_delete = true`.
     pub fn closes_on_delete(&self) -> bool {
         self.close_account_on_delete.known() == Some(&true)
+    }
+
+    /// `terminate_product_on_delete = true`.
+    pub fn terminates_product_on_delete(&self) -> bool {
+        self.terminate_product_on_delete.known() == Some(&true)
     }
 
     /// The `parking_organizational_unit`, when one is set.

@@ -34,7 +34,8 @@ const DEFAULT_UPDATE: Duration = Duration::from_secs(60 * 60);
 const DEFAULT_DELETE: Duration = Duration::from_secs(20 * 60);
 
 /// Attributes whose change does not re-run the framework (they only shape destroy).
-const NO_RERUN: [&str; 3] = ["close_account_on_delete", "parking_organizational_unit", "timeouts"];
+const NO_RERUN: [&str; 4] =
+    ["close_account_on_delete", "parking_organizational_unit", "terminate_product_on_delete", "timeouts"];
 
 /// Private-data key a create's plan writes: the email the new object will vend or adopt
 /// (`null` when the plan does not know it yet). Terraform hands the destroy half of a
@@ -258,7 +259,8 @@ impl Resource<Context> for AccountProvisioning {
             .attr(Attribute::optional("account_customizations_name", Type::String, "Folder of the account customizations repository for this account."))
             .attr(Attribute::optional("rerun_triggers", Type::map(Type::String), "Any change re-runs the provisioning framework, like `triggers` of `terraform_data`."))
             .attr(Attribute::optional("close_account_on_delete", Type::Bool, "Close the account when the resource is destroyed. Default: `false` (the account is kept)."))
-            .attr(Attribute::optional("parking_organizational_unit", Type::String, "Move the account to this OU when the resource is destroyed."))
+            .attr(Attribute::optional("parking_organizational_unit", Type::String, "Move the account to this OU when the resource is destroyed. With `control_tower`, an account Account Factory manages is parked through its provisioned product (an update to this OU, which Control Tower must have registered), so it stays enrolled; otherwise with Organizations `MoveAccount` (moving an enrolled account to the root or an unregistered OU unenrolls it)."))
+            .attr(Attribute::optional("terminate_product_on_delete", Type::Bool, "With `control_tower`: terminate the account's Account Factory provisioned product when the resource is destroyed, before parking or closing it, so Control Tower stops managing the account (it unenrolls it; the account stays). Only a product whose account or `AccountEmail` output is this account's is terminated. Default: `false`."))
             .attr(c("id", "The account id."))
             .attr(c("account_id", "The account id."))
             .attr(c("account_arn", "The account ARN."))
@@ -713,6 +715,7 @@ impl Resource<Context> for AccountProvisioning {
         let deadline = Instant::now() + Timeouts::of(&prior.timeouts, Op::Delete, DEFAULT_DELETE);
         let request = prior.request();
         let (close, park) = (prior.closes_on_delete(), prior.parking_ou());
+        let terminate = prior.terminates_product_on_delete();
         let work = async {
             let fail = |what: &str, e: &dyn std::fmt::Display| aws_diag(what, format!("account {id}: {e}"));
             if let Some(why) = kept_for_replacement(ctx, &prior, &id, req.private)
@@ -722,7 +725,7 @@ impl Resource<Context> for AccountProvisioning {
                 // the other half of the replacement adopts this account and rewrites its
                 // metadata item and row: nothing here may retire it or take them away
                 tracing::warn!(account = %id, why = %why, "destroy is half of a replacement that keeps the account: nothing removed");
-                if close || park.is_some() {
+                if close || park.is_some() || terminate {
                     req.notes.push(Diagnostic::warning(
                         format!("Account {id} kept for its replacement"),
                         format!(
@@ -760,19 +763,19 @@ impl Resource<Context> for AccountProvisioning {
             }
             // Close and park only an account whose create completed or that was imported: a
             // create that never completed may have adopted an account that is not its own.
-            let (park, close) = match Provenance::of(&prior) {
-                Provenance::Incomplete => (None, false),
-                _ => (park, close),
+            let (park, close, terminate) = match Provenance::of(&prior) {
+                Provenance::Incomplete => (None, false, false),
+                _ => (park, close, terminate),
             };
             // every precondition first: a parking OU that does not resolve stops the destroy
             // before anything is removed
-            let retirement = vend::Retirement::prepare(ctx, &id, park, close, false)
+            let retirement = vend::Retirement::prepare(ctx, &id, park, close, terminate)
                 .await
                 .map_err(|e| fail("Retiring the account failed", &e))?;
             let what = retirement.carry_out(ctx, &id).await.map_err(|e| fail("Retiring the account failed", &e))?;
             tracing::info!(account = %id, result = %what, "retired");
             if let vend::Retirement::Keep(why) = &retirement
-                && (close || park.is_some())
+                && (close || park.is_some() || terminate)
             {
                 req.notes.push(Diagnostic::warning(format!("Account {id} kept"), why.clone()));
             }
@@ -843,6 +846,13 @@ async fn refuse_shared(ctx: &Context, config: &AccountModel, role: SharedRole, i
             format!("The provider never closes the {role}. Remove close_account_on_delete (or set it to false). {why}"),
         );
     }
+    if config.terminates_product_on_delete() {
+        d.error_at(
+            AttrPath::attr("terminate_product_on_delete"),
+            format!("Account {id} is the landing zone's {role}"),
+            format!("The provider never unenrolls the {role}. Remove terminate_product_on_delete. {why}"),
+        );
+    }
     if config.parking_ou().is_some() {
         d.error_at(
             AttrPath::attr("parking_organizational_unit"),
@@ -875,7 +885,7 @@ async fn refuse_shared(ctx: &Context, config: &AccountModel, role: SharedRole, i
 /// A destroy plan of a shared account whose state asks to close or park it says, as a warning,
 /// that destroy will do neither (states written before this check existed can ask it).
 async fn shared_destroy_warning(ctx: &Context, prior: &AccountModel) -> Diagnostics {
-    let asks = prior.closes_on_delete() || prior.parking_ou().is_some();
+    let asks = prior.closes_on_delete() || prior.parking_ou().is_some() || prior.terminates_product_on_delete();
     let Some(id) = prior.account_id.as_str().filter(|_| asks) else { return Diagnostics::new() };
     match crate::framework::shared_accounts::role_of(ctx, id).await {
         Ok(Some(role)) => Diagnostic::warning(
