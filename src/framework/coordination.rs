@@ -364,7 +364,13 @@ impl Table {
             }
         });
         Ok(Lease {
-            inner: Some(LeaseInner { ddb: self.ddb.clone(), table: self.name().to_string(), id, heartbeat, released: false }),
+            inner: Some(LeaseInner {
+                ddb: self.ddb.clone(),
+                table: self.name().to_string(),
+                id,
+                heartbeat,
+                released: false,
+            }),
         })
     }
 }
