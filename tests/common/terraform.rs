@@ -138,6 +138,7 @@ impl Tf {
             "AWS_PROFILE",
             "AWS_SESSION_TOKEN",
             "AWS_ENDPOINT_URL_SERVICE_CATALOG",
+            "AWS_ENDPOINT_URL_CONTROLTOWER",
         ] {
             cmd.env_remove(k);
         }
