@@ -363,9 +363,10 @@ fn fixed_emails() -> [String; 5] {
 
 #[test]
 fn converts_every_request_with_its_name_arguments_import_and_removed_block() {
-    let dir = work_dir("convert-repo");
+    let base = work_dir("convert-repo");
+    let dir = base.join("aft-account-request");
     write_repo(&dir, &accounts(fixed_emails()));
-    let out = dir.join("out");
+    let out = base.join("out");
     let (code, _, stderr) = convert(&[&dir, Path::new("--out"), &out]);
     assert_eq!(code, 2, "converted with reports:\n{stderr}");
 
@@ -479,12 +480,17 @@ fn converts_every_request_with_its_name_arguments_import_and_removed_block() {
             .collect();
     assert_eq!(from, expected);
 
-    // stdout: the same configuration as one file
-    let (code, stdout, _) = convert(&[&dir]);
+    // stdout: the same configuration as one file; the removed blocks where --removed-out says
+    let elsewhere = base.join("request-repo-removed.tf");
+    let (code, stdout, _) = convert(&[&dir, Path::new("--removed-out"), &elsewhere]);
     assert_eq!(code, 2);
     let one = parse(&stdout);
     assert_eq!(resources(&one).keys().collect::<Vec<_>>(), res.keys().collect::<Vec<_>>());
     assert_eq!(imports(&one), im);
+    assert_eq!(
+        std::fs::read_to_string(&elsewhere).unwrap(),
+        std::fs::read_to_string(out.join("aft-request-repo/aft-removed.tf")).unwrap()
+    );
 
     // nothing is overwritten
     let (code, _, stderr) = convert(&[&dir, Path::new("--out"), &out]);
@@ -573,9 +579,10 @@ fn exit_codes_say_clean_reported_or_failed() {
 /// none; without them, the same deletion destroys every item.
 #[test]
 fn removed_blocks_make_the_request_repository_forget_its_items() {
-    let dir = work_dir("convert-removed");
+    let base = work_dir("convert-removed");
+    let dir = base.join("aft-account-request");
     write_repo(&dir, &accounts(fixed_emails()));
-    let out = dir.join("converted");
+    let out = base.join("converted");
     assert_eq!(convert(&[&dir, Path::new("--out"), &out]).0, 2);
 
     // AFT's request pipeline has applied the repository (Terraform in terraform/)

@@ -34,7 +34,8 @@
 //!
 //! The root module is `<request-repo-dir>`, or its `terraform/` directory when it holds no `.tf`
 //! file of its own (AFT's layout: the `ct-aft-account-request` pipeline applies `terraform/`).
-//! `terraform` and `provider` blocks are AFT's plumbing and are left out without a report.
+//! `terraform` and `provider` blocks are AFT's plumbing, and `source` and `version` name the
+//! module: they are left out without a report.
 //!
 //! Output: without `--out`, the configuration goes to stdout as one file. With `--out <dir>`
 //! (created if missing; existing files are never overwritten): `<dir>/aft-convert.tf` (the
