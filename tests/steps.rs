@@ -1687,3 +1687,137 @@ mod service_catalog {
         assert_eq!(owner_of(&without, "unused@example.com", Some("")).await, (Owner::Unknown, 1));
     }
 }
+
+mod control_tower_api {
+    use account_factory::{Baselines, CT_BASELINE, InFlight};
+    use aws_sdk_controltower::Client;
+    use aws_sdk_controltower::operation::list_baselines::{ListBaselinesError, ListBaselinesOutput};
+    use aws_sdk_controltower::operation::list_enabled_baselines::ListEnabledBaselinesOutput;
+    use aws_sdk_controltower::types::{
+        BaselineSummary, EnabledBaselineSummary, EnablementStatus, EnablementStatusSummary,
+    };
+    use aws_sdk_servicecatalog::operation::search_provisioned_products::SearchProvisionedProductsOutput;
+    use aws_sdk_servicecatalog::types::{ProvisionedProductAttribute, ProvisionedProductStatus};
+
+    use super::*;
+
+    const ARN: &str = "arn:aws:controltower:us-east-1::baseline/17BSJV3IGJ2QSGA2";
+
+    fn baseline(name: &str, arn: &str) -> BaselineSummary {
+        BaselineSummary::builder().name(name).arn(arn).build().unwrap()
+    }
+
+    fn enabled(target: &str, status: EnablementStatus) -> EnabledBaselineSummary {
+        EnabledBaselineSummary::builder()
+            .arn(format!("arn:aws:controltower:us-east-1:999999999999:enabledbaseline/{target}"))
+            .baseline_identifier(ARN)
+            .target_identifier(target)
+            .status_summary(EnablementStatusSummary::builder().status(status).build())
+            .build()
+            .unwrap()
+    }
+
+    fn account(id: &str) -> String {
+        format!("arn:aws:organizations::999999999999:account/o-abc/{id}")
+    }
+
+    /// AFT's calls: ListBaselines paged until `AWSControlTowerBaseline` (looked up once), then
+    /// ListEnabledBaselines filtered on its ARN and on `UNDER_CHANGE`, paged to the end.
+    #[tokio::test]
+    async fn baselines_under_change_are_read_as_aft_reads_them() {
+        let list = mock!(Client::list_baselines)
+            .sequence()
+            .output(|| {
+                ListBaselinesOutput::builder()
+                    .baselines(baseline("AuditBaseline", "arn:aws:controltower:us-east-1::baseline/A"))
+                    .next_token("p2")
+                    .build()
+                    .unwrap()
+            })
+            .output(|| ListBaselinesOutput::builder().baselines(baseline(CT_BASELINE, ARN)).build().unwrap())
+            .build();
+        let enabled_pages = mock!(Client::list_enabled_baselines)
+            .match_requests(|r| {
+                r.filter().is_some_and(|f| {
+                    f.baseline_identifiers() == [ARN] && f.statuses() == [EnablementStatus::UnderChange]
+                })
+            })
+            .sequence()
+            .output(|| {
+                ListEnabledBaselinesOutput::builder()
+                    .enabled_baselines(enabled(&account("111111111111"), EnablementStatus::UnderChange))
+                    .next_token("e2")
+                    .build()
+                    .unwrap()
+            })
+            .output(|| {
+                ListEnabledBaselinesOutput::builder()
+                    .enabled_baselines(enabled(
+                        "arn:aws:organizations::999999999999:ou/o-abc/ou-ab12-cdef3456",
+                        EnablementStatus::UnderChange,
+                    ))
+                    // an answer that ignored the filter is filtered again
+                    .enabled_baselines(enabled(&account("222222222222"), EnablementStatus::Succeeded))
+                    .build()
+                    .unwrap()
+            })
+            .repeatedly()
+            .build();
+        let ct = mock_client!(aws_sdk_controltower, RuleMode::MatchAny, [&list, &enabled_pages]);
+        let memo = Baselines::default();
+        let first = account_factory::baselines_under_change(&ct, &memo).await.unwrap().expect("the API answered");
+        assert_eq!(
+            first,
+            vec![account("111111111111"), "arn:aws:organizations::999999999999:ou/o-abc/ou-ab12-cdef3456".to_string()]
+        );
+        assert_eq!(list.num_calls(), 2);
+        assert_eq!(enabled_pages.num_calls(), 2);
+        // the ARN is looked up once per provider process; the baselines are read at every count
+        account_factory::baselines_under_change(&ct, &memo).await.unwrap();
+        assert_eq!((list.num_calls(), enabled_pages.num_calls()), (2, 3));
+    }
+
+    /// Where Control Tower refuses (no permission, no landing zone with the baseline), products
+    /// alone are counted, and the refusal is not asked again.
+    #[tokio::test]
+    async fn a_refused_control_tower_api_counts_products_only() {
+        let denied = mock!(Client::list_baselines).then_error(|| {
+            ListBaselinesError::generic(
+                aws_sdk_controltower::error::ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("not authorized to perform: controltower:ListBaselines")
+                    .build(),
+            )
+        });
+        let enabled_pages = mock!(Client::list_enabled_baselines)
+            .then_output(|| ListEnabledBaselinesOutput::builder().build().unwrap());
+        let ct = mock_client!(aws_sdk_controltower, RuleMode::MatchAny, [&denied, &enabled_pages]);
+        let search = mock!(aws_sdk_servicecatalog::Client::search_provisioned_products).then_output(|| {
+            SearchProvisionedProductsOutput::builder()
+                .provisioned_products(
+                    ProvisionedProductAttribute::builder()
+                        .id("pp-1")
+                        .name("sandbox")
+                        .status(ProvisionedProductStatus::UnderChange)
+                        .physical_id("111111111111")
+                        .build(),
+                )
+                .build()
+        });
+        let sc = mock_client!(aws_sdk_servicecatalog, RuleMode::MatchAny, [&search]);
+        let memo = Baselines::default();
+        for _ in 0..2 {
+            let now = account_factory::in_flight_with(&sc, &ct, &memo).await.unwrap();
+            assert_eq!(
+                now,
+                InFlight {
+                    products: vec!["sandbox".into()],
+                    product_accounts: vec!["111111111111".into()],
+                    baselines: None
+                }
+            );
+            assert_eq!(now.count(), 1);
+        }
+        assert_eq!((denied.num_calls(), enabled_pages.num_calls()), (1, 0), "the refusal is remembered");
+    }
+}
