@@ -33,7 +33,7 @@ fn tf_behind(name: &str, proxy: &Proxy) -> Tf {
 /// The Account Factory stand-in behind a behaving proxy (so its calls are counted and faulted too).
 fn control_tower(l: &Landing, delay: Duration) -> (ServiceCatalog, Proxy) {
     let sc = ServiceCatalog::start(l.ct_cfg.clone(), delay);
-    let proxy = Proxy::like_aws(&[format!("servicecatalog={}", sc.endpoint)], &[]);
+    let proxy = Proxy::like_aws(&sc.routes(), &[]);
     (sc, proxy)
 }
 

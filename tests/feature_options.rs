@@ -218,7 +218,7 @@ async fn a_new_accounts_default_vpc_with_a_network_interface_is_kept_with_a_warn
         seen.lock().unwrap().push(r.map(|(vpc, igw)| (id.to_string(), vpc, igw)));
     });
     let mut tf = Tf::new("features-in-use");
-    tf.env("AWS_ENDPOINT_URL_SERVICE_CATALOG", &sc.endpoint);
+    sc.route(&mut tf);
     let provider = l.provider(&format!("  account_factory {{\n    method = \"control_tower\"\n  }}\n{DELETE_VPCS}"));
     tf.write(&format!("{provider}{}", account_block("busy", &common::email("busy"), "Sandbox", "")));
     let out = tf.apply();
