@@ -10,76 +10,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::fixtures::{CUSTOMIZATIONS_ASL, account_block, slow_asl};
-use common::proxy::Proxy;
-use common::service_catalog::ServiceCatalog;
+use common::fixtures::{account_block, slow_asl};
+use common::runners::{Aws, Method, ORGS, Rng, converge, emails, env_or, landing};
 use common::terraform::kill_group;
 use common::{Landing, Moto, Tf};
-
-const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
-
-/// A small seeded generator (xorshift64*), so a failing round can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// The vending method under test and what it runs against.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Method {
-    Organizations,
-    ControlTower,
-}
-
-/// The AWS a test talks to: the behaving proxy, and the Account Factory stand-in behind it for
-/// `control_tower`.
-struct Aws {
-    method: Method,
-    proxy: Proxy,
-    sc: Option<ServiceCatalog>,
-}
-
-impl Aws {
-    /// `extra`: more proxy arguments (fault kinds, fault services).
-    fn start(l: &Landing, method: Method, extra: &[&str]) -> Aws {
-        let sc = (method == Method::ControlTower)
-            .then(|| ServiceCatalog::start(l.ct_cfg.clone(), Duration::from_millis(env_or("AFT_SC_DELAY_MS", 1_500))));
-        let routes: Vec<String> = sc.iter().map(|sc| format!("servicecatalog={}", sc.endpoint)).collect();
-        Aws { method, proxy: Proxy::like_aws(&routes, extra), sc }
-    }
-
-    fn tf(&self, name: &str) -> Tf {
-        let mut tf = Tf::new(&format!("{name}-{:?}", self.method).to_lowercase());
-        tf.env("AWS_ENDPOINT_URL", &self.proxy.endpoint);
-        tf
-    }
-
-    fn provider(&self, l: &Landing) -> String {
-        l.provider(match self.method {
-            Method::Organizations => ORGS,
-            Method::ControlTower => "  account_factory {\n    method = \"control_tower\"\n  }",
-        })
-    }
-
-    /// What the behaviour layer and the stand-in did, for the closing figures.
-    fn figures(&self) -> String {
-        let b = self.proxy.behaviour();
-        match &self.sc {
-            Some(sc) => format!("{}; account factory {:?}", b["counts"], sc.report()),
-            None => b["counts"].to_string(),
-        }
-    }
-}
 
 /// Six accounts, each with tags, a custom field and a pipeline; `round` re-runs everything.
 fn fleet(aws: &Aws, l: &Landing, emails: &[String], round: u64) -> String {
@@ -98,19 +32,6 @@ fn fleet(aws: &Aws, l: &Landing, emails: &[String], round: u64) -> String {
         ));
     }
     hcl
-}
-
-/// A landing zone with the customization state machine and the pipeline role.
-async fn landing() -> Landing {
-    let l = Landing::new().await;
-    l.create_customizations(CUSTOMIZATIONS_ASL).await;
-    l.create_pipeline_role().await;
-    l
-}
-
-fn emails(tag: &str, n: usize) -> Vec<String> {
-    let s = common::suffix();
-    (0..n).map(|i| format!("{tag}{i}-{s}@example.com")).collect()
 }
 
 /// Everything the fleet asks for exists exactly once, the state names it, and nothing else exists.
@@ -174,18 +95,6 @@ async fn assert_converged(aws: &Aws, l: &Landing, tf: &Tf, emails: &[String]) {
     assert_eq!(items.count() as usize, emails.len(), "no orphaned metadata item");
     let pipelines = cp.list_pipelines().send().await.unwrap();
     assert_eq!(pipelines.pipelines().len(), emails.len(), "no orphaned pipeline");
-}
-
-/// Applies until it succeeds and a plan is empty (at most `tries` applies).
-fn converge(tf: &Tf, tries: usize) -> usize {
-    for n in 1..=tries {
-        let out = tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-        if out.code == 0 && tf.plan_exit() == 0 {
-            return n;
-        }
-        eprintln!("converge attempt {n} did not finish:\n{}\n{}", out.stdout, out.stderr);
-    }
-    panic!("no convergence after {tries} applies");
 }
 
 async fn crash(method: Method) {

@@ -7,6 +7,7 @@ pub mod fixtures;
 pub mod http;
 pub mod moto;
 pub mod proxy;
+pub mod runners;
 pub mod service_catalog;
 pub mod terraform;
 
