@@ -222,7 +222,7 @@ def _trail(prefix, name):
 # `arn:<partition>:<service>:<region>:<account>:`
 RESOURCE_ARNS = {
     "dynamodb": {a: (lambda p, x: [f"{x}table/{p['TableName']}"])
-                 for a in ("DeleteItem", "DescribeTable", "GetItem", "PutItem", "Scan", "Query", "UpdateItem")},
+                 for a in ("CreateTable", "DeleteItem", "DescribeTable", "GetItem", "PutItem", "Scan", "Query", "UpdateItem")},
     "sns": {"Publish": lambda p, x: [p.get("TopicArn") or p.get("TargetArn") or "*"]},
     "ssm": {
         "GetParameter": lambda p, x: [_parameter(x, p["Name"])],

@@ -219,12 +219,13 @@ async fn take_turn() -> tokio::sync::MutexGuard<'static, ()> {
 }
 
 /// The provider block: the provider's own credentials (no assume_role), vending with `method`,
+/// coordination through the default table (its claims and leases under the shipped policies),
 /// every feature option (their calls go through the role chain into the CT management account
 /// and the new account).
 fn provider_block_for(method: &str) -> String {
     format!(
         "terraform {{\n  required_providers {{\n    aft = {{ source = \"aft-rs/aft\" }}\n  }}\n}}\n\n\
-         provider \"aft\" {{\n  account_factory {{\n    method = \"{method}\"\n  }}\n  feature_options {{\n    \
+         provider \"aft\" {{\n  account_factory {{\n    method = \"{method}\"\n  }}\n  coordination {{\n    owner = \"iam-tests\"\n  }}\n  feature_options {{\n    \
          delete_default_vpcs = true\n    enterprise_support = true\n    cloudtrail_data_events = true\n  }}\n}}\n"
     )
 }

@@ -828,7 +828,18 @@ impl Resource<Context> for AccountProvisioning {
             None => crate::framework::request_row::aft_request(ctx, &account.email).await.map_err(fail)?,
         };
         let (parent, _) = organizations::parent(&org, &account.id).await.map_err(fail)?;
-        write(&imported_state(&account, &parent, item.as_ref(), request))
+        let mut state = imported_state(&account, &parent, item.as_ref(), request);
+        // an account whose claim is this state's already (a second working directory of the same
+        // state, an import after a lost state) needs no claim write: the state says so
+        if let Some(t) = coordination::Table::of(ctx) {
+            match t.claim_of(&account.email).await {
+                Ok(Some(c)) if c.owner == t.settings.owner => state.coordination_owner = Attr::Known(c.owner),
+                Ok(_) => {}
+                Err(e) if e.code == "ResourceNotFoundException" => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        write(&state)
     }
 }
 
