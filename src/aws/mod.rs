@@ -271,9 +271,14 @@ pub mod clients {
     pub fn servicecatalog(c: &SdkConfig) -> aws_sdk_servicecatalog::Client {
         aws_sdk_servicecatalog::Client::new(c)
     }
-    /// Control Tower (only to count the baselines it has in flight).
+    /// Control Tower (only to count the baselines it has in flight). Three attempts, not eight:
+    /// the count is advisory (products alone are counted when it fails), and an endpoint that
+    /// answers 5xx or not at all must not hold every wait for room.
     pub fn controltower(c: &SdkConfig) -> aws_sdk_controltower::Client {
-        aws_sdk_controltower::Client::new(c)
+        let retry =
+            c.retry_config().cloned().unwrap_or_else(aws_config::retry::RetryConfig::standard).with_max_attempts(3);
+        let conf = aws_sdk_controltower::config::Builder::from(c).retry_config(retry).build();
+        aws_sdk_controltower::Client::from_conf(conf)
     }
     /// EC2 in `region`, or in the session's own region.
     pub fn ec2(c: &SdkConfig, region: Option<&str>) -> aws_sdk_ec2::Client {

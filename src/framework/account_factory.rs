@@ -462,8 +462,10 @@ impl Baselines {
 /// The targets of the `AWSControlTowerBaseline` baselines `UNDER_CHANGE` (AFT's
 /// `get_enabled_baselines_under_change_count`: `ListBaselines` for the ARN, then
 /// `ListEnabledBaselines` filtered on it and on `UNDER_CHANGE`); `None` when the API does not
-/// answer here. A refusal that lasts (access denied, no such endpoint, a landing zone without the
-/// baseline) is remembered; a transient failure is only this count's.
+/// answer here. The baseline's ARN is looked up once per provider process, and when that lookup
+/// fails (access denied, no such endpoint, a landing zone without the baseline, or a failure that
+/// outlasted the client's retries) the process counts products only; a failure of
+/// `ListEnabledBaselines` that lasts is remembered the same way, a transient one is this count's.
 pub async fn baselines_under_change(
     ct: &aws_sdk_controltower::Client,
     memo: &Baselines,
@@ -473,6 +475,9 @@ pub async fn baselines_under_change(
         .get_or_try_init(|| async {
             let mut token: Option<String> = None;
             loop {
+                // any failure, after the client's few retries, leaves this process counting
+                // products only: an endpoint that does not answer (a region without Control
+                // Tower, an emulator without it) is not asked again at every count
                 let page = match ct
                     .list_baselines()
                     .set_next_token(token.take())
@@ -481,11 +486,10 @@ pub async fn baselines_under_change(
                     .aws("controltower:ListBaselines")
                 {
                     Ok(p) => p,
-                    Err(e) if !e.is_transient() => {
+                    Err(e) => {
                         memo.warn_once(&e.to_string());
-                        return Ok(None);
+                        return Ok::<_, AwsError>(None);
                     }
-                    Err(e) => return Err(e),
                 };
                 if let Some(b) = page.baselines().iter().find(|b| b.name() == CT_BASELINE) {
                     return Ok(Some(b.arn().to_string()));
