@@ -261,6 +261,12 @@ async fn a_failing_customization_fails_the_apply_and_a_fixed_request_converges_o
     assert!(n[0].0, "the failure goes to the failure topic");
     assert_eq!(n[0].1["status"], "FAILED");
     assert_eq!(n[0].1["error"]["step"], "provisioning_customizations");
+    // the state says why (issue 26: day-2 answers an output or a policy check can read)
+    let last = tf.values("aft_account_provisioning.flaky")["last_run"].clone();
+    assert_eq!((last["operation"].as_str(), last["outcome"].as_str()), (Some("create"), Some("failed")), "{last}");
+    assert_eq!(last["failed_step"], "provisioning_customizations", "{last}");
+    assert!(last["error"].as_str().unwrap().contains("CustomizationFailed"), "{last}");
+    assert_eq!(last["run_id"], n[0].1["run_id"], "the notification's run: {last}");
 
     // fix the input and apply again: the same account, no second one
     tf.write(&format!("{}{}", l.provider(ORGS), account_block("flaky", &ea, "Sandbox", &extra("ok"))));
@@ -276,6 +282,25 @@ async fn a_failing_customization_fails_the_apply_and_a_fixed_request_converges_o
     assert_eq!(execs.iter().filter(|(s, _)| s == "SUCCEEDED").count(), 1);
     assert!(l.metadata(&ids[0]).await.is_some());
     assert_eq!(tf.plan_exit(), 0);
+    let done = tf.values("aft_account_provisioning.flaky");
+    assert_eq!(
+        (done["last_run"]["outcome"].as_str(), &done["last_run"]["failed_step"]),
+        (Some("succeeded"), &serde_json::Value::Null)
+    );
+    assert_eq!(done["last_run"]["run_id"], done["framework_run_id"]);
+
+    // a failed update is recorded too, while the state keeps the last completed run, so the next
+    // plan shows the same update again
+    tf.write(&format!("{}{}", l.provider(ORGS), account_block("flaky", &ea, "Sandbox", &extra("fail"))));
+    assert_ne!(tf.run(&["apply", "-auto-approve", "-input=false", "-no-color"]).code, 0);
+    let failed = tf.values("aft_account_provisioning.flaky");
+    assert_eq!(
+        (failed["last_run"]["operation"].as_str(), failed["last_run"]["outcome"].as_str()),
+        (Some("update"), Some("failed"))
+    );
+    assert_eq!(failed["framework_run_id"], done["framework_run_id"], "the completed run stays");
+    assert_eq!(failed["account_customizations_name"], "ok", "the prior request stays");
+    assert_eq!(tf.plan_exit(), 2, "the update is planned again");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -445,6 +470,59 @@ async fn out_of_band_drift_plans_an_update_and_the_apply_repairs_it() {
     assert!(l.metadata(&a).await.is_some());
     assert_eq!(l.parent(&b).await, l.ous["Sandbox"]);
     assert_eq!(l.tags(&c).await.get("Owner").map(String::as_str), Some("a"));
+    assert_eq!(tf.plan_exit(), 0);
+
+    // full detection also reads AFT's roles and the custom-field parameters in each account
+    // (issue 26): a deleted AWSAFTExecution and an edited or added parameter plan a run that
+    // repairs them; the plan names them, never a parameter's value
+    tf.write(&format!(
+        "{}{}{}{}",
+        l.provider(full),
+        account_block("meta", &ea, "Sandbox", "  custom_fields = { tier = \"gold\" }"),
+        account_block("moved", &eb, "Sandbox", ""),
+        account_block("tagged", &ec, "Sandbox", "  account_tags = { Owner = \"a\" }")
+    ));
+    tf.apply();
+    assert_eq!(tf.plan_exit(), 0);
+    let in_c = aws_sdk_iam::Client::new(&Moto::get().account(&c).await);
+    in_c.detach_role_policy()
+        .role_name("AWSAFTExecution")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    in_c.delete_role().role_name("AWSAFTExecution").send().await.unwrap();
+    let ssm_a = aws_sdk_ssm::Client::new(&Moto::get().account(&a).await);
+    for (name, value) in [("tier", "bronze-secret"), ("extra", "x")] {
+        ssm_a
+            .put_parameter()
+            .name(format!("/aft/account-request/custom-fields/{name}"))
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    let plan = tf.plan_json();
+    let mut changes = common::terraform::changes(&plan);
+    changes.sort();
+    assert_eq!(
+        changes,
+        ["meta", "tagged"].map(|n| (format!("aft_account_provisioning.{n}"), vec!["update".to_string()])).to_vec()
+    );
+    let drift = change_of(&plan, "aft_account_provisioning.tagged")["change"]["before"]["drift"].to_string();
+    assert!(drift.contains("role AWSAFTExecution is missing"), "{drift}");
+    let drift = change_of(&plan, "aft_account_provisioning.meta")["change"]["before"]["drift"].to_string();
+    assert!(
+        drift.contains("custom field tier differs") && drift.contains("custom field extra is not requested"),
+        "{drift}"
+    );
+    assert!(!drift.contains("bronze-secret"), "{drift}");
+    tf.apply();
+    assert!(in_c.get_role().role_name("AWSAFTExecution").send().await.is_ok(), "the run made the role again");
+    let tier = ssm_a.get_parameter().name("/aft/account-request/custom-fields/tier").send().await.unwrap();
+    assert_eq!(tier.parameter().unwrap().value(), Some("gold"));
     assert_eq!(tf.plan_exit(), 0);
 }
 

@@ -17,12 +17,8 @@ pub async fn run(ctx: &Context, account_id: &str, wanted: &BTreeMap<String, Stri
     sync(&clients::ssm(&ctx.target_session(account_id).await?), account_id, wanted).await
 }
 
-/// [`run`] with the SSM client given (the account's `AWSAFTService` session).
-pub async fn sync(
-    ssm: &aws_sdk_ssm::Client,
-    account_id: &str,
-    wanted: &BTreeMap<String, String>,
-) -> Result<Done<()>, StepError> {
+/// The custom-field parameters in the account, by key.
+async fn current(ssm: &aws_sdk_ssm::Client, account_id: &str) -> Result<BTreeMap<String, String>, StepError> {
     let mut current = BTreeMap::new();
     let mut pages = ssm.get_parameters_by_path().path(PREFIX).recursive(true).into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -33,6 +29,63 @@ pub async fn sync(
             }
         }
     }
+    Ok(current)
+}
+
+/// Refresh with `drift_detection = "full"`: how the account's custom-field parameters differ from
+/// `wanted` (a key missing, another value, a key step 5b would delete).
+pub async fn drift(
+    ctx: &Context,
+    account_id: &str,
+    wanted: &BTreeMap<String, String>,
+) -> Result<Vec<String>, StepError> {
+    let ssm = clients::ssm(&ctx.target_session(account_id).await?);
+    let current = current(&ssm, account_id).await?;
+    Ok(diff(&current, wanted))
+}
+
+fn diff(current: &BTreeMap<String, String>, wanted: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in wanted {
+        match current.get(k) {
+            None => out.push(format!("custom field {k} is missing ({PREFIX}{k})")),
+            Some(c) if c != v => out.push(format!("custom field {k} differs ({PREFIX}{k})")),
+            Some(_) => {}
+        }
+    }
+    out.extend(
+        current
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .map(|k| format!("custom field {k} is not requested ({PREFIX}{k})")),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_difference_is_named_without_its_value() {
+        let m =
+            |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let d = diff(&m(&[("a", "1"), ("b", "secret-2"), ("c", "3")]), &m(&[("a", "1"), ("b", "9"), ("d", "4")]));
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(d[0].starts_with("custom field b differs") && d[1].starts_with("custom field d is missing"));
+        assert!(d[2].starts_with("custom field c is not requested"));
+        assert!(!d.iter().any(|x| x.contains("secret-2")), "values never reach the plan");
+        assert!(diff(&m(&[("a", "1")]), &m(&[("a", "1")])).is_empty());
+    }
+}
+
+/// [`run`] with the SSM client given (the account's `AWSAFTService` session).
+pub async fn sync(
+    ssm: &aws_sdk_ssm::Client,
+    account_id: &str,
+    wanted: &BTreeMap<String, String>,
+) -> Result<Done<()>, StepError> {
+    let current = current(ssm, account_id).await?;
     let stale: Vec<String> =
         current.keys().filter(|k| !wanted.contains_key(*k)).map(|k| format!("{PREFIX}{k}")).collect();
     for batch in stale.chunks(10) {

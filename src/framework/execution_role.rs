@@ -192,14 +192,50 @@ pub async fn prove_assumable(
 }
 
 /// Ensures both AFT roles exist and can be assumed; returns the `AWSAFTExecution` ARN.
+/// The trust policy AFT's roles must have: exactly the admin role and its AFT session, wherever
+/// the admin role is.
+async fn wanted_trust(ctx: &Context) -> Result<serde_json::Value, StepError> {
+    let lz = ctx.landing_zone().await?;
+    let roles = &ctx.settings.roles;
+    let admin_arn = ctx.admin_role_arn().await?;
+    let (admin_account, admin_name) =
+        crate::validation::role_arn_parts(&admin_arn).unwrap_or((lz.aft_management.clone(), roles.admin.clone()));
+    Ok(trust_policy(&lz.partition, &admin_account, &admin_name, &roles.session_name))
+}
+
+/// Refresh with `drift_detection = "full"`: how AFT's two roles in the account differ from what
+/// step 4 makes (read through `AWSAFTService` in the account: a role that cannot be assumed is
+/// drift too). Empty when both exist with AFT's trust policy.
+pub async fn drift(ctx: &Context, account_id: &str) -> Result<Vec<String>, StepError> {
+    let policy = wanted_trust(ctx).await?;
+    let roles = &ctx.settings.roles;
+    let iam = clients::iam(&ctx.target_session(account_id).await?);
+    let mut out = Vec::new();
+    for name in [&roles.service, &roles.execution] {
+        match iam.get_role().role_name(name).send().await.aws("iam:GetRole") {
+            Ok(r) => {
+                let current = r.role().and_then(|r| r.assume_role_policy_document()).unwrap_or_default();
+                if !same_policy(current, &policy) {
+                    out.push(format!("role {name} does not have AFT's trust policy"));
+                }
+            }
+            Err(e) if e.is_not_found() => out.push(format!("role {name} is missing")),
+            // the hop into the account itself failed (AWSAFTService deleted, or its trust changed)
+            Err(e) if name == &roles.service => {
+                out.push(format!("AFT's roles cannot be read through {name} in the account: {}", e.message));
+                break;
+            }
+            Err(e) => return Err(e.in_account(account_id).into()),
+        }
+    }
+    Ok(out)
+}
+
 pub async fn run(ctx: &Context, account_id: &str) -> Result<Done<String>, StepError> {
     let lz = ctx.landing_zone().await?;
     let roles = &ctx.settings.roles;
     // the roles trust exactly the admin role and its AFT session, wherever the admin role is
-    let admin_arn = ctx.admin_role_arn().await?;
-    let (admin_account, admin_name) =
-        crate::validation::role_arn_parts(&admin_arn).unwrap_or((lz.aft_management.clone(), roles.admin.clone()));
-    let policy = trust_policy(&lz.partition, &admin_account, &admin_name, &roles.session_name);
+    let policy = wanted_trust(ctx).await?;
     let admin_policy = format!("arn:{}:iam::aws:policy/AdministratorAccess", lz.partition);
     let iam = clients::iam(&ctx.bootstrap_session(account_id).await?);
     let mut details = Vec::new();

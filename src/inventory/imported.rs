@@ -60,7 +60,39 @@ pub struct AccountModel {
     pub framework_completed_at: Attr<String>,
     pub drift: Attr<Vec<String>>,
     pub coordination_owner: Attr<String>,
+    pub last_run: Attr<LastRun>,
     pub timeouts: Attr<Timeouts>,
+}
+
+/// `last_run`: the last framework run this provider made for the account, whatever its outcome.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LastRun {
+    pub run_id: Attr<String>,
+    /// `create` or `update`.
+    pub operation: Attr<String>,
+    /// `succeeded` or `failed`.
+    pub outcome: Attr<String>,
+    /// The step that failed first (null when the run succeeded).
+    pub failed_step: Attr<String>,
+    /// The first failure, as the apply reported it (null when the run succeeded).
+    pub error: Attr<String>,
+    /// When the run ended (RFC 3339).
+    pub finished_at: Attr<String>,
+}
+
+impl LastRun {
+    /// The cty type of the attribute.
+    pub fn ty() -> crate::plugin::Type {
+        use crate::plugin::Type;
+        Type::object([
+            ("run_id", Type::String),
+            ("operation", Type::String),
+            ("outcome", Type::String),
+            ("failed_step", Type::String),
+            ("error", Type::String),
+            ("finished_at", Type::String),
+        ])
+    }
 }
 
 /// `change_management_parameters = { … }`

@@ -17,7 +17,7 @@ use crate::context::{Context, DriftDetection, SharedRole, VendMethod};
 use crate::framework::request::CT_KEYS;
 use crate::framework::validate::{self, Draft, Field};
 use crate::framework::{self, RunRecord, account_factory, coordination, metadata, request_row, vend};
-use crate::inventory::imported::{AccountIdentity, AccountModel, imported_state};
+use crate::inventory::imported::{AccountIdentity, AccountModel, LastRun, imported_state};
 use crate::plugin::plan::config_changed;
 use crate::plugin::schema::timeouts_block;
 use crate::plugin::{
@@ -133,7 +133,29 @@ fn with_run(planned: &AccountModel, account: &organizations::AccountInfo, rec: &
         framework_run_id: known(&rec.run_id),
         framework_completed_at: rec.succeeded_at().map(str::to_string).into(),
         drift: Attr::Known(Vec::new()),
+        last_run: Attr::Known(last_run(rec)),
         ..planned.clone()
+    }
+}
+
+/// What a run's record says for `last_run` (the error summary kept short: the apply's diagnostic
+/// has the whole of it).
+fn last_run(rec: &RunRecord) -> LastRun {
+    let known = |s: &str| Attr::Known(s.to_string());
+    let error = rec.error.as_ref().map(|e| {
+        let text = e.source.to_string();
+        match text.char_indices().nth(500) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        }
+    });
+    LastRun {
+        run_id: known(&rec.run_id),
+        operation: known(rec.operation),
+        outcome: known(if rec.error.is_some() { "failed" } else { "succeeded" }),
+        failed_step: rec.error.as_ref().map(|e| e.step.to_string()).into(),
+        error: error.into(),
+        finished_at: rec.completed_at.clone().into(),
     }
 }
 
@@ -270,6 +292,7 @@ impl Resource<Context> for AccountProvisioning {
             .attr(c("framework_run_id", "Id of the last provisioning framework run (new for every run; it is the notification's `run_id`)."))
             .attr(c("framework_completed_at", "When the last framework run completed (RFC 3339)."))
             .attr(Attribute::computed("drift", Type::list(Type::String), "Differences between AWS and this request found by the last refresh; a non-empty list plans a re-run that repairs them."))
+            .attr(Attribute::computed("last_run", LastRun::ty(), "The last provisioning framework run of this provider for the account, whatever its outcome: `run_id`, `operation` (`create` or `update`), `outcome` (`succeeded` or `failed`), `failed_step` and `error` (the first failure, shortened; null when it succeeded) and `finished_at` (RFC 3339). Kept in state when a run fails, so outputs and policy checks can read why."))
             .attr(c("coordination_owner", "The `coordination.owner` of the state that claimed this account's email in the coordination table (null without coordination). A plan that changes it writes the claim (an account imported from another state is taken over)."))
             .block(timeouts_block(&["create", "update", "delete"])),
         )
@@ -524,6 +547,7 @@ impl Resource<Context> for AccountProvisioning {
             d.push(f.diagnostic(drifted || changed || incomplete));
         }
         if drifted || changed || incomplete {
+            planned.last_run = Attr::Unknown;
             planned.framework_run_id = Attr::Unknown;
             planned.framework_completed_at = Attr::Unknown;
             planned.drift = Attr::Known(Vec::new());
@@ -638,6 +662,13 @@ impl Resource<Context> for AccountProvisioning {
                 let keys: Vec<String> = set.into_iter().map(|(k, _)| k).chain(remove).collect();
                 drift.push(format!("tags differ: {}", keys.join(", ")));
             }
+            // AFT's roles and the custom-field parameters, in the account (a framework run
+            // repairs both)
+            let step =
+                |e: framework::StepError| aws_diag("Refreshing the account failed", format!("account {id}: {e}"));
+            drift.extend(framework::execution_role::drift(ctx, id).await.map_err(step)?);
+            let wanted = crate::plugin::known_map(&s.custom_fields);
+            drift.extend(framework::custom_fields::drift(ctx, id, &wanted).await.map_err(step)?);
         }
         if !drift.is_empty() {
             tracing::info!(account = id, drift = %drift.join("; "), "drift found");
@@ -681,8 +712,10 @@ impl Resource<Context> for AccountProvisioning {
         let rec = framework::run(ctx, "update", framework::Origin::Existing, &id, &req, deadline).await;
         note_warnings(notes, &rec);
         if rec.error.is_some() {
-            // keep the prior state: the next plan shows the same update, and the next apply retries it
-            return Err(run_failed(&rec).into());
+            // keep the prior state, with only the failed run recorded: the next plan shows the same
+            // update, and the next apply retries it
+            let kept = AccountModel { last_run: Attr::Known(last_run(&rec)), ..prior.clone() };
+            return Err(Failed { diags: run_failed(&rec), partial: Some(write(&kept)?) });
         }
         // the account's email changed (the plan found it is still this account): its row now
         // lives under the new email, and our row under the old one goes
@@ -772,7 +805,10 @@ impl Resource<Context> for AccountProvisioning {
             let retirement = vend::Retirement::prepare(ctx, &id, park, close, terminate)
                 .await
                 .map_err(|e| fail("Retiring the account failed", &e))?;
-            let what = retirement.carry_out(ctx, &id).await.map_err(|e| fail("Retiring the account failed", &e))?;
+            let what = retirement
+                .carry_out_until(ctx, &id, deadline)
+                .await
+                .map_err(|e| fail("Retiring the account failed", &e))?;
             tracing::info!(account = %id, result = %what, "retired");
             if let vend::Retirement::Keep(why) = &retirement
                 && (close || park.is_some() || terminate)
