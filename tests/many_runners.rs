@@ -5,9 +5,10 @@
 //! Whatever the interleaving: one account per email, each in exactly one state; the state that
 //! did not claim the shared email is refused with the owner named and never touches that account;
 //! the table holds one claim per email; and, for `control_tower`, no product is left `ERROR` or
-//! `TAINTED` and the operations in flight (both runners' and four foreign ones) never exceed the
-//! cap. `AFT_RUNNERS_SEED` replays a run; `AFT_RUNNERS_KILLS` (kills per state, default 3),
-//! `AFT_SC_DELAY_MS` and `AFT_FOREIGN_MS` tune it.
+//! `TAINTED` and the operations in flight (both runners' and four foreign ones: two account
+//! operations, two baseline operations) never exceed the cap. `AFT_RUNNERS_SEED` replays a run's
+//! choices (which kill when; the interleaving itself is the machine's); `AFT_RUNNERS_KILLS`
+//! (kills per state, default 3), `AFT_SC_DELAY_MS` and `AFT_FOREIGN_MS` tune it.
 
 mod common;
 
@@ -360,8 +361,12 @@ async fn two_runners(method: Method) {
         round += 1;
         assert!(round <= kills_wanted * 4 + 2, "too few applies were killed in {round} rounds");
         if let (1, Some(sc)) = (round, &aws.sc) {
-            // another AFT or the console has four account operations in flight as the fleets start
-            sc.foreign(4, Duration::from_millis(env_or("AFT_FOREIGN_MS", 8_000)));
+            // four Control Tower operations of others in flight as the fleets start: two account
+            // operations (another AFT, the console) and two baseline operations (an OU or an
+            // account re-registered), which only ListEnabledBaselines shows
+            let lasting = Duration::from_millis(env_or("AFT_FOREIGN_MS", 8_000));
+            sc.foreign(2, lasting);
+            sc.foreign_baselines(2, lasting);
         }
         let mut children = Vec::new();
         for &i in &active {

@@ -62,11 +62,7 @@ impl Aws {
     pub fn start(l: &Landing, method: Method, extra: &[&str]) -> Aws {
         let sc = (method == Method::ControlTower)
             .then(|| ServiceCatalog::start(l.ct_cfg.clone(), Duration::from_millis(env_or("AFT_SC_DELAY_MS", 1_500))));
-        // Service Catalog and Control Tower (ListEnabledBaselines) go to the stand-in
-        let routes: Vec<String> = sc
-            .iter()
-            .flat_map(|sc| [format!("servicecatalog={}", sc.endpoint), format!("controltower={}", sc.endpoint)])
-            .collect();
+        let routes: Vec<String> = sc.iter().flat_map(ServiceCatalog::routes).collect();
         Aws { method, proxy: Proxy::like_aws(&routes, extra), sc }
     }
 
