@@ -367,3 +367,52 @@ async fn destroy_parks_an_enrolled_account_through_its_product() {
     assert_eq!(p.parameters, kept, "the other parameters as they were");
     assert!(l.metadata(&id).await.is_none());
 }
+
+/// `terminate_product_on_delete`: a destroy unenrolls the account (its product terminated, which
+/// moves it to the root) before it parks it with MoveAccount; a create that never completed
+/// terminates nothing, whatever its state asks.
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_terminates_the_product_only_of_an_account_whose_create_completed() {
+    let l = Landing::new().await;
+    l.create_customizations(common::fixtures::CUSTOMIZATIONS_ASL).await;
+    let sc = ServiceCatalog::start(l.ct_cfg.clone(), Duration::from_millis(300));
+    let retire = "  terminate_product_on_delete = true\n  parking_organizational_unit = \"Parking\"";
+
+    // a create that failed (its customizations failed): the state is incomplete, so its destroy
+    // neither terminates the product nor parks the account
+    let e = common::email("unfinished");
+    let tf = tf_for("ct-terminate-incomplete", &sc);
+    tf.write(&format!(
+        "{}{}",
+        l.provider(CT),
+        account_block("u", &e, "Sandbox", &format!("  account_customizations_name = \"fail\"\n{retire}"))
+    ));
+    assert_ne!(apply(&tf).code, 0);
+    let id = l.accounts_with_email(&e).await.remove(0);
+    let out = tf.destroy();
+    assert_eq!(out.code, 0, "{}", one_line(&out.stderr));
+    assert_eq!(sc.report().terminated, 0, "{:?}", sc.calls());
+    assert_eq!(product(&sc, "u").status, "AVAILABLE");
+    assert_eq!(l.parent(&id).await, l.ous["Sandbox"], "not parked");
+
+    // a completed create: terminated first (unenrolled), then parked with MoveAccount
+    let e = common::email("finished");
+    let tf = tf_for("ct-terminate", &sc);
+    tf.write(&format!("{}{}", l.provider(CT), account_block("t", &e, "Sandbox", retire)));
+    tf.apply();
+    let id = l.accounts_with_email(&e).await.remove(0);
+    let out = tf.destroy();
+    assert_eq!(out.code, 0, "{}", one_line(&out.stderr));
+    assert_eq!(sc.report().terminated, 1, "{:?}", sc.calls());
+    assert!(!sc.products().iter().any(|p| p.name == "t"), "the product is gone");
+    assert_eq!(l.parent(&id).await, l.ous["Parking"]);
+    let calls = sc.calls();
+    let terminate = calls.iter().rposition(|c| c == "TerminateProvisionedProduct").unwrap();
+    assert!(
+        !calls[terminate..].iter().any(|c| c == "UpdateProvisionedProduct"),
+        "parked outside Account Factory: {calls:?}"
+    );
+    assert!(l.metadata(&id).await.is_none());
+    let st = l.org().describe_account().account_id(&id).send().await.unwrap();
+    assert_eq!(st.account().unwrap().state().unwrap().as_str(), "ACTIVE", "the account stays");
+}
