@@ -93,6 +93,9 @@ pub struct Settings {
     pub drift_detection: DriftDetection,
     /// `aft_request_rows`: which row of AFT's `aft-request` table each account gets.
     pub aft_request_rows: RowMode,
+    /// True when the provider block sets `aft_request_rows`: the configuration says how this
+    /// provider coexists with a live AFT (without it, a plan that writes while AFT listens fails).
+    pub aft_request_rows_set: bool,
     /// `aft_admin_role_arn`: AFT's admin role, assumed from the provider's own credentials for
     /// every hop into another account; `None` = `roles.admin` in the AFT management account.
     pub admin_role_arn: Option<String>,
@@ -122,6 +125,7 @@ impl Default for Settings {
             iam_propagation_timeout: Duration::from_secs(120),
             drift_detection: DriftDetection::Standard,
             aft_request_rows: Default::default(),
+            aft_request_rows_set: false,
             admin_role_arn: None,
             coordination: None,
         }

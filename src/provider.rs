@@ -351,6 +351,7 @@ impl crate::plugin::Provider for AftProvider {
                 _ => DriftDetection::Standard,
             },
             aft_request_rows: c.aft_request_rows.as_str().and_then(RowMode::parse).unwrap_or_default(),
+            aft_request_rows_set: c.aft_request_rows.as_str().is_some(),
             admin_role_arn: owned(&c.aft_admin_role_arn),
             coordination: c.coordination.as_ref().and_then(|co| {
                 Some(CoordinationSettings {

@@ -202,7 +202,18 @@ async fn live_request_pipeline_gets_nothing_written_and_a_plan_warning() {
 
     let e1 = common::email("co-live");
     let tf = Tf::new("coexist-live");
+    // a plan that would write while AFT listens is refused until the configuration says how to
+    // coexist (issue 26)
     tf.write(&(l.provider(ORGS) + &managed("p1", &e1, "Sandbox", "env = \"prod\"")));
+    let out = tf.run(&["plan", "-input=false", "-no-color", "-json"]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let err = out.errors().into_iter().find(|d| d["summary"] == "AFT's request processing is live").expect("refused");
+    assert!(err["detail"].as_str().unwrap().contains("aft-account-request-action-trigger"), "{err}");
+    assert!(aft::rows(&l).await == before, "nothing written");
+    tf.write(
+        &(l.provider(&format!("{ORGS}\n  aft_request_rows = \"auto\""))
+            + &managed("p1", &e1, "Sandbox", "env = \"prod\"")),
+    );
     let warning = no_row_warning(&tf);
     let detail = warning["detail"].as_str().unwrap();
     assert!(detail.contains("aft-account-request-action-trigger"), "names what listens: {detail}");
@@ -289,7 +300,7 @@ async fn afts_control_tower_event_rule_counts_for_organizations_and_for_inert_ro
     assert!(aft::request_table(&l, false).await.is_none());
     aft::ct_event_rule(&l).await;
     core_parameters(&l).await;
-    for (name, rows) in [("auto", ""), ("inert", "\n  aft_request_rows = \"inert\"")] {
+    for (name, rows) in [("auto", "\n  aft_request_rows = \"auto\""), ("inert", "\n  aft_request_rows = \"inert\"")] {
         let e = common::email(&format!("co-rule-{name}"));
         let tf = Tf::new(&format!("coexist-rule-{name}"));
         tf.write(&(l.provider(&format!("{ORGS}{rows}")) + &managed("p1", &e, "Sandbox", "env = \"prod\"")));

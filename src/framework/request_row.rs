@@ -88,6 +88,20 @@ impl Deployment {
         matches!(self, Deployment::Table { listeners: Listeners::Nothing, .. })
     }
 
+    /// What of AFT listens (its request table's stream mappings, its Control Tower event rule),
+    /// said in a sentence; `None` when nothing does or there is no table.
+    pub fn live(&self) -> Option<String> {
+        match self {
+            Deployment::Table { listeners: Listeners::Some(who), table, .. } => {
+                Some(format!("{} listen to AFT's {table} table or to Control Tower's events", who.join(", ")))
+            }
+            Deployment::Table { listeners: Listeners::Unknown(why), table, .. } => {
+                Some(format!("whether AFT's request processing listens to {table} could not be told ({why})"))
+            }
+            _ => None,
+        }
+    }
+
     /// True when AFT's Control Tower event rule is on, or whether it is could not be told.
     fn rule_may_listen(&self) -> bool {
         matches!(self, Deployment::Table { event_rule: Listeners::Some(_) | Listeners::Unknown(_), .. })

@@ -435,6 +435,9 @@ impl Resource<Context> for AccountProvisioning {
                         .at(AttrPath::attr("control_tower_parameters").key("AccountEmail")),
                 );
             }
+            if let Some(ctx) = ctx {
+                d.extend(live_aft(ctx, true).await);
+            }
             return d;
         }
         let prior = match model(req.prior) {
@@ -545,6 +548,9 @@ impl Resource<Context> for AccountProvisioning {
         let incomplete = Provenance::of(&prior) == Provenance::Incomplete && !is_closed(status);
         if let Some(f) = &foreign {
             d.push(f.diagnostic(drifted || changed || incomplete));
+        }
+        if let Some(ctx) = ctx {
+            d.extend(live_aft(ctx, drifted || changed || incomplete).await);
         }
         if drifted || changed || incomplete {
             planned.last_run = Attr::Unknown;
@@ -876,6 +882,30 @@ impl Resource<Context> for AccountProvisioning {
             }
         }
         write(&state)
+    }
+}
+
+/// A live AFT beside this provider (its request table's stream mappings or its Control Tower event
+/// rule): AFT's Lambdas act on what an apply writes (rows, Control Tower events), so a plan that
+/// writes is refused unless the provider block says how to coexist (`aft_request_rows` set); a
+/// plan that writes nothing (imports, no change) reports the listeners as a warning.
+async fn live_aft(ctx: &Context, writes: bool) -> Diagnostics {
+    if ctx.settings.aft_request_rows_set {
+        return Diagnostics::new();
+    }
+    let Ok(deployment) = crate::framework::request_row::deployment(ctx).await else { return Diagnostics::new() };
+    let Some(who) = deployment.live() else { return Diagnostics::new() };
+    let detail = format!(
+        "{who}. AFT's Lambdas act on what an apply of this provider writes (a row in its request table starts \
+         AFT's own framework; a Control Tower event of an Account Factory operation does too), so both would \
+         provision the same account. Turn AFT's listeners off as the migration guide's cutover step shows \
+         (then nothing more is needed), or say how this provider coexists with the live AFT by setting \
+         aft_request_rows in the provider block (\"none\": this provider writes no row and AFT keeps running \
+         its own requests; see the attribute for \"auto\", \"inert\" and \"full\")."
+    );
+    match writes {
+        true => Diagnostic::error("AFT's request processing is live", detail).into(),
+        false => Diagnostic::warning("AFT's request processing is live", detail).into(),
     }
 }
 
