@@ -443,7 +443,16 @@ async fn two_runners(method: Method) {
     let leases: Vec<&HashMap<String, Av>> =
         items.iter().filter(|i| s(i, "pk").as_deref() == Some("lease#control-tower")).collect();
     let stats = aws.proxy.stats();
-    let report = aws.sc.as_ref().map(|sc| sc.report()).unwrap_or_default();
+    let control_tower = match aws.sc.as_ref().map(|sc| sc.report()) {
+        Some(r) => format!(
+            "peak Control Tower operations {} (cap {CAP}, 2 foreign account and 2 foreign baseline operations at the start); \
+             refused operations {}; leases left by killed runners {}; ",
+            r.peak,
+            r.refused,
+            leases.len()
+        ),
+        None => String::new(),
+    };
     let refusals = |r: &Runner| {
         let at_plan = r.refusals.iter().filter(|(_, p)| *p).count();
         format!(
@@ -455,8 +464,7 @@ async fn two_runners(method: Method) {
     eprintln!(
         "two runners ({method:?}): seed {seed}; accounts vended {} {} / {} {} (shared email claimed by {holder}); \
          kills {} / {} ({} / {} inside a creation) in {round} rounds; claim refusals {} / {}; \
-         faults injected {} of {} AWS requests; peak Control Tower operations {} (cap {CAP}, 4 foreign at the start); \
-         refused operations {}; leases left by killed runners {}; converged in {} / {} applies; {:.0} s; {}",
+         faults injected {} of {} AWS requests; {control_tower}converged in {} / {} applies; {:.0} s; {}",
         runners[0].owner,
         states[0].len(),
         runners[1].owner,
@@ -469,9 +477,6 @@ async fn two_runners(method: Method) {
         refusals(&runners[1]),
         stats["faults"],
         stats["total"],
-        report.peak,
-        report.refused,
-        leases.len(),
         runners[0].applies,
         runners[1].applies,
         started.elapsed().as_secs_f64(),
