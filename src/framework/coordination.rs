@@ -330,6 +330,7 @@ impl Table {
             .into_paginator()
             .send();
         let now = now_epoch();
+        let mut lapsed = Vec::new();
         while let Some(page) = pages.next().await {
             for item in page.aws("dynamodb:Query")?.items() {
                 let expires: u64 =
@@ -340,7 +341,27 @@ impl Table {
                         owner: string(item, "owner"),
                         what: string(item, "what"),
                     });
+                } else {
+                    lapsed.push(string(item, "sk"));
                 }
+            }
+        }
+        // a killed runner's lapsed leases are removed (only while still lapsed: a renewal in
+        // between keeps its lease), so the table does not grow with every kill
+        for id in lapsed {
+            let gone = self
+                .ddb
+                .delete_item()
+                .table_name(self.name())
+                .key("pk", s(LEASES))
+                .key("sk", s(id.clone()))
+                .condition_expression("expires_at <= :now")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .send()
+                .await
+                .aws("dynamodb:DeleteItem");
+            if let Some(e) = gone.as_ref().err().filter(|e| e.code != "ConditionalCheckFailedException") {
+                tracing::debug!(lease = %id, error = %e, "removing a lapsed lease failed; the next count tries again");
             }
         }
         Ok(out)
