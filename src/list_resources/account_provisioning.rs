@@ -7,17 +7,14 @@
 //! account's identity and, when asked, the full object built from its request exactly as import
 //! builds it, so the generated configuration plans no change after the import.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 
-use crate::aws::organizations::OuRef;
+use super::filter::AccountFilter;
 use crate::context::Context;
 use crate::inventory;
 use crate::inventory::imported::{AccountIdentity, imported_state};
 use crate::plugin::{
-    Attr, AttrPath, Attribute, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, StringMap, Type, Value,
-    known_map, read_model,
+    Attr, Attribute, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, StringMap, Type, Value, read_model,
 };
 
 /// `list "aft_account_provisioning"`
@@ -29,63 +26,15 @@ pub struct Config {
     pub organizational_units: Attr<Vec<Attr<String>>>,
     pub tags: Attr<StringMap>,
     pub email: Attr<String>,
+    pub account_ids: Attr<Vec<Attr<String>>>,
 }
 
-/// The filters of a `list` block's `config`.
-#[derive(Debug, Default, PartialEq)]
-struct Filters {
-    ous: Vec<OuRef>,
-    tags: BTreeMap<String, String>,
-    email: Option<String>,
-}
-
-fn filters(config: &Value) -> Result<Filters, Diagnostics> {
+fn filters(config: &Value) -> Result<AccountFilter, Diagnostics> {
     let config: Config = read_model(config, "list aft_account_provisioning")?;
     let mut d = Diagnostics::new();
-    let mut f = Filters::default();
-    for (i, v) in config.organizational_units.known().into_iter().flatten().enumerate() {
-        match v.as_str().map(OuRef::parse) {
-            Some(Ok(r)) => f.ous.push(r),
-            Some(Err(e)) => d.error_at(AttrPath::attr("organizational_units").index(i as i64), "Invalid OU", e),
-            None => {}
-        }
-    }
-    f.tags = known_map(&config.tags);
-    for k in f.tags.keys() {
-        if k.is_empty() {
-            d.error_at(AttrPath::attr("tags"), "Invalid tag filter", "Tag keys must not be empty.");
-        }
-    }
-    if let Some(p) = config.email.as_str() {
-        if p.trim().is_empty() {
-            d.error_at(AttrPath::attr("email"), "Invalid email pattern", "The pattern must not be empty.");
-        }
-        f.email = Some(p.to_ascii_lowercase());
-    }
+    let f = AccountFilter::parse(&config.organizational_units, &config.tags, &config.email, &mut d)
+        .with_account_ids(&config.account_ids, &mut d);
     if d.has_errors() { Err(d) } else { Ok(f) }
-}
-
-/// Shell-style match: `*` is any run of characters, `?` one character.
-fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[async_trait]
@@ -115,7 +64,8 @@ impl ListResource<Context> for AccountProvisioningList {
                 "email",
                 Type::String,
                 "Only accounts whose email matches this pattern (`*` and `?` wildcards, case-insensitive).",
-            )),
+            ))
+            .attr(Attribute::optional("account_ids", Type::list(Type::String), "Only these accounts (12-digit ids).")),
         )
     }
 
@@ -130,16 +80,7 @@ impl ListResource<Context> for AccountProvisioningList {
         };
         let snap = inventory::shared(ctx).await.map_err(fail)?;
         let requests = crate::framework::request_row::aft_requests(ctx).await.map_err(fail)?;
-        let mut allowed_parents: Option<Vec<String>> = None;
-        if !f.ous.is_empty() {
-            let mut all = Vec::new();
-            for r in &f.ous {
-                let id = crate::aws::organizations::resolve_ou(&snap.ous, &snap.root, r)
-                    .map_err(|e| Diagnostics::from(Diagnostic::error("OU not found", e)))?;
-                all.extend(snap.subtree(&id));
-            }
-            allowed_parents = Some(all);
-        }
+        let matcher = f.resolve(ctx, &snap).await?;
         let mut ids: Vec<&String> = snap
             .accounts
             .values()
@@ -147,34 +88,16 @@ impl ListResource<Context> for AccountProvisioningList {
             .map(|a| &a.id)
             .collect();
         ids.sort();
-        let org = if f.tags.is_empty() {
-            None
-        } else {
-            Some(crate::aws::clients::organizations(&ctx.ct_session().await.map_err(fail)?))
-        };
         let mut out = Vec::new();
         for id in ids {
             if out.len() >= limit {
                 break;
             }
             let account = &snap.accounts[id];
+            if !matcher.matches(account).await.map_err(fail)? {
+                continue;
+            }
             let parent = snap.parents.get(id).cloned().unwrap_or_default();
-            if let Some(p) = &f.email
-                && !glob(p, &account.email.to_ascii_lowercase())
-            {
-                continue;
-            }
-            if let Some(allowed) = &allowed_parents
-                && !allowed.contains(&parent)
-            {
-                continue;
-            }
-            if let Some(org) = &org {
-                let tags = crate::aws::organizations::tags(org, id).await.map_err(fail)?;
-                if !f.tags.iter().all(|(k, v)| tags.get(k) == Some(v)) {
-                    continue;
-                }
-            }
             let item = snap.metadata.get(id);
             let request = item
                 .and_then(|i| i.request.clone())
@@ -200,24 +123,15 @@ mod tests {
     }
 
     #[test]
-    fn glob_patterns() {
-        assert!(glob("*@example.com", "team+a@example.com"));
-        assert!(glob("team+?@example.com", "team+a@example.com"));
-        assert!(!glob("team+?@example.com", "team+ab@example.com"));
-        assert!(glob("*", ""));
-        assert!(!glob("*@corp.com", "a@example.com"));
-        assert!(glob("a*b*c", "axxbyyc"));
-    }
-
-    #[test]
     fn bad_filters_name_the_attribute() {
         let cfg = Value::object([
             ("organizational_units", Value::List(vec![Value::from("Sandbox ("), Value::from("Sandbox")])),
             ("tags", Value::Null),
             ("email", Value::from(" ")),
+            ("account_ids", Value::List(vec![Value::from("12345")])),
         ]);
         let d = filters(&cfg).unwrap_err();
         let paths: Vec<String> = d.0.iter().filter_map(|x| x.path.as_ref().map(|p| p.to_string())).collect();
-        assert_eq!(paths, ["organizational_units[0]", "email"]);
+        assert_eq!(paths, ["config.organizational_units[0]", "config.email", "config.account_ids[0]"]);
     }
 }

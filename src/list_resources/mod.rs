@@ -1,6 +1,8 @@
 //! List resources for `terraform query`, one file each.
 
 pub mod account_provisioning;
+pub mod customization_pipeline;
+pub mod filter;
 
 use std::sync::Arc;
 
@@ -9,5 +11,8 @@ use crate::plugin::ListResource;
 
 /// Every list resource the provider serves.
 pub fn all() -> Vec<Arc<dyn ListResource<Context>>> {
-    vec![Arc::new(account_provisioning::AccountProvisioningList)]
+    vec![
+        Arc::new(account_provisioning::AccountProvisioningList),
+        Arc::new(customization_pipeline::CustomizationPipelineList),
+    ]
 }

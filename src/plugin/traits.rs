@@ -217,6 +217,19 @@ pub trait ListResource<C: Send + Sync>: Send + Sync {
     }
     /// Finds at most `limit` objects.
     async fn list(&self, ctx: &C, config: &Value, limit: usize) -> Result<Vec<Listed>, Diagnostics>;
+    /// What the server calls: [`ListResource::list`], told whether Terraform asked for the objects
+    /// (`include_resource`), so a list resource whose objects cost AWS calls can skip them (an
+    /// object left [`Value::Null`] is never sent when they were not asked for).
+    async fn list_found(
+        &self,
+        ctx: &C,
+        config: &Value,
+        limit: usize,
+        include_resource: bool,
+    ) -> Result<Vec<Listed>, Diagnostics> {
+        let _ = include_resource;
+        self.list(ctx, config, limit).await
+    }
 }
 
 /// Where an action reports progress while it runs (each message reaches the CLI as it happens).

@@ -698,38 +698,61 @@ impl Resource<Context> for CustomizationPipeline {
             .await
             .aws("codepipeline:GetPipeline")
             .map_err(|e: AwsError| diag("Import failed", e))?;
-        let p = out.pipeline().ok_or_else(|| diag("Import failed", format!("pipeline {id} has no declaration")))?;
-        let account = p
-            .stages()
-            .iter()
-            .flat_map(|s| s.actions())
-            .filter_map(|a| a.configuration().and_then(|c| c.get("EnvironmentVariables")))
-            .find_map(|env| {
-                serde_json::from_str::<serde_json::Value>(env).ok().and_then(|v| {
-                    v.as_array()?
-                        .iter()
-                        .find(|e| e["name"] == "VENDED_ACCOUNT_ID")
-                        .and_then(|e| e["value"].as_str().map(str::to_string))
-                })
+        imported(&cp, id, &out).await?.write()
+    }
+}
+
+/// The account a pipeline declaration customizes: the `VENDED_ACCOUNT_ID` of its build actions
+/// (AFT's pipelines and this provider's both set it).
+pub fn vended_account(p: &aws_sdk_codepipeline::types::PipelineDeclaration) -> Option<String> {
+    p.stages()
+        .iter()
+        .flat_map(|s| s.actions())
+        .filter_map(|a| a.configuration().and_then(|c| c.get("EnvironmentVariables")))
+        .find_map(|env| {
+            serde_json::from_str::<serde_json::Value>(env).ok().and_then(|v| {
+                v.as_array()?
+                    .iter()
+                    .find(|e| e["name"] == "VENDED_ACCOUNT_ID")
+                    .and_then(|e| e["value"].as_str().map(str::to_string))
             })
-            .or_else(|| id.split('-').next().filter(|a| validation::account_id(a).is_ok()).map(str::to_string))
-            .ok_or_else(|| diag("Import failed", format!("pipeline {id} names no VENDED_ACCOUNT_ID")))?;
-        let latest = invoke::latest(&cp, id).await.map_err(|e| diag("Import failed", e))?;
-        let arn = out.metadata().and_then(|m| m.pipeline_arn()).unwrap_or_default().to_string();
-        let mut imported = Model {
-            account_id: Attr::Known(account),
-            name: Attr::Known(p.name().to_string()),
-            role_arn: Attr::Known(p.role_arn().to_string()),
-            artifact_bucket: p.artifact_store().map(|a| a.location().to_string()).into(),
-            id: Attr::Known(p.name().to_string()),
-            arn: Attr::Known(arn),
-            last_execution_id: latest.as_ref().map(|l| l.0.clone()).into(),
-            last_execution_status: latest.map(|l| l.1.as_str().to_string()).into(),
-            encryption_key: pipeline::encryption_key(p).map(ArtifactKey::of).into(),
-            ..Model::default()
-        };
-        reconcile_sources(&mut imported, &pipeline::observe(p));
-        imported.write()
+        })
+}
+
+/// The state an import of pipeline `id` builds from its `GetPipeline` answer (one
+/// `ListPipelineExecutions` more for the last execution). The list resource builds its objects
+/// with it, so the configuration it generates plans no change after the import.
+pub async fn imported(
+    cp: &aws_sdk_codepipeline::Client,
+    id: &str,
+    out: &aws_sdk_codepipeline::operation::get_pipeline::GetPipelineOutput,
+) -> Result<Model, Diagnostics> {
+    let p = out.pipeline().ok_or_else(|| diag("Import failed", format!("pipeline {id} has no declaration")))?;
+    let account = vended_account(p)
+        .or_else(|| id.split('-').next().filter(|a| validation::account_id(a).is_ok()).map(str::to_string))
+        .ok_or_else(|| diag("Import failed", format!("pipeline {id} names no VENDED_ACCOUNT_ID")))?;
+    let latest = invoke::latest(cp, id).await.map_err(|e| diag("Import failed", e))?;
+    let arn = out.metadata().and_then(|m| m.pipeline_arn()).unwrap_or_default().to_string();
+    let mut imported = Model {
+        account_id: Attr::Known(account),
+        name: Attr::Known(p.name().to_string()),
+        role_arn: Attr::Known(p.role_arn().to_string()),
+        artifact_bucket: p.artifact_store().map(|a| a.location().to_string()).into(),
+        id: Attr::Known(p.name().to_string()),
+        arn: Attr::Known(arn),
+        last_execution_id: latest.as_ref().map(|l| l.0.clone()).into(),
+        last_execution_status: latest.map(|l| l.1.as_str().to_string()).into(),
+        encryption_key: pipeline::encryption_key(p).map(ArtifactKey::of).into(),
+        ..Model::default()
+    };
+    reconcile_sources(&mut imported, &pipeline::observe(p));
+    Ok(imported)
+}
+
+impl Model {
+    /// The model as a value of the resource's schema.
+    pub fn to_value(&self) -> Result<Value, Diagnostics> {
+        self.write()
     }
 }
 

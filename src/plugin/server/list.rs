@@ -37,7 +37,7 @@ impl<P: Provider> ProviderService<P> {
         let cfg = decode(r.config.as_ref(), &list.ty)?;
         let ctx = self.context().await?;
         let limit = usize::try_from(r.limit).ok().filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let found = guarded("ListResource", list.imp.list(&ctx, &cfg, limit)).await?;
+        let found = guarded("ListResource", list.imp.list_found(&ctx, &cfg, limit, r.include_resource_object)).await?;
         let mut events = Vec::with_capacity(found.len());
         for item in found.into_iter().take(limit) {
             let mut ev = pb::list_resource::Event { display_name: item.display_name, ..Default::default() };
