@@ -47,10 +47,15 @@
 //! Exit code: 0 converted with nothing to report, 2 converted with reports, 1 error (bad
 //! arguments, unreadable directory, a file that is not valid HCL, nothing converted, an output
 //! file that exists); nothing is written on 1.
+//!
+//! A second mode, `aft-convert --rename-generated <file.tf>...`, names the blocks `terraform
+//! query -generate-config-out` wrote (Terraform calls them `<list name>_<n>`) after the accounts
+//! (see `rename.rs`).
 
 mod aft;
 mod convert;
 mod refs;
+mod rename;
 mod repo;
 mod report;
 
@@ -60,6 +65,7 @@ use std::process::ExitCode;
 use report::comment;
 
 const USAGE: &str = "usage: aft-convert <request-repo-dir> [--out <dir>] [--removed-out <file>]";
+const RENAME_USAGE: &str = "usage: aft-convert --rename-generated <generated.tf>...";
 
 /// The command line.
 struct Args {
@@ -86,6 +92,16 @@ impl Args {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--rename-generated") {
+        let files: Vec<PathBuf> = std::env::args().skip(2).map(PathBuf::from).collect();
+        return match rename::run(&files) {
+            Ok(reported) => ExitCode::from(if reported { 2 } else { 0 }),
+            Err(e) => {
+                eprintln!("aft-convert: error: {e}\n{RENAME_USAGE}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let args = match Args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) if e.is_empty() => {
