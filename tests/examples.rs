@@ -151,5 +151,17 @@ async fn registry_snippets_apply_import_query_and_invoke() {
     );
     let q = tf.run(&["query", "-no-color", "-json"]).ok();
     assert!(q.stdout.lines().any(|line| line.contains("list_resource_found") && line.contains(&id)), "{}", q.stdout);
+
+    // the pipeline list resource finds its pipeline (next to the account list of its example)
+    tf.write_file(
+        "pipelines.tfquery.hcl",
+        &snippet("list-resources/aft_customization_pipeline/pipelines.tfquery.hcl", &subs),
+    );
+    let q = tf.run(&["query", "-no-color", "-json"]).ok();
+    let found = |list: &str, what: &str| {
+        q.stdout.lines().any(|line| line.contains("list_resource_found") && line.contains(list) && line.contains(what))
+    };
+    assert!(found("list.aft_customization_pipeline.pipelines", &pipeline), "{}", q.stdout);
+    assert!(found("list.aft_account_provisioning.accounts", &id), "{}", q.stdout);
     assert_eq!(l.accounts_with_email(&email).await.len(), 1);
 }

@@ -156,8 +156,13 @@ pub fn record(old: Option<&HashMap<String, Av>>, new: Option<&HashMap<String, Av
 /// `aft-request` row (AFT's shape: tags and custom fields as JSON strings), the metadata item
 /// (AFT's shape, without our `account_request`), `AWSAFTExecution`, and the SSM custom fields.
 pub async fn seed_account(l: &Landing, n: usize, ou: &'static str) -> Seeded {
+    seed_named(l, n, ou, &format!("legacy{n}")).await
+}
+
+/// [`seed_account`] with the account name `name` (in Organizations and in AFT's request row).
+pub async fn seed_named(l: &Landing, n: usize, ou: &'static str, name: &str) -> Seeded {
     let email = format!("legacy{n}-{}@example.com", super::suffix());
-    let name = format!("legacy{n}");
+    let name = name.to_string();
     let id = l.create_account(&email, &name, Some(ou)).await;
     let tags = vec![("Owner".to_string(), format!("team-{n}")), ("Env".to_string(), "dev".to_string())];
     let custom = vec![("tier".to_string(), format!("t{n}"))];
@@ -223,4 +228,73 @@ pub async fn seed_account(l: &Landing, n: usize, ou: &'static str) -> Seeded {
             .unwrap();
     }
     Seeded { id, email, name, ou, tags, custom }
+}
+
+/// Creates the customizations pipeline `name` the way AFT's `aft-create-pipeline` does
+/// (`customizations_pipeline/codepipeline.tf`): CodeCommit sources, the global and account
+/// CodeBuild stages with `VENDED_ACCOUNT_ID = vended`, the artifact bucket encrypted with AFT's
+/// KMS key (`encryption_key { id = data.aws_kms_alias.aft_key.arn, type = "KMS" }`), tagged
+/// `managed_by = AFT`. `role` is the pipeline role ([`Landing::create_pipeline_role`]).
+pub async fn customizations_pipeline(l: &Landing, name: &str, vended: &str, role: &str) {
+    use aws_sdk_codepipeline::types::*;
+    let key = format!("arn:aws:kms:us-east-1:{}:alias/aft", l.aft);
+    let type_id = |category, provider| {
+        ActionTypeId::builder()
+            .category(category)
+            .owner(ActionOwner::Aws)
+            .provider(provider)
+            .version("1")
+            .build()
+            .unwrap()
+    };
+    let source = |repo: &str| {
+        ActionDeclaration::builder()
+            .name(repo)
+            .action_type_id(type_id(ActionCategory::Source, "CodeCommit"))
+            .output_artifacts(OutputArtifact::builder().name(format!("source-{repo}")).build().unwrap())
+            .configuration("RepositoryName", repo)
+            .configuration("BranchName", "main")
+            .configuration("PollForSourceChanges", "false")
+            .build()
+            .unwrap()
+    };
+    let env = format!(r#"[{{"name":"VENDED_ACCOUNT_ID","value":"{vended}","type":"PLAINTEXT"}}]"#);
+    let build = |stage: &str, repo: &str| {
+        let apply = ActionDeclaration::builder()
+            .name("Apply")
+            .action_type_id(type_id(ActionCategory::Build, "CodeBuild"))
+            .input_artifacts(InputArtifact::builder().name(format!("source-{repo}")).build().unwrap())
+            .configuration("ProjectName", format!("{repo}-terraform"))
+            .configuration("PrimarySource", format!("source-{repo}"))
+            .configuration("EnvironmentVariables", env.clone())
+            .build()
+            .unwrap();
+        StageDeclaration::builder().name(stage).actions(apply).build().unwrap()
+    };
+    let decl = PipelineDeclaration::builder()
+        .name(name)
+        .role_arn(role)
+        .artifact_store(
+            ArtifactStore::builder()
+                .r#type(ArtifactStoreType::S3)
+                .location(format!("aft-customizations-pipeline-{}", l.aft))
+                .encryption_key(EncryptionKey::builder().id(key).r#type(EncryptionKeyType::Kms).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .stages(
+            StageDeclaration::builder()
+                .name("Source")
+                .actions(source("aft-global-customizations"))
+                .actions(source("aft-account-customizations"))
+                .build()
+                .unwrap(),
+        )
+        .stages(build("Global-Customizations", "aft-global-customizations"))
+        .stages(build("Account-Customizations", "aft-account-customizations"))
+        .pipeline_type(PipelineType::V2)
+        .build()
+        .unwrap();
+    let tag = Tag::builder().key("managed_by").value("AFT").build().unwrap();
+    l.codepipeline().create_pipeline().pipeline(decl).tags(tag).send().await.unwrap();
 }
