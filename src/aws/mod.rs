@@ -147,7 +147,7 @@ impl Aws {
 async fn assumed(from: &SdkConfig, role_arn: &str, session_name: &str, external_id: Option<&str>) -> SdkConfig {
     let mut b = aws_config::sts::AssumeRoleProvider::builder(role_arn)
         .session_name(session_name)
-        .session_length(Duration::from_secs(900))
+        .session_length(SESSION_LENGTH)
         .configure(from);
     if let Some(x) = external_id {
         b = b.external_id(x);
@@ -162,7 +162,7 @@ async fn assumed(from: &SdkConfig, role_arn: &str, session_name: &str, external_
 /// The SDK's retry mode, bounded: 8 attempts, exponential backoff with jitter from 100 ms up to
 /// 5 s. `standard` by default; `AWS_RETRY_MODE=adaptive` adds the SDK's client-side rate limiter,
 /// which helps against sustained throttling but slows everything after a few random throttles.
-fn retry_config(mode: Option<&str>) -> RetryConfig {
+pub fn retry_config(mode: Option<&str>) -> RetryConfig {
     let base = if mode == Some("adaptive") { RetryConfig::adaptive() } else { RetryConfig::standard() };
     base.with_max_attempts(8).with_initial_backoff(Duration::from_millis(100)).with_max_backoff(Duration::from_secs(5))
 }
@@ -171,8 +171,11 @@ fn retry_config(mode: Option<&str>) -> RetryConfig {
 /// many times over, so the sessions of the accounts being worked on stay).
 const MAX_SESSIONS: usize = 64;
 
+/// How long every assumed session lasts (AFT's `DurationSeconds=900`).
+pub const SESSION_LENGTH: Duration = Duration::from_secs(900);
+
 /// How long resolving credentials (an AssumeRole hop with its own retries) may take.
-const IDENTITY_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+pub const IDENTITY_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The ARN of a role in an account.
 pub fn role_arn(partition: &str, account_id: &str, role_name: &str) -> String {

@@ -50,10 +50,10 @@ pub const CONTROL_TOWER_LIMIT: usize = 5;
 
 /// How many times one apply continues a product (waits, recovers, provisions) before it gives up.
 /// Refusals because Control Tower was busy are not counted: they are tried again until the deadline.
-const MAX_ROUNDS: usize = 4;
+pub const MAX_ROUNDS: usize = 4;
 
 /// The longest pause between two attempts Control Tower refused as busy.
-const BUSY_PAUSE_MAX: Duration = Duration::from_secs(60);
+pub const BUSY_PAUSE_MAX: Duration = Duration::from_secs(60);
 
 /// The Account Factory product's parameters, as Control Tower defines them.
 pub const PARAMETERS: [&str; 6] =

@@ -52,7 +52,7 @@ pub struct Draft {
     pub parking_organizational_unit: Option<String>,
 }
 
-const MAX_TAGS: usize = 50;
+pub const MAX_TAGS: usize = 50;
 
 fn tag_chars_ok(s: &str) -> bool {
     s.chars().all(|c| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c))

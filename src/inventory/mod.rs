@@ -98,7 +98,7 @@ impl Snapshot {
 
 /// How many parents (root or OUs) are read at once: Organizations allows a few requests per
 /// second per account, and the SDK's retry absorbs the rest.
-const ORG_CONCURRENCY: usize = 4;
+pub const ORG_CONCURRENCY: usize = 4;
 
 /// Every OU below `root` and every account with its parent, walking the tree level by level:
 /// for each parent, `ListOrganizationalUnitsForParent` and `ListAccountsForParent` together,

@@ -29,9 +29,9 @@ use crate::validation;
 /// `aft_account_provisioning`
 pub struct AccountProvisioning;
 
-const DEFAULT_CREATE: Duration = Duration::from_secs(90 * 60);
-const DEFAULT_UPDATE: Duration = Duration::from_secs(60 * 60);
-const DEFAULT_DELETE: Duration = Duration::from_secs(20 * 60);
+pub const DEFAULT_CREATE: Duration = Duration::from_secs(90 * 60);
+pub const DEFAULT_UPDATE: Duration = Duration::from_secs(60 * 60);
+pub const DEFAULT_DELETE: Duration = Duration::from_secs(20 * 60);
 
 /// Attributes whose change does not re-run the framework (they only shape destroy).
 const NO_RERUN: [&str; 4] =

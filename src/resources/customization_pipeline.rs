@@ -31,9 +31,9 @@ use crate::validation;
 /// `aft_customization_pipeline`
 pub struct CustomizationPipeline;
 
-const DEFAULT_CREATE: Duration = Duration::from_secs(120 * 60);
-const DEFAULT_UPDATE: Duration = Duration::from_secs(120 * 60);
-const DEFAULT_DELETE: Duration = Duration::from_secs(30 * 60);
+pub const DEFAULT_CREATE: Duration = Duration::from_secs(120 * 60);
+pub const DEFAULT_UPDATE: Duration = Duration::from_secs(120 * 60);
+pub const DEFAULT_DELETE: Duration = Duration::from_secs(30 * 60);
 /// Changes of these never touch the pipeline.
 const NO_RUN: [&str; 2] = ["timeouts", "wait_for_completion"];
 
