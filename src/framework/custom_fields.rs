@@ -62,23 +62,6 @@ fn diff(current: &BTreeMap<String, String>, wanted: &BTreeMap<String, String>) -
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_difference_is_named_without_its_value() {
-        let m =
-            |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
-        let d = diff(&m(&[("a", "1"), ("b", "secret-2"), ("c", "3")]), &m(&[("a", "1"), ("b", "9"), ("d", "4")]));
-        assert_eq!(d.len(), 3, "{d:?}");
-        assert!(d[0].starts_with("custom field b differs") && d[1].starts_with("custom field d is missing"));
-        assert!(d[2].starts_with("custom field c is not requested"));
-        assert!(!d.iter().any(|x| x.contains("secret-2")), "values never reach the plan");
-        assert!(diff(&m(&[("a", "1")]), &m(&[("a", "1")])).is_empty());
-    }
-}
-
 /// [`run`] with the SSM client given (the account's `AWSAFTService` session).
 pub async fn sync(
     ssm: &aws_sdk_ssm::Client,
@@ -114,4 +97,21 @@ pub async fn sync(
     }
     let detail = format!("{written} written, {} deleted, {} unchanged", stale.len(), wanted.len() - written);
     if written == 0 && stale.is_empty() { Ok(Done::skipped((), detail)) } else { Ok(Done::ok((), detail)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_difference_is_named_without_its_value() {
+        let m =
+            |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let d = diff(&m(&[("a", "1"), ("b", "secret-2"), ("c", "3")]), &m(&[("a", "1"), ("b", "9"), ("d", "4")]));
+        assert_eq!(d.len(), 3, "{d:?}");
+        assert!(d[0].starts_with("custom field b differs") && d[1].starts_with("custom field d is missing"));
+        assert!(d[2].starts_with("custom field c is not requested"));
+        assert!(!d.iter().any(|x| x.contains("secret-2")), "values never reach the plan");
+        assert!(diff(&m(&[("a", "1")]), &m(&[("a", "1")])).is_empty());
+    }
 }
