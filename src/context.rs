@@ -46,6 +46,9 @@ pub enum VendMethod {
     ControlTower,
     /// Organizations `CreateAccount`.
     Organizations,
+    /// Organizations `CreateAccount`, then a move into a registered OU that Control Tower's
+    /// auto-enrollment (landing zone 3.1+) enrolls (`organizations_auto_enroll`).
+    OrganizationsAutoEnroll,
 }
 
 /// The `coordination` block: the table every state and runner of one organization shares.

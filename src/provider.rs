@@ -160,7 +160,7 @@ impl crate::plugin::Provider for AftProvider {
             .block(NestedBlock::single(
                 "account_factory",
                 Block::new("How accounts are vended.")
-                    .attr(s("method", "`control_tower` (Service Catalog Account Factory) or `organizations` (Organizations `CreateAccount`). Default: `control_tower`."))
+                    .attr(s("method", "`control_tower` (Service Catalog Account Factory), `organizations` (Organizations `CreateAccount`) or `organizations_auto_enroll` (Organizations `CreateAccount`, then a move into the requested OU that Control Tower's auto-enrollment enrolls: landing zone 3.1+ with `INHERITANCE_DRIFT` remediation, a registered OU). Default: `control_tower`."))
                     .attr(s("product_name", "Service Catalog product name. Default: `AWS Control Tower Account Factory`."))
                     .attr(Attribute::optional("max_concurrent_operations", Type::Number, "Cap on account operations in flight, from 1 to 10. For `control_tower` it is the organization-wide cap: Control Tower's quota of concurrent account operations is 5 by default and can be raised to 10, and every runner (with `coordination`), the console and AFT share it; for `organizations` it caps this provider process's `CreateAccount` calls. Default: `5`."))
                     .attr(s("poll_interval", "Fixed polling interval, e.g. `10s`. Default: adaptive.")),
@@ -254,8 +254,10 @@ impl crate::plugin::Provider for AftProvider {
         }
         let af = c.account_factory.clone().unwrap_or_default();
         check(AttrPath::attr("account_factory").then("method"), &af.method, &|s| match s {
-            "control_tower" | "organizations" => Ok(()),
-            _ => Err(format!("{s:?} is not a vending method; use \"control_tower\" or \"organizations\".")),
+            "control_tower" | "organizations" | "organizations_auto_enroll" => Ok(()),
+            _ => Err(format!(
+                "{s:?} is not a vending method; use \"control_tower\", \"organizations\" or \"organizations_auto_enroll\"."
+            )),
         });
         check(AttrPath::attr("account_factory").then("product_name"), &af.product_name, &|s| {
             if s.trim().is_empty() { Err("The product name must not be empty.".into()) } else { Ok(()) }
@@ -334,6 +336,7 @@ impl crate::plugin::Provider for AftProvider {
             },
             method: match af.method.as_str() {
                 Some("organizations") => VendMethod::Organizations,
+                Some("organizations_auto_enroll") => VendMethod::OrganizationsAutoEnroll,
                 _ => VendMethod::ControlTower,
             },
             product_name: owned(&af.product_name).unwrap_or(base.product_name),

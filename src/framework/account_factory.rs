@@ -584,7 +584,12 @@ pub async fn in_flight(ctx: &Context, sc: &Client) -> Result<InFlight, StepError
 /// operation's record ends) only when the total, this operation included, is within the cap;
 /// otherwise it is removed and the count is made again after a randomised pause. Two runners that
 /// write at the same moment both see both leases, so neither takes a place the other took.
-async fn wait_for_room(ctx: &Context, sc: &Client, what: &str, deadline: Instant) -> Result<Lease, StepError> {
+pub(crate) async fn wait_for_room(
+    ctx: &Context,
+    sc: &Client,
+    what: &str,
+    deadline: Instant,
+) -> Result<Lease, StepError> {
     let cap = ctx.settings.max_concurrent_operations.max(1);
     let table = coordination::Table::of(ctx);
     if let Some(t) = &table {

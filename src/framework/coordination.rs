@@ -117,6 +117,7 @@ pub enum Released {
 
 /// The configured table, reached through the hub session (the provider's own identity in the
 /// AFT management account, like AFT's other tables).
+#[derive(Clone)]
 pub struct Table {
     ddb: Client,
     pub settings: CoordinationSettings,
@@ -135,6 +136,16 @@ impl Table {
 
     fn name(&self) -> &str {
         &self.settings.table
+    }
+
+    /// The DynamoDB client the table is reached with (for other kinds of lease item).
+    pub fn client(&self) -> &Client {
+        &self.ddb
+    }
+
+    /// The table's name.
+    pub fn table_name(&self) -> &str {
+        self.name()
     }
 
     /// Whether the table exists (a read: plans never create it).

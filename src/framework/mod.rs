@@ -9,6 +9,7 @@
 
 pub mod account_factory;
 pub mod account_info;
+pub mod auto_enroll;
 pub mod coordination;
 pub mod custom_fields;
 pub mod customizations;

@@ -54,6 +54,15 @@ pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Insta
     }
     // resolve the OU before anything is created: a bad OU must not leave an account behind
     let ou = resolve_ou(ctx, req.ou()).await?;
+    if ctx.settings.method == VendMethod::OrganizationsAutoEnroll
+        && let Some(why) = super::auto_enroll::plan_refusal(ctx, req.ou()).await?
+    {
+        // checked again at apply (the plan may have run before the landing zone changed)
+        return Err(StepError::Failed(format!(
+            "the organizations_auto_enroll method cannot vend {}: {why}",
+            req.email()
+        )));
+    }
     let _slot = super::poll::slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?;
     // another apply may have finished it while we waited for a slot
     if let Some(a) = adoptable(&org, req.email()).await? {
@@ -68,6 +77,15 @@ pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Insta
         VendMethod::ControlTower => {
             let af_ou = account_factory_ou(ctx, req.ou(), &ou).await?;
             account_factory::provision(ctx, &org, req, &af_ou, deadline).await?
+        }
+        VendMethod::OrganizationsAutoEnroll => {
+            // created where Organizations puts it (the root), then moved in under the OU's and
+            // the org-wide admissions, which a move into a registered OU needs
+            let role = &ctx.settings.roles.control_tower_execution;
+            let root = organizations::root_id(&org).await?;
+            let id = create_with_organizations(&org, req, &root, role, &Waits::of(ctx, deadline)).await?;
+            super::auto_enroll::enroll(ctx, &id, &ou, deadline).await?;
+            id
         }
     };
     let account = organizations::describe_account(&org, &id)
@@ -341,6 +359,10 @@ pub async fn ensure_ou(
     let target = resolve_ou(ctx, req.ou()).await?;
     let org = clients::organizations(&ctx.ct_session().await?);
     let (parent, _) = organizations::parent(&org, account_id).await?;
+    if parent == target && ctx.settings.method == VendMethod::OrganizationsAutoEnroll {
+        // in place: its enrollment there is checked (and waited for while it runs)
+        return super::auto_enroll::enroll(ctx, account_id, &target, deadline).await;
+    }
     if parent == target {
         return Ok(false);
     }
@@ -354,6 +376,7 @@ pub async fn ensure_ou(
     }
     match ctx.settings.method {
         VendMethod::Organizations => move_account(&org, account_id, &target).await,
+        VendMethod::OrganizationsAutoEnroll => super::auto_enroll::enroll(ctx, account_id, &target, deadline).await,
         VendMethod::ControlTower => {
             let ou = account_factory_ou(ctx, req.ou(), &target).await?;
             account_factory::move_account(ctx, account_id, req, &ou, deadline).await?;
@@ -497,7 +520,18 @@ impl Retirement {
             did.push(format!("provisioned product {product} terminated (unenrolled)"));
         }
         match park {
-            Some(Park::Move(ou)) if move_account(&org, account_id, ou).await? => did.push(format!("moved to {ou}")),
+            Some(Park::Move(ou))
+                if ctx.settings.method == VendMethod::OrganizationsAutoEnroll
+                    && super::auto_enroll::park(ctx, account_id, ou, deadline).await? =>
+            {
+                did.push(format!("moved to {ou}"))
+            }
+            Some(Park::Move(ou))
+                if ctx.settings.method != VendMethod::OrganizationsAutoEnroll
+                    && move_account(&org, account_id, ou).await? =>
+            {
+                did.push(format!("moved to {ou}"))
+            }
             Some(Park::AccountFactory { ou, parameter }) if organizations::parent(&org, account_id).await?.0 != *ou => {
                 if account_factory::move_enrolled(ctx, account_id, parameter, deadline).await? {
                     did.push(format!("moved to {ou} through Account Factory"));

@@ -352,6 +352,27 @@ impl Resource<Context> for AccountProvisioning {
             (Ok(c), Ok(p)) => (c, p),
             (Err(e), _) | (_, Err(e)) => return e,
         };
+        // organizations_auto_enroll: on a create or an OU change, the landing zone must enroll what
+        // is moved in and the OU must be registered (reads only)
+        if let Some(ctx) = ctx
+            && ctx.settings.method == VendMethod::OrganizationsAutoEnroll
+            && let Some(ou) = ct_param(&config, "ManagedOrganizationalUnit").as_str()
+            && model(req.prior)
+                .ok()
+                .and_then(|p| ct_param(&p, "ManagedOrganizationalUnit").as_str().map(str::to_string))
+                .as_deref()
+                != Some(ou)
+        {
+            match crate::framework::auto_enroll::plan_refusal(ctx, ou).await {
+                Ok(None) => {}
+                Ok(Some(why)) => d.error_at(
+                    AttrPath::attr("control_tower_parameters").key("ManagedOrganizationalUnit"),
+                    "Control Tower would not enroll the account in this OU",
+                    format!("account_factory.method = \"organizations_auto_enroll\" moves the account into {ou:?} and waits for Control Tower's auto-enrollment, but {why}. Use the control_tower method, or fix the landing zone or the OU first."),
+                ),
+                Err(e) => d.extend(aws_diag("Checking Control Tower auto-enrollment failed", e)),
+            }
+        }
         if let Some(ctx) = ctx {
             let signature = format!("{:?}", req.config);
             if let Some(email) = ct_param(&config, "AccountEmail").as_str()
