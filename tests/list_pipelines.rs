@@ -13,32 +13,15 @@ use common::{Landing, Moto, Tf, aft};
 
 const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
 
-/// A proxy that counts every AWS call of the Terraform runs in `tf`, CodePipeline included.
 fn counted(tf: &mut Tf) -> Proxy {
-    let proxy = Proxy::start(&["--route", &format!("codepipeline={}", Moto::get().codepipeline_endpoint)]);
-    tf.env("AWS_ENDPOINT_URL", &proxy.endpoint);
-    tf.env("AWS_ENDPOINT_URL_CODEPIPELINE", &proxy.endpoint);
-    proxy
+    Proxy::counting(tf)
 }
 
-/// The calls counted since the last reset, by `service:Action`.
 fn calls(proxy: &Proxy) -> BTreeMap<String, u64> {
-    let stats = proxy.stats();
-    stats["by_action"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect()
+    proxy.calls()
 }
 
-/// The calls that change something in AWS.
-fn writes(calls: &BTreeMap<String, u64>) -> Vec<String> {
-    const READS: [&str; 6] = ["Get", "BatchGet", "List", "Describe", "Scan", "Query"];
-    calls
-        .keys()
-        .filter(|k| {
-            let action = k.split(':').nth(1).unwrap_or_default();
-            !READS.iter().any(|r| action.starts_with(r)) && *k != "sts:AssumeRole" && *k != "sts:GetCallerIdentity"
-        })
-        .cloned()
-        .collect()
-}
+use common::proxy::writes;
 
 /// `list_resource_found` results of `terraform query -json`: list address → identities.
 fn found(stdout: &str) -> BTreeMap<String, Vec<serde_json::Value>> {

@@ -84,6 +84,27 @@ impl Proxy {
         serde_json::from_str(&http::get(self.port, "/__proxy/stats").unwrap()).unwrap()
     }
 
+    /// The calls counted since the last reset, by `service:Action`.
+    pub fn calls(&self) -> std::collections::BTreeMap<String, u64> {
+        let stats = self.stats();
+        stats["by_action"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect()
+    }
+
+    /// The calls counted since the last reset that change something in AWS (every action that is
+    /// not a read, and not the session calls).
+    pub fn writes(&self) -> Vec<String> {
+        writes(&self.calls())
+    }
+
+    /// Counts every AWS call of the Terraform runs in `tf`, CodePipeline (the emulator's shim)
+    /// included: a proxy started for it.
+    pub fn counting(tf: &mut super::Tf) -> Proxy {
+        let proxy = Proxy::start(&["--route", &format!("codepipeline={}", super::Moto::get().codepipeline_endpoint)]);
+        tf.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+        tf.env("AWS_ENDPOINT_URL_CODEPIPELINE", &proxy.endpoint);
+        proxy
+    }
+
     /// Zeroes the counters.
     pub fn reset(&self) {
         http::request(self.port, "POST", "/__proxy/reset", "application/json", "{}").unwrap();
@@ -122,4 +143,19 @@ impl Proxy {
     pub fn stop(&self) {
         let _ = Command::new("kill").arg(self.pid.to_string()).status();
     }
+}
+
+/// Of these calls (by `service:Action`), those that change something in AWS.
+pub fn writes(calls: &std::collections::BTreeMap<String, u64>) -> Vec<String> {
+    const READS: [&str; 6] = ["Get", "BatchGet", "List", "Describe", "Scan", "Query"];
+    calls
+        .keys()
+        .filter(|k| {
+            let action = k.split(':').nth(1).unwrap_or_default();
+            // REST services are counted by method and path (`lambda:GET /2015-03-31/…`)
+            let read = READS.iter().any(|r| action.starts_with(r)) || action.starts_with("GET ");
+            !read && *k != "sts:AssumeRole" && *k != "sts:GetCallerIdentity"
+        })
+        .cloned()
+        .collect()
 }
