@@ -210,11 +210,18 @@ pub async fn plan_refusal(ctx: &Context, ou: &str) -> Result<Option<String>, Ste
 }
 
 /// Puts the account in `ou_id` and waits until Control Tower enrolled it there; returns true when
-/// it was moved. The move is made under the org-wide and per-OU admissions (module docs). An
+/// it was moved. The move is made under the org-wide and per-OU admissions (module docs), and
+/// under one of this provider's vending slots (`caller_holds_slot`: the caller has one). An
 /// account already in the OU is only waited for; one that sits there unenrolled is an error:
 /// auto-enrollment acts on a move, and the other way (`ResetEnabledBaseline` on the OU) is an
 /// OU-wide operation the provider never starts on its own.
-pub async fn enroll(ctx: &Context, account_id: &str, ou_id: &str, deadline: Instant) -> Result<bool, StepError> {
+pub async fn enroll(
+    ctx: &Context,
+    account_id: &str,
+    ou_id: &str,
+    caller_holds_slot: bool,
+    deadline: Instant,
+) -> Result<bool, StepError> {
     let session = ctx.ct_session().await?;
     let ct = clients::controltower(&session);
     let org = clients::organizations(&session);
@@ -235,13 +242,26 @@ pub async fn enroll(ctx: &Context, account_id: &str, ou_id: &str, deadline: Inst
             _ => wait_enrolled(ctx, &ct, &ou, account_id, ou_id, deadline).await.map(|_| false),
         };
     }
+    let _slot = match caller_holds_slot {
+        true => None,
+        false => Some(super::poll::slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?),
+    };
+    // the OU first (waiting for it takes no org-wide place), then the org-wide room
+    let ou_lease = OuLease::take(ctx, ou_id, account_id, deadline).await?;
     let sc = clients::servicecatalog(&session);
     let what = format!("move {account_id} into {ou_id}");
-    let room = account_factory::wait_for_room(ctx, &sc, &what, deadline).await?;
-    let ou_lease = match OuLease::take(ctx, ou_id, account_id, deadline).await {
-        Ok(l) => l,
+    let room = {
+        let gate =
+            super::poll::bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await;
+        match gate {
+            Ok(_gate) => account_factory::wait_for_room(ctx, &sc, &what, deadline).await,
+            Err(e) => Err(e),
+        }
+    };
+    let room = match room {
+        Ok(r) => r,
         Err(e) => {
-            room.release().await;
+            ou_lease.release().await;
             return Err(e);
         }
     };
@@ -265,7 +285,7 @@ pub async fn park(ctx: &Context, account_id: &str, ou_id: &str, deadline: Instan
         if organizations::parent(&org, account_id).await?.0 == ou_id {
             return Ok(false);
         }
-        return enroll(ctx, account_id, ou_id, deadline).await;
+        return enroll(ctx, account_id, ou_id, false, deadline).await;
     }
     super::vend::move_account(&org, account_id, ou_id).await
 }

@@ -84,7 +84,7 @@ pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Insta
             let role = &ctx.settings.roles.control_tower_execution;
             let root = organizations::root_id(&org).await?;
             let id = create_with_organizations(&org, req, &root, role, &Waits::of(ctx, deadline)).await?;
-            super::auto_enroll::enroll(ctx, &id, &ou, deadline).await?;
+            super::auto_enroll::enroll(ctx, &id, &ou, true, deadline).await?;
             id
         }
     };
@@ -361,7 +361,7 @@ pub async fn ensure_ou(
     let (parent, _) = organizations::parent(&org, account_id).await?;
     if parent == target && ctx.settings.method == VendMethod::OrganizationsAutoEnroll {
         // in place: its enrollment there is checked (and waited for while it runs)
-        return super::auto_enroll::enroll(ctx, account_id, &target, deadline).await;
+        return super::auto_enroll::enroll(ctx, account_id, &target, false, deadline).await;
     }
     if parent == target {
         return Ok(false);
@@ -376,7 +376,9 @@ pub async fn ensure_ou(
     }
     match ctx.settings.method {
         VendMethod::Organizations => move_account(&org, account_id, &target).await,
-        VendMethod::OrganizationsAutoEnroll => super::auto_enroll::enroll(ctx, account_id, &target, deadline).await,
+        VendMethod::OrganizationsAutoEnroll => {
+            super::auto_enroll::enroll(ctx, account_id, &target, false, deadline).await
+        }
         VendMethod::ControlTower => {
             let ou = account_factory_ou(ctx, req.ou(), &target).await?;
             account_factory::move_account(ctx, account_id, req, &ou, deadline).await?;
