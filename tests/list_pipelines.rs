@@ -9,17 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use common::proxy::Proxy;
-use common::{Landing, Moto, Tf, aft};
+use common::{Landing, Tf, aft};
 
 const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }";
-
-fn counted(tf: &mut Tf) -> Proxy {
-    Proxy::counting(tf)
-}
-
-fn calls(proxy: &Proxy) -> BTreeMap<String, u64> {
-    proxy.calls()
-}
 
 use common::proxy::writes;
 
@@ -84,7 +76,7 @@ async fn generated_accounts_and_pipelines_are_named_after_the_accounts_and_impor
     };
 
     let mut tf = Tf::new("list-pipelines-named");
-    let proxy = counted(&mut tf);
+    let proxy = Proxy::counting(&mut tf);
     tf.write(&l.provider(ORGS));
     tf.write_file(
         "aft.tfquery.hcl",
@@ -110,7 +102,7 @@ async fn generated_accounts_and_pipelines_are_named_after_the_accounts_and_impor
     // generated: Terraform's names, <list name>_<n>, and one import block each
     proxy.reset();
     tf.run(&["query", "-no-color", "-generate-config-out=generated.tf"]).ok();
-    let query_calls = calls(&proxy);
+    let query_calls = proxy.calls();
     assert_eq!(writes(&query_calls), Vec::<String>::new(), "the query writes nothing: {query_calls:?}");
     assert_eq!(
         query_calls.get("codepipeline:ListPipelineExecutions").copied(),
@@ -167,7 +159,7 @@ async fn generated_accounts_and_pipelines_are_named_after_the_accounts_and_impor
     // the plan: imports only, at the new addresses, and no AWS write
     proxy.reset();
     let plan = tf.plan_json();
-    assert_eq!(writes(&calls(&proxy)), Vec::<String>::new());
+    assert_eq!(writes(&proxy.calls()), Vec::<String>::new());
     let changes = common::terraform::changes(&plan);
     assert!(changes.is_empty(), "only imports, no add/change/destroy: {changes:?}");
     let importing: BTreeSet<String> = plan["resource_changes"]
@@ -181,7 +173,7 @@ async fn generated_accounts_and_pipelines_are_named_after_the_accounts_and_impor
 
     proxy.reset();
     tf.apply();
-    let apply_writes = writes(&calls(&proxy));
+    let apply_writes = writes(&proxy.calls());
     assert_eq!(apply_writes, Vec::<String>::new(), "applying the imports writes nothing to AWS");
     assert_eq!(tf.plan_exit(), 0, "the plan after the import is empty");
     let p = tf.values(&format!("aft_customization_pipeline.{}", expected(&c)));
@@ -206,7 +198,7 @@ async fn pipeline_query_filters_on_the_account_and_reads_no_executions_unless_as
         aft::customizations_pipeline(&l, &pipeline_name(&s.id), &s.id, &role).await;
     }
     let mut tf = Tf::new("list-pipelines-filters");
-    let proxy = counted(&mut tf);
+    let proxy = Proxy::counting(&mut tf);
     tf.write(&l.provider(ORGS));
     let list = |name: &str, config: &str| {
         format!(
@@ -230,7 +222,7 @@ async fn pipeline_query_filters_on_the_account_and_reads_no_executions_unless_as
     tf.run(&["init", "-input=false", "-no-color"]).ok();
     proxy.reset();
     let out = tf.run(&["query", "-no-color", "-json"]).ok();
-    let query_calls = calls(&proxy);
+    let query_calls = proxy.calls();
     let lists = found(&out.stdout);
     let names = |list: &str| -> Vec<String> {
         lists
@@ -265,7 +257,7 @@ async fn pipeline_query_filters_on_the_account_and_reads_no_executions_unless_as
     let bad = tf.run(&["query", "-no-color", "-json"]);
     assert!(bad.failed_at("account_ids = [\"12345\"]"), "{:#?}\n{}", bad.errors(), bad.stderr);
     assert!(bad.failed_at("email = \" \""), "{:#?}", bad.errors());
-    let bad_calls = calls(&proxy);
+    let bad_calls = proxy.calls();
     assert!(
         bad_calls.keys().all(|k| !k.starts_with("codepipeline:") && !k.starts_with("organizations:")),
         "{bad_calls:?}"
