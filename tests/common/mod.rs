@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod aft;
+pub mod control_tower;
 pub mod fixtures;
 pub mod http;
 pub mod moto;
