@@ -56,6 +56,9 @@ async fn assert_converged(aws: &Aws, l: &Landing, tf: &Tf, emails: &[String]) {
         let status = l.org().describe_account().account_id(id).send().await.unwrap();
         assert_eq!(status.account().and_then(|a| a.status()).map(|s| s.as_str()), Some("ACTIVE"), "{id} is not closed");
         assert_eq!(l.parent(id).await, l.ous[if i % 2 == 0 { "Sandbox" } else { "Prod" }], "{id} is not parked");
+        if let Some((ct, _)) = &aws.ct {
+            assert_eq!(ct.enrollment(id).as_deref(), Some("SUCCEEDED"), "{id} is enrolled in its OU");
+        }
         let r = resources
             .iter()
             .find(|r| r["address"] == format!("aft_account_provisioning.a{i}").as_str())
@@ -101,11 +104,11 @@ async fn crash(method: Method) {
     let l = landing().await;
     let aws = Aws::start(&l, method, &[]);
     let seed = env_or("AFT_CRASH_SEED", 20_261_125);
-    let rounds = env_or("AFT_CRASH_ROUNDS", if method == Method::ControlTower { 12 } else { 20 });
+    let rounds = env_or("AFT_CRASH_ROUNDS", if method == Method::Organizations { 20 } else { 12 });
     let mut rng = Rng(seed | 1);
     let emails = emails("crash", 6);
     let tf = aws.tf("crash");
-    let (mut killed, mut finished, mut in_progress) = (0, 0, 0);
+    let (mut killed, mut finished, mut in_progress, mut enrolling) = (0, 0, 0, 0);
     // rounds continue until `rounds` applies were really killed mid-way (an apply of this fleet
     // takes a few seconds; the kill lands anywhere from its first moment to its last)
     let mut round = 0;
@@ -150,6 +153,9 @@ async fn crash(method: Method) {
                 if creations_in_progress(&aws, &l).await > 0 {
                     in_progress += 1;
                 }
+                if aws.ct.as_ref().is_some_and(|(ct, _)| ct.in_flight() > 0) {
+                    enrolling += 1;
+                }
             }
         }
         eprintln!("round {round}: delay {delay:?}, {}", if exited.is_some() { "finished first" } else { "killed" });
@@ -157,7 +163,7 @@ async fn crash(method: Method) {
     tf.write(&fleet(&aws, &l, &emails, round + 1));
     let applies = converge(&tf, 3);
     eprintln!(
-        "crash test ({method:?}): seed {seed}, {round} rounds, {killed} killed mid-apply ({in_progress} inside an IN_PROGRESS creation or provisioning), {finished} finished first, converged in {applies} apply(s); {}",
+        "crash test ({method:?}): seed {seed}, {round} rounds, {killed} killed mid-apply ({in_progress} inside an IN_PROGRESS creation or provisioning, {enrolling} inside an enrollment), {finished} finished first, converged in {applies} apply(s); {}",
         aws.figures()
     );
     assert_converged(&aws, &l, &tf, &emails).await;
@@ -168,6 +174,7 @@ async fn creations_in_progress(aws: &Aws, l: &Landing) -> usize {
     match &aws.sc {
         Some(sc) => sc.products().iter().filter(|p| p.status == "UNDER_CHANGE").count(),
         None => {
+            let enrolling = aws.ct.as_ref().map_or(0, |(ct, _)| ct.in_flight());
             let org =
                 aws_sdk_organizations::Client::new(&l.ct_cfg.to_builder().endpoint_url(&aws.proxy.endpoint).build());
             let out = org
@@ -176,7 +183,7 @@ async fn creations_in_progress(aws: &Aws, l: &Landing) -> usize {
                 .send()
                 .await
                 .unwrap();
-            out.create_account_statuses().len()
+            out.create_account_statuses().len() + enrolling
         }
     }
 }
@@ -249,7 +256,9 @@ async fn control_tower_twenty_percent_aws_faults_converge_without_duplicates() {
 async fn lost_answers(method: Method) {
     let l = landing().await;
     let services = match method {
-        Method::Organizations => "organizations:CreateAccount,organizations:MoveAccount,organizations:TagResource",
+        Method::Organizations | Method::AutoEnroll => {
+            "organizations:CreateAccount,organizations:MoveAccount,organizations:TagResource"
+        }
         Method::ControlTower => {
             "servicecatalog:ProvisionProduct,servicecatalog:UpdateProvisionedProduct,organizations:TagResource"
         }
@@ -263,7 +272,7 @@ async fn lost_answers(method: Method) {
     let applies = converge(&tf, 3);
     let stats = aws.proxy.stats();
     let create = match method {
-        Method::Organizations => "organizations:CreateAccount",
+        Method::Organizations | Method::AutoEnroll => "organizations:CreateAccount",
         Method::ControlTower => "servicecatalog:ProvisionProduct",
     };
     let lost_creates = stats["faults_by_action"][create].as_u64().unwrap_or(0);
@@ -284,6 +293,21 @@ async fn lost_answers_of_organizations_calls_never_duplicate_an_account() {
 #[tokio::test(flavor = "multi_thread")]
 async fn control_tower_lost_answers_never_duplicate_an_account_or_a_product() {
     lost_answers(Method::ControlTower).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_enroll_an_apply_killed_at_random_moments_converges_without_duplicates_or_orphans() {
+    crash(Method::AutoEnroll).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_enroll_twenty_percent_aws_faults_converge_without_duplicates() {
+    faults(Method::AutoEnroll).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_enroll_lost_answers_never_duplicate_an_account() {
+    lost_answers(Method::AutoEnroll).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

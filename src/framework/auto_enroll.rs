@@ -187,6 +187,38 @@ pub async fn enrollment(
     }
 }
 
+/// The accounts whose enrollment into the OU is in flight now (their child baseline
+/// `UNDER_CHANGE`), whoever moved them: a move into the OU while one runs would conflict.
+pub async fn enrolling(ct: &aws_sdk_controltower::Client, ou: &Registered) -> Result<Vec<String>, AwsError> {
+    let filter = EnabledBaselineFilter::builder()
+        .parent_identifiers(&ou.enabled_baseline)
+        .statuses(EnablementStatus::UnderChange)
+        .build();
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = ct
+            .list_enabled_baselines()
+            .filter(filter.clone())
+            .include_children(true)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .aws("controltower:ListEnabledBaselines")?;
+        out.extend(
+            page.enabled_baselines()
+                .iter()
+                .filter(|b| b.parent_identifier() == Some(ou.enabled_baseline.as_str()))
+                .filter(|b| b.status_summary().and_then(|s| s.status()) == Some(&EnablementStatus::UnderChange))
+                .map(|b| b.target_identifier().rsplit('/').next().unwrap_or_default().to_string()),
+        );
+        match page.next_token().filter(|t| !t.is_empty()) {
+            Some(t) => token = Some(t.to_string()),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// Why this method cannot put an account in `ou` (plan time, reads only): `None` when it can.
 pub async fn plan_refusal(ctx: &Context, ou: &str) -> Result<Option<String>, StepError> {
     let ct = clients::controltower(&ctx.ct_session().await?);
@@ -248,6 +280,12 @@ pub async fn enroll(
     };
     // the OU first (waiting for it takes no org-wide place), then the org-wide room
     let ou_lease = OuLease::take(ctx, ou_id, account_id, deadline).await?;
+    // a lease says no runner of ours is moving into the OU; Control Tower says whether an
+    // enrollment still runs there (a killed runner's, one whose wait gave up, anyone's)
+    if let Err(e) = wait_ou_quiet(ctx, &ct, &ou, account_id, ou_id, deadline).await {
+        ou_lease.release().await;
+        return Err(e);
+    }
     let sc = clients::servicecatalog(&session);
     let what = format!("move {account_id} into {ou_id}");
     let room = {
@@ -273,6 +311,31 @@ pub async fn enroll(
     ou_lease.release().await;
     room.release().await;
     done.map(|_| true)
+}
+
+/// Waits until no enrollment into the OU is in flight (other than this account's own).
+async fn wait_ou_quiet(
+    ctx: &Context,
+    ct: &aws_sdk_controltower::Client,
+    ou: &Registered,
+    account_id: &str,
+    ou_id: &str,
+    deadline: Instant,
+) -> Result<(), StepError> {
+    let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(30), &ctx.stop);
+    loop {
+        match enrolling(ct, ou).await {
+            Ok(busy) if busy.iter().all(|a| a == account_id) => return Ok(()),
+            Ok(busy) => {
+                tracing::info!(ou = ou_id, ?busy, "an enrollment into this OU is in flight; waiting before moving")
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(ou = ou_id, error = %e, "reading the OU's enrollments failed; trying again")
+            }
+            Err(e) => return Err(e.into()),
+        }
+        backoff.pause(deadline, &format!("waiting for Control Tower to finish enrolling into {ou_id}")).await?;
+    }
 }
 
 /// Parks a retired account in `ou_id`: into a registered OU as an enrollment (under the same
@@ -301,7 +364,16 @@ async fn wait_enrolled(
 ) -> Result<(), StepError> {
     let mut backoff = Backoff::new(ctx.settings.poll_interval, Duration::from_secs(30), &ctx.stop);
     loop {
-        match enrollment(ct, ou, account_id).await? {
+        let seen = match enrollment(ct, ou, account_id).await {
+            Ok(seen) => seen,
+            // a read that failed after the client's retries: the enrollment goes on, so does the wait
+            Err(e) if e.is_transient() => {
+                tracing::warn!(account = account_id, error = %e, "reading the enrollment failed; trying again");
+                Enrollment::InProgress
+            }
+            Err(e) => return Err(e.in_account(account_id).into()),
+        };
+        match seen {
             Enrollment::Enrolled => return Ok(()),
             Enrollment::Failed { operation } => {
                 let detail = match &operation {

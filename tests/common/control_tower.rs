@@ -223,6 +223,13 @@ impl ControlTower {
         s.enrollments.get(account).map(|e| e.status(Instant::now()).to_string())
     }
 
+    /// Enrollments in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.observer.observe(&self.state);
+        let now = Instant::now();
+        self.state.lock().unwrap().enrollments.values().filter(|e| e.in_flight(now)).count()
+    }
+
     /// The Control Tower calls answered, by operation name.
     pub fn calls(&self) -> Vec<String> {
         self.state.lock().unwrap().calls.clone()

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::control_tower::ControlTower;
 use super::fixtures::CUSTOMIZATIONS_ASL;
 use super::proxy::Proxy;
 use super::service_catalog::ServiceCatalog;
@@ -35,6 +36,8 @@ pub fn env_or(name: &str, default: u64) -> u64 {
 pub enum Method {
     Organizations,
     ControlTower,
+    /// `organizations_auto_enroll`: CreateAccount, then Control Tower's auto-enrollment (issue 27).
+    AutoEnroll,
 }
 
 impl Method {
@@ -43,6 +46,7 @@ impl Method {
         match self {
             Method::Organizations => "organizations",
             Method::ControlTower => "control_tower",
+            Method::AutoEnroll => "organizations_auto_enroll",
         }
     }
 }
@@ -53,6 +57,10 @@ pub struct Aws {
     pub method: Method,
     pub proxy: Proxy,
     pub sc: Option<ServiceCatalog>,
+    /// For `organizations_auto_enroll`: the auto-enrollment stand-in (Sandbox, Workloads and Prod
+    /// registered) and a Service Catalog stand-in without products (the provider counts products
+    /// in flight too).
+    pub ct: Option<(ControlTower, ServiceCatalog)>,
 }
 
 impl Aws {
@@ -62,8 +70,16 @@ impl Aws {
     pub fn start(l: &Landing, method: Method, extra: &[&str]) -> Aws {
         let sc = (method == Method::ControlTower)
             .then(|| ServiceCatalog::start(l.ct_cfg.clone(), Duration::from_millis(env_or("AFT_SC_DELAY_MS", 1_500))));
-        let routes: Vec<String> = sc.iter().flat_map(ServiceCatalog::routes).collect();
-        Aws { method, proxy: Proxy::like_aws(&routes, extra), sc }
+        let ct = (method == Method::AutoEnroll).then(|| {
+            let ct = ControlTower::start(&l.ct_cfg, Duration::from_millis(env_or("AFT_CT_ENROLL_DELAY_MS", 1_500)));
+            for ou in ["Sandbox", "Workloads", "Prod"] {
+                ct.register(&l.ous[ou]);
+            }
+            (ct, ServiceCatalog::start(l.ct_cfg.clone(), Duration::from_millis(200)))
+        });
+        let mut routes: Vec<String> = sc.iter().flat_map(ServiceCatalog::routes).collect();
+        routes.extend(ct.iter().flat_map(|(ct, sc)| ct.routes(sc)));
+        Aws { method, proxy: Proxy::like_aws(&routes, extra), sc, ct }
     }
 
     /// A working directory whose AWS calls go through the proxy.
@@ -87,9 +103,10 @@ impl Aws {
     /// What the behaviour layer and the stand-in did, for the closing figures.
     pub fn figures(&self) -> String {
         let b = self.proxy.behaviour();
-        match &self.sc {
-            Some(sc) => format!("{}; account factory {:?}", b["counts"], sc.report()),
-            None => b["counts"].to_string(),
+        match (&self.sc, &self.ct) {
+            (Some(sc), _) => format!("{}; account factory {:?}", b["counts"], sc.report()),
+            (None, Some((ct, _))) => format!("{}; auto-enrollment {:?}", b["counts"], ct.report()),
+            (None, None) => b["counts"].to_string(),
         }
     }
 }
