@@ -216,3 +216,33 @@ async fn the_plan_refuses_where_nothing_would_be_enrolled() {
     assert!(l.accounts_with_email(&email).await.is_empty(), "no account was created");
     assert_eq!(ct.report().enrollments, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_move_waits_for_an_enrollment_into_the_ou_that_someone_else_started() {
+    let e = env(3_000).await;
+    let (l, ct) = (&e.l, &e.ct);
+    let tf = e.tf("auto-enroll-foreign");
+    let s = common::suffix();
+    // someone else (the console, another tool) moves an account into Sandbox: no lease of ours
+    // says so, only Control Tower's enrollment in flight
+    let other = l.create_account(&format!("other-{s}@example.com"), "other", None).await;
+    l.org()
+        .move_account()
+        .account_id(&other)
+        .source_parent_id(&l.root)
+        .destination_parent_id(&l.ous["Sandbox"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ct.enrollment(&other).as_deref(), Some("UNDER_CHANGE"));
+    let email = format!("after-{s}@example.com");
+    tf.write(&format!("{}{}", provider(l, 5, &format!("coord-for-{s}")), account_block("n", &email, "Sandbox", "")));
+    let out = apply(&tf);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let id = l.accounts_with_email(&email).await.remove(0);
+    assert_eq!(ct.enrollment(&id).as_deref(), Some("SUCCEEDED"));
+    assert_eq!(ct.enrollment(&other).as_deref(), Some("SUCCEEDED"));
+    let r = ct.report();
+    eprintln!("figures: {r:?}");
+    assert_eq!((r.enrollments, r.conflicts, r.failed, r.peak_per_ou), (2, 0, 0, 1), "{r:?}");
+}
