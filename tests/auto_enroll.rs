@@ -17,9 +17,14 @@ use common::{Landing, Tf, one_line};
 /// The provider block: this method, a cap, and a coordination table of its own (so the OU
 /// leases are DynamoDB items).
 fn provider(l: &Landing, cap: usize, table: &str) -> String {
+    provider_of(l, cap, table, "state-a")
+}
+
+/// [`provider`] for the state named `owner`.
+fn provider_of(l: &Landing, cap: usize, table: &str, owner: &str) -> String {
     l.provider(&format!(
         "  account_factory {{\n    method = \"organizations_auto_enroll\"\n    max_concurrent_operations = {cap}\n    \
-         poll_interval = \"200ms\"\n  }}\n  coordination {{\n    table = \"{table}\"\n    owner = \"state-a\"\n    \
+         poll_interval = \"200ms\"\n  }}\n  coordination {{\n    table = \"{table}\"\n    owner = \"{owner}\"\n    \
          lease_duration = \"5s\"\n  }}"
     ))
 }
@@ -245,4 +250,43 @@ async fn a_move_waits_for_an_enrollment_into_the_ou_that_someone_else_started() 
     let r = ct.report();
     eprintln!("figures: {r:?}");
     assert_eq!((r.enrollments, r.conflicts, r.failed, r.peak_per_ou), (2, 0, 0, 1), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_states_moving_accounts_into_one_ou_at_once_take_turns_through_the_ou_lease() {
+    let e = env(800).await;
+    let (l, ct) = (&e.l, &e.ct);
+    let s = common::suffix();
+    let table = format!("coord-two-{s}");
+    let runners: Vec<(Tf, Vec<String>)> = ["a", "b"]
+        .iter()
+        .map(|owner| {
+            let tf = e.tf(&format!("auto-enroll-two-{owner}"));
+            let emails: Vec<String> = (0..3).map(|i| format!("two{owner}{i}-{s}@example.com")).collect();
+            let blocks: String = emails
+                .iter()
+                .enumerate()
+                .map(|(i, m)| account_block(&format!("{owner}{i}"), m, "Sandbox", ""))
+                .collect();
+            tf.write(&format!("{}{blocks}", provider_of(l, 5, &table, &format!("state-{owner}"))));
+            (tf, emails)
+        })
+        .collect();
+    // both apply at the same moment, each with three moves into Sandbox
+    let outs: Vec<common::terraform::Out> = std::thread::scope(|sc| {
+        let handles: Vec<_> = runners.iter().map(|(tf, _)| sc.spawn(move || apply(tf))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in &outs {
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    for (_, emails) in &runners {
+        for m in emails {
+            let id = l.accounts_with_email(m).await.remove(0);
+            assert_eq!(ct.enrollment(&id).as_deref(), Some("SUCCEEDED"), "{m}");
+        }
+    }
+    let r = ct.report();
+    eprintln!("figures: {r:?}");
+    assert_eq!((r.enrollments, r.conflicts, r.failed, r.peak_per_ou), (6, 0, 0, 1), "{r:?}");
 }
