@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | 1 | `provider` | the provider block: its schema, validation, and the [`context::Context`] it builds; the list of everything served |
 //! | 2 | `resources`, `data_sources`, `list_resources`, `actions` | one file per Terraform type, turning Terraform values into framework calls and back |
-//! | 3 | `inventory` | what the types share: the bulk read of the fleet, AFT's customization targets, the state of an account taken under management |
+//! | 3 | `inventory` | what the types share: the bulk read of the fleet, AFT's customization targets, the state of an account or a pipeline taken under management, the list resources' account filters |
 //! | 4 | `framework` | the AFT pipeline, one file per step, and the runner |
 //! | 5 | `context` | settings, sessions and caps from `configure` to every operation, and the process's memo slots |
 //! | 6 | `aws` | the one place SDK clients and role-chain sessions are built; AWS reads shared by steps; AWS errors |

@@ -12,7 +12,9 @@
 //! import each other): the snapshot here, the customization targets of AFT's invoke-customizations
 //! in [`targets`], and the state of an account taken under management in [`imported`].
 
+pub mod filters;
 pub mod imported;
+pub mod pipeline;
 pub mod targets;
 
 use std::collections::{HashMap, HashSet};

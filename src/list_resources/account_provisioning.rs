@@ -9,9 +9,9 @@
 
 use async_trait::async_trait;
 
-use super::filter::AccountFilter;
 use crate::context::Context;
 use crate::inventory;
+use crate::inventory::filters::AccountFilter;
 use crate::inventory::imported::{AccountIdentity, imported_state};
 use crate::plugin::{
     Attr, Attribute, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, StringMap, Type, Value, read_model,

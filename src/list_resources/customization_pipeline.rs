@@ -14,15 +14,15 @@
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::filter::{AccountFilter, Resolved};
 use crate::aws::organizations::AccountInfo;
 use crate::aws::{AwsError, AwsResultExt, clients, names};
 use crate::context::Context;
 use crate::inventory;
+use crate::inventory::filters::{AccountFilter, Resolved};
+use crate::inventory::pipeline::{Identity, imported, vended_account};
 use crate::plugin::{
     Attr, Attribute, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, StringMap, Type, Value, read_model,
 };
-use crate::resources::customization_pipeline::{Identity, imported, vended_account};
 
 /// `list "aft_customization_pipeline"`
 pub struct CustomizationPipelineList;

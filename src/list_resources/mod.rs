@@ -2,7 +2,6 @@
 
 pub mod account_provisioning;
 pub mod customization_pipeline;
-pub mod filter;
 
 use std::sync::Arc;
 

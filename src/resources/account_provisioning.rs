@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::claims;
+mod claims;
+
 use super::{Op, Timeouts};
 use crate::aws::{AwsError, clients, organizations};
 use crate::context::{Context, DriftDetection, SharedRole, VendMethod};

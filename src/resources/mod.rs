@@ -1,7 +1,6 @@
 //! Resources, one file each.
 
 pub mod account_provisioning;
-pub mod claims;
 pub mod customization_pipeline;
 pub mod provisioning_customizations;
 

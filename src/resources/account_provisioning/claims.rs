@@ -7,7 +7,7 @@ use crate::framework::coordination::{self, Claim, ClaimError};
 use crate::inventory::imported::AccountModel;
 use crate::plugin::{Attr, AttrPath, Diagnostic, Diagnostics, Private};
 
-use super::account_provisioning::Provenance;
+use super::Provenance;
 
 /// Private-data key a plan writes when the apply takes the claim over from another state (an
 /// account imported into this state): the owner it takes it from.

@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use super::Snapshot;
 use crate::aws::AwsError;
 use crate::aws::organizations::{AccountInfo, OuRef};
 use crate::context::Context;
-use crate::inventory::Snapshot;
 use crate::plugin::{Attr, AttrPath, Diagnostic, Diagnostics, StringMap, known_map};
 
 /// The path of an attribute of the `config` block. Terraform resolves a list resource's
