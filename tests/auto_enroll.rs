@@ -290,3 +290,27 @@ async fn two_states_moving_accounts_into_one_ou_at_once_take_turns_through_the_o
     eprintln!("figures: {r:?}");
     assert_eq!((r.enrollments, r.conflicts, r.failed, r.peak_per_ou), (6, 0, 0, 1), "{r:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_sitting_unenrolled_in_a_registered_ou_is_reported_not_enrolled_by_an_ou_wide_reset() {
+    let e = env(300).await;
+    let (l, ct) = (&e.l, &e.ct);
+    let s = common::suffix();
+    // moved into Sandbox while auto-enrollment was off: in a registered OU, not enrolled
+    ct.set_auto_enroll(false);
+    let email = format!("sitting-{s}@example.com");
+    let id = l.create_account(&email, "sitting", Some("Sandbox")).await;
+    assert_eq!(ct.enrollment(&id), None, "observed without an enrollment");
+    ct.set_auto_enroll(true);
+    let tf = e.tf("auto-enroll-sitting");
+    tf.write(&format!("{}{}", provider(l, 5, &format!("coord-sit-{s}")), account_block("s", &email, "Sandbox", "")));
+    let out = apply(&tf);
+    assert_ne!(out.code, 0);
+    let text = one_line(&out.stderr);
+    for want in [id.as_str(), "not enrolled", "ResetEnabledBaseline", "never starts on its own"] {
+        assert!(text.contains(want), "{want:?} not in: {text}");
+    }
+    assert!(!ct.calls().iter().any(|c| c.starts_with("Reset")), "no OU-wide operation: {:?}", ct.calls());
+    assert_eq!(l.parent(&id).await, l.ous["Sandbox"], "left where it is");
+    assert_eq!(ct.report().enrollments, 0);
+}
