@@ -360,6 +360,10 @@ pub async fn ensure_ou(
     let org = clients::organizations(&ctx.ct_session().await?);
     let (parent, _) = organizations::parent(&org, account_id).await?;
     if parent == target && ctx.settings.method == VendMethod::OrganizationsAutoEnroll {
+        // the landing zone's shared accounts have baselines of their own, never an OU's child one
+        if super::shared_accounts::role_of(ctx, account_id).await?.is_some() {
+            return Ok(false);
+        }
         // in place: its enrollment there is checked (and waited for while it runs)
         return super::auto_enroll::enroll(ctx, account_id, &target, false, deadline).await;
     }
