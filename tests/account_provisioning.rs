@@ -492,17 +492,10 @@ async fn out_of_band_drift_plans_an_update_and_the_apply_repairs_it() {
         .await
         .unwrap();
     in_c.delete_role().role_name("AWSAFTExecution").send().await.unwrap();
-    let ssm_a = aws_sdk_ssm::Client::new(&Moto::get().account(&a).await);
+    let in_a = Moto::get().account(&a).await;
+    let ssm_a = aws_sdk_ssm::Client::new(&in_a);
     for (name, value) in [("tier", "bronze-secret"), ("extra", "x")] {
-        ssm_a
-            .put_parameter()
-            .name(format!("/aft/account-request/custom-fields/{name}"))
-            .value(value)
-            .r#type(aws_sdk_ssm::types::ParameterType::String)
-            .overwrite(true)
-            .send()
-            .await
-            .unwrap();
+        common::fixtures::put_parameter(&in_a, &format!("/aft/account-request/custom-fields/{name}"), value).await;
     }
     let plan = tf.plan_json();
     let mut changes = common::terraform::changes(&plan);

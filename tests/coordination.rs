@@ -279,6 +279,20 @@ async fn foreign_lease(l: &Landing, table: &str, what: &str, expires_at: u64) ->
     id
 }
 
+/// Every lease item of the table (live or lapsed), read consistently.
+async fn lease_items(l: &Landing, table: &str) -> Vec<HashMap<String, Av>> {
+    let out = ddb(l)
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", Av::S("lease#control-tower".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.items().to_vec()
+}
+
 fn epoch() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
@@ -306,41 +320,21 @@ async fn another_runners_lease_holds_the_operation_until_it_ends_or_lapses() {
     let out = tf.run(&["plan", "-input=false", "-no-color", "-json"]);
     assert_eq!(out.code, 0, "{}", said(&out));
     assert!(said(&out).contains(&format!("The coordination table {table} does not exist yet")), "{}", said(&out));
-    ddb(&l)
-        .create_table()
-        .table_name(&table)
-        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("sk")
-                .key_type(aws_sdk_dynamodb::types::KeyType::Range)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("sk")
-                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    // created as the coordination guide's one-time command does
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let mut create = ddb(&l).create_table().table_name(&table).billing_mode(BillingMode::PayPerRequest);
+    for (name, kind) in [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
+        create = create
+            .key_schema(KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap())
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            );
+    }
+    create.send().await.unwrap();
     foreign_lease(&l, &table, "elsewhere-1", epoch() + 3600).await;
     // an expired lease (a killed runner's) does not count
     foreign_lease(&l, &table, "elsewhere-2", epoch() - 1).await;
@@ -351,16 +345,8 @@ async fn another_runners_lease_holds_the_operation_until_it_ends_or_lapses() {
     assert_ne!(out.code, 0, "{}", said(&out));
     assert!(said(&out).contains("waiting for Control Tower to finish other account operations"), "{}", said(&out));
     assert!(!sc.calls().iter().any(|c| c == "ProvisionProduct"), "nothing was sent: {:?}", sc.calls());
-    let leases = ddb(&l)
-        .query()
-        .table_name(&table)
-        .key_condition_expression("pk = :p")
-        .expression_attribute_values(":p", Av::S("lease#control-tower".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    let mine: Vec<_> = leases.items().iter().filter(|i| s(i, "owner") == "state-a").collect();
+    let leases = lease_items(&l, &table).await;
+    let mine: Vec<_> = leases.iter().filter(|i| s(i, "owner") == "state-a").collect();
     assert!(mine.is_empty(), "the waiting runner removed its lease each time it backed off: {mine:?}");
 
     // with a cap of 2 there is room beside it: the account is vended, and the lease it held is gone
@@ -369,15 +355,7 @@ async fn another_runners_lease_holds_the_operation_until_it_ends_or_lapses() {
     assert_eq!(out.code, 0, "{}", said(&out));
     assert_eq!(l.accounts_with_email(&e).await.len(), 1);
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    let leases = ddb(&l)
-        .query()
-        .table_name(&table)
-        .key_condition_expression("pk = :p")
-        .expression_attribute_values(":p", Av::S("lease#control-tower".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    let owners: Vec<String> = leases.items().iter().map(|i| s(i, "owner")).collect();
+    let leases = lease_items(&l, &table).await;
+    let owners: Vec<String> = leases.iter().map(|i| s(i, "owner")).collect();
     assert_eq!(owners, ["runner-elsewhere"], "only the other runner's live lease remains (its lapsed one was removed)");
 }

@@ -327,75 +327,6 @@ async fn set_key(l: &Landing, name: &str, key: Option<&str>) {
     l.codepipeline().update_pipeline().pipeline(decl).send().await.unwrap();
 }
 
-/// Creates `<account>-customizations-pipeline` the way AFT's `aft-create-pipeline` does
-/// (`customizations_pipeline/codepipeline.tf`): CodeCommit sources, the two CodeBuild stages, the
-/// artifact bucket encrypted with `encryption_key { id = data.aws_kms_alias.aft_key.arn, type =
-/// "KMS" }`, tagged `managed_by = AFT`.
-async fn create_aft_pipeline(l: &Landing, account: &str, role: &str, key: &str) -> String {
-    use aws_sdk_codepipeline::types::*;
-    let name = format!("{account}-customizations-pipeline");
-    let type_id = |category, provider| {
-        ActionTypeId::builder()
-            .category(category)
-            .owner(ActionOwner::Aws)
-            .provider(provider)
-            .version("1")
-            .build()
-            .unwrap()
-    };
-    let source = |repo: &str| {
-        ActionDeclaration::builder()
-            .name(repo)
-            .action_type_id(type_id(ActionCategory::Source, "CodeCommit"))
-            .output_artifacts(OutputArtifact::builder().name(format!("source-{repo}")).build().unwrap())
-            .configuration("RepositoryName", repo)
-            .configuration("BranchName", "main")
-            .configuration("PollForSourceChanges", "false")
-            .build()
-            .unwrap()
-    };
-    let env = format!(r#"[{{"name":"VENDED_ACCOUNT_ID","value":"{account}","type":"PLAINTEXT"}}]"#);
-    let build = |stage: &str, repo: &str| {
-        let apply = ActionDeclaration::builder()
-            .name("Apply")
-            .action_type_id(type_id(ActionCategory::Build, "CodeBuild"))
-            .input_artifacts(InputArtifact::builder().name(format!("source-{repo}")).build().unwrap())
-            .configuration("ProjectName", format!("{repo}-terraform"))
-            .configuration("PrimarySource", format!("source-{repo}"))
-            .configuration("EnvironmentVariables", env.clone())
-            .build()
-            .unwrap();
-        StageDeclaration::builder().name(stage).actions(apply).build().unwrap()
-    };
-    let decl = PipelineDeclaration::builder()
-        .name(&name)
-        .role_arn(role)
-        .artifact_store(
-            ArtifactStore::builder()
-                .r#type(ArtifactStoreType::S3)
-                .location(format!("aft-customizations-pipeline-{}", l.aft))
-                .encryption_key(EncryptionKey::builder().id(key).r#type(EncryptionKeyType::Kms).build().unwrap())
-                .build()
-                .unwrap(),
-        )
-        .stages(
-            StageDeclaration::builder()
-                .name("Source")
-                .actions(source("aft-global-customizations"))
-                .actions(source("aft-account-customizations"))
-                .build()
-                .unwrap(),
-        )
-        .stages(build("Global-Customizations", "aft-global-customizations"))
-        .stages(build("Account-Customizations", "aft-account-customizations"))
-        .pipeline_type(PipelineType::V2)
-        .build()
-        .unwrap();
-    let tag = Tag::builder().key("managed_by").value("AFT").build().unwrap();
-    l.codepipeline().create_pipeline().pipeline(decl).tags(tag).send().await.unwrap();
-    name
-}
-
 /// The refresh's record of a change made outside Terraform to one resource.
 fn drift_of<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
     plan["resource_drift"]
@@ -410,7 +341,8 @@ async fn an_imported_aft_pipeline_keeps_its_encryption_key_through_a_trigger_cha
     let role = l.create_pipeline_role().await;
     let account = l.create_account(&format!("kms-{}@example.com", common::suffix()), "kms", Some("Sandbox")).await;
     let aft_key = format!("arn:aws:kms:us-east-1:{}:alias/aft", l.aft);
-    let name = create_aft_pipeline(&l, &account, &role, &aft_key).await;
+    let name = format!("{account}-customizations-pipeline");
+    common::aft::customizations_pipeline(&l, &name, &account, &role).await;
     let key = serde_json::json!({ "id": aft_key, "type": "KMS" });
 
     // The user's configuration names no key; the import reads the pipeline's into the state.
