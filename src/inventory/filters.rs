@@ -19,6 +19,29 @@ fn config(attribute: &str) -> AttrPath {
     AttrPath::attr("config").then(attribute)
 }
 
+/// The filter attributes of a list resource's `config` block, the same for every list resource.
+pub fn attributes() -> Vec<crate::plugin::Attribute> {
+    use crate::plugin::{Attribute, Type};
+    vec![
+        Attribute::optional("account_ids", Type::list(Type::String), "Only these accounts (12-digit ids)."),
+        Attribute::optional(
+            "organizational_units",
+            Type::list(Type::String),
+            "Only accounts in these OUs or below them: `Name`, `Name (ou-…)` or `ou-` ids.",
+        ),
+        Attribute::optional(
+            "tags",
+            Type::map(Type::String),
+            "Only accounts whose Organizations tags include all these pairs.",
+        ),
+        Attribute::optional(
+            "email",
+            Type::String,
+            "Only accounts whose email matches this pattern (`*` and `?` wildcards, case-insensitive).",
+        ),
+    ]
+}
+
 /// What an account must match: every filter that is set.
 #[derive(Debug, Default, PartialEq)]
 pub struct AccountFilter {

@@ -13,9 +13,7 @@ use crate::context::Context;
 use crate::inventory;
 use crate::inventory::filters::AccountFilter;
 use crate::inventory::imported::{AccountIdentity, imported_state};
-use crate::plugin::{
-    Attr, Attribute, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, StringMap, Type, Value, read_model,
-};
+use crate::plugin::{Attr, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, StringMap, Value, read_model};
 
 /// `list "aft_account_provisioning"`
 pub struct AccountProvisioningList;
@@ -46,26 +44,13 @@ impl ListResource<Context> for AccountProvisioningList {
     fn schema(&self) -> Schema {
         Schema::new(
             0,
-            Block::new(
+            crate::inventory::filters::attributes().into_iter().fold(
+                Block::new(
                 "Finds the accounts an AFT deployment manages (its `aft-request-metadata` and `aft-request` tables, joined \
                  with Organizations). All filters must match.",
-            )
-            .attr(Attribute::optional(
-                "organizational_units",
-                Type::list(Type::String),
-                "Only accounts in these OUs or below them: `Name`, `Name (ou-…)` or `ou-` ids.",
-            ))
-            .attr(Attribute::optional(
-                "tags",
-                Type::map(Type::String),
-                "Only accounts whose Organizations tags include all these pairs.",
-            ))
-            .attr(Attribute::optional(
-                "email",
-                Type::String,
-                "Only accounts whose email matches this pattern (`*` and `?` wildcards, case-insensitive).",
-            ))
-            .attr(Attribute::optional("account_ids", Type::list(Type::String), "Only these accounts (12-digit ids).")),
+            ),
+                |b, a| b.attr(a),
+            ),
         )
     }
 

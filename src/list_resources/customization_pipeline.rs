@@ -21,7 +21,7 @@ use crate::inventory;
 use crate::inventory::filters::{AccountFilter, Resolved};
 use crate::inventory::pipeline::{Identity, imported, vended_account};
 use crate::plugin::{
-    Attr, Attribute, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, StringMap, Type, Value, read_model,
+    Attr, Block, Diagnostic, Diagnostics, ListResource, Listed, Schema, StringMap, Type, Value, read_model,
 };
 
 /// `list "aft_customization_pipeline"`
@@ -104,27 +104,14 @@ impl ListResource<Context> for CustomizationPipelineList {
     fn schema(&self) -> Schema {
         Schema::new(
             0,
-            Block::new(
-                "Finds the customizations pipelines AFT (or this provider) built in the AFT management account: \
+            crate::inventory::filters::attributes().into_iter().fold(
+                Block::new(
+                    "Finds the customizations pipelines AFT (or this provider) built in the AFT management account: \
                  `<account id>-customizations-pipeline` for an account of the organization, whose declaration \
                  customizes that account (`VENDED_ACCOUNT_ID`). All filters must match; they apply to the account.",
-            )
-            .attr(Attribute::optional("account_ids", Type::list(Type::String), "Only these accounts (12-digit ids)."))
-            .attr(Attribute::optional(
-                "organizational_units",
-                Type::list(Type::String),
-                "Only accounts in these OUs or below them: `Name`, `Name (ou-…)` or `ou-` ids.",
-            ))
-            .attr(Attribute::optional(
-                "tags",
-                Type::map(Type::String),
-                "Only accounts whose Organizations tags include all these pairs.",
-            ))
-            .attr(Attribute::optional(
-                "email",
-                Type::String,
-                "Only accounts whose email matches this pattern (`*` and `?` wildcards, case-insensitive).",
-            )),
+                ),
+                |b, a| b.attr(a),
+            ),
         )
     }
 
