@@ -181,7 +181,7 @@ impl ControlTower {
     pub fn register(&self, ou_id: &str) {
         let arn = format!("arn:aws:controltower:us-east-1:000000000000:enabledbaseline/OU{}", ou_id.replace('-', ""));
         self.state.lock().unwrap().registered.insert(ou_id.to_string(), arn);
-        let accounts = self.observer.accounts_in(ou_id);
+        let accounts = self.observer.accounts_in(ou_id).unwrap_or_default();
         let mut s = self.state.lock().unwrap();
         let now = Instant::now();
         for a in accounts {
@@ -252,17 +252,17 @@ impl ControlTower {
 }
 
 impl Observer {
-    fn accounts_in(&self, ou: &str) -> Vec<String> {
+    /// The accounts in the OU, sorted; `None` when Organizations did not answer (then nothing is
+    /// concluded from this reading).
+    fn accounts_in(&self, ou: &str) -> Option<Vec<String>> {
         block_on(async {
             let mut out = Vec::new();
             let mut pages = self.org.list_accounts_for_parent().parent_id(ou).into_paginator().send();
             while let Some(page) = pages.next().await {
-                match page {
-                    Ok(p) => out.extend(p.accounts().iter().filter_map(|a| a.id().map(str::to_string))),
-                    Err(_) => return out,
-                }
+                out.extend(page.ok()?.accounts().iter().filter_map(|a| a.id().map(str::to_string)));
             }
-            out
+            out.sort();
+            Some(out)
         })
     }
 
@@ -271,8 +271,19 @@ impl Observer {
     fn observe(&self, st: &Arc<Mutex<State>>) {
         let _one = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let ous: Vec<String> = st.lock().unwrap().registered.keys().cloned().collect();
-        let now_members: Vec<(String, Vec<String>)> =
-            ous.into_iter().map(|ou| (ou.clone(), self.accounts_in(&ou))).collect();
+        // the OUs are read one after another: a move between two reads would show the account in
+        // both or in neither, so the members are read until two readings agree
+        let read = |ous: &[String]| -> Option<Vec<(String, Vec<String>)>> {
+            ous.iter().map(|ou| Some((ou.clone(), self.accounts_in(ou)?))).collect()
+        };
+        let Some(mut now_members) = read(&ous) else { return };
+        for _ in 0..5 {
+            let Some(again) = read(&ous) else { return };
+            if again == now_members {
+                break;
+            }
+            now_members = again;
+        }
         let mut s = st.lock().unwrap();
         let now = Instant::now();
         // departures first: an account that moved from one registered OU to another leaves, then arrives
