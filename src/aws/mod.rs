@@ -14,6 +14,7 @@
 //! Every assumed session is cached by its chain, so a plan over many accounts assumes each role
 //! once per provider process and refreshes credentials only when they expire.
 
+pub mod controltower;
 pub mod dynamodb;
 pub mod errors;
 pub mod names;

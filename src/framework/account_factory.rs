@@ -41,7 +41,7 @@ use super::StepError;
 use super::coordination::{self, Lease};
 use super::poll::{Backoff, Waits, bounded, check_deadline, slot};
 use super::request::AccountRequest;
-use crate::aws::{AwsError, AwsResultExt, clients};
+use crate::aws::{AwsError, AwsResultExt, clients, controltower};
 use crate::context::Context;
 
 /// Control Tower's default quota of concurrent account operations in one organization (it can be
@@ -473,33 +473,18 @@ pub async fn baselines_under_change(
     let arn = memo
         .arn
         .get_or_try_init(|| async {
-            let mut token: Option<String> = None;
-            loop {
-                // any failure, after the client's few retries, leaves this process counting
-                // products only: an endpoint that does not answer (a region without Control
-                // Tower, an emulator without it) is not asked again at every count
-                let page = match ct
-                    .list_baselines()
-                    .set_next_token(token.take())
-                    .send()
-                    .await
-                    .aws("controltower:ListBaselines")
-                {
-                    Ok(p) => p,
-                    Err(e) => {
-                        memo.warn_once(&e.to_string());
-                        return Ok::<_, AwsError>(None);
-                    }
-                };
-                if let Some(b) = page.baselines().iter().find(|b| b.name() == CT_BASELINE) {
-                    return Ok(Some(b.arn().to_string()));
+            // any failure, after the client's few retries, leaves this process counting products
+            // only: an endpoint that does not answer (a region without Control Tower, an emulator
+            // without it) is not asked again at every count
+            match controltower::baseline_arn(ct, CT_BASELINE).await {
+                Ok(Some(arn)) => Ok::<_, AwsError>(Some(arn)),
+                Ok(None) => {
+                    memo.warn_once(&format!("the landing zone has no {CT_BASELINE} baseline"));
+                    Ok(None)
                 }
-                match page.next_token().filter(|t| !t.is_empty()) {
-                    Some(t) => token = Some(t.to_string()),
-                    None => {
-                        memo.warn_once(&format!("the landing zone has no {CT_BASELINE} baseline"));
-                        return Ok(None);
-                    }
+                Err(e) => {
+                    memo.warn_once(&e.to_string());
+                    Ok(None)
                 }
             }
         })
@@ -507,35 +492,19 @@ pub async fn baselines_under_change(
     let Some(arn) = arn else { return Ok(None) };
     let filter =
         EnabledBaselineFilter::builder().baseline_identifiers(arn).statuses(EnablementStatus::UnderChange).build();
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = match ct
-            .list_enabled_baselines()
-            .filter(filter.clone())
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws("controltower:ListEnabledBaselines")
-        {
-            Ok(p) => p,
-            Err(e) if !e.is_transient() => {
-                memo.warn_once(&e.to_string());
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        out.extend(
-            page.enabled_baselines()
-                .iter()
-                .filter(|b| b.baseline_identifier() == arn.as_str())
-                .filter(|b| b.status_summary().and_then(|s| s.status()) == Some(&EnablementStatus::UnderChange))
-                .map(|b| b.target_identifier().to_string()),
-        );
-        match page.next_token().filter(|t| !t.is_empty()) {
-            Some(t) => token = Some(t.to_string()),
-            None => return Ok(Some(out)),
+    let under_change = controltower::enabled_baselines(ct, &filter, false, |b| {
+        (b.baseline_identifier() == arn.as_str()
+            && b.status_summary().and_then(|s| s.status()) == Some(&EnablementStatus::UnderChange))
+        .then(|| b.target_identifier().to_string())
+    })
+    .await;
+    match under_change {
+        Ok(targets) => Ok(Some(targets)),
+        Err(e) if !e.is_transient() => {
+            memo.warn_once(&e.to_string());
+            Ok(None)
         }
+        Err(e) => Err(e),
     }
 }
 

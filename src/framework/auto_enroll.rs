@@ -31,7 +31,7 @@ use super::account_factory::{self, CT_BASELINE};
 use super::coordination::Table;
 use super::poll::Backoff;
 use crate::aws::organizations;
-use crate::aws::{AwsError, AwsResultExt, clients};
+use crate::aws::{AwsError, AwsResultExt, clients, controltower};
 use crate::context::Context;
 
 /// The enrollment of one account in one OU, as Control Tower shows it.
@@ -84,22 +84,11 @@ async fn baseline_arn(ctx: &Context, ct: &aws_sdk_controltower::Client) -> Resul
     let arn = memo
         .0
         .get_or_try_init(|| async {
-            let mut token: Option<String> = None;
-            loop {
-                let page =
-                    ct.list_baselines().set_next_token(token.take()).send().await.aws("controltower:ListBaselines")?;
-                if let Some(b) = page.baselines().iter().find(|b| b.name() == CT_BASELINE) {
-                    return Ok::<_, StepError>(b.arn().to_string());
-                }
-                match page.next_token().filter(|t| !t.is_empty()) {
-                    Some(t) => token = Some(t.to_string()),
-                    None => {
-                        return Err(StepError::Failed(format!(
-                            "the landing zone has no {CT_BASELINE} baseline (controltower:ListBaselines)"
-                        )));
-                    }
-                }
-            }
+            controltower::baseline_arn(ct, CT_BASELINE).await?.ok_or_else(|| {
+                StepError::Failed(format!(
+                    "the landing zone has no {CT_BASELINE} baseline (controltower:ListBaselines)"
+                ))
+            })
         })
         .await?;
     Ok(arn.clone())
@@ -118,27 +107,11 @@ pub async fn registered(
 ) -> Result<Option<Registered>, StepError> {
     let arn = baseline_arn(ctx, ct).await?;
     let filter = EnabledBaselineFilter::builder().baseline_identifiers(&arn).build();
-    let mut token: Option<String> = None;
-    loop {
-        let page = ct
-            .list_enabled_baselines()
-            .filter(filter.clone())
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws("controltower:ListEnabledBaselines")?;
-        if let Some(b) = page
-            .enabled_baselines()
-            .iter()
-            .find(|b| b.baseline_identifier() == arn && targets(b.target_identifier(), ou_id))
-        {
-            return Ok(Some(Registered { enabled_baseline: b.arn().to_string() }));
-        }
-        match page.next_token().filter(|t| !t.is_empty()) {
-            Some(t) => token = Some(t.to_string()),
-            None => return Ok(None),
-        }
-    }
+    Ok(controltower::find_enabled_baseline(ct, &filter, false, |b| {
+        (b.baseline_identifier() == arn && targets(b.target_identifier(), ou_id))
+            .then(|| Registered { enabled_baseline: b.arn().to_string() })
+    })
+    .await?)
 }
 
 /// The account's enrollment under the OU's enabled baseline: its child enabled baseline
@@ -149,42 +122,29 @@ pub async fn enrollment(
     account_id: &str,
 ) -> Result<Enrollment, AwsError> {
     let filter = EnabledBaselineFilter::builder().parent_identifiers(&ou.enabled_baseline).build();
-    let mut token: Option<String> = None;
-    loop {
-        let page = ct
-            .list_enabled_baselines()
-            .filter(filter.clone())
-            .include_children(true)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws("controltower:ListEnabledBaselines")?;
-        let child = page.enabled_baselines().iter().find(|b| {
-            b.parent_identifier() == Some(ou.enabled_baseline.as_str()) && targets(b.target_identifier(), account_id)
-        });
-        if let Some(b) = child {
-            let status = b.status_summary().and_then(|s| s.status());
-            let drift =
-                b.drift_status_summary().and_then(|d| d.types()).and_then(|t| t.inheritance()).and_then(|i| i.status());
-            return Ok(match status {
-                Some(EnablementStatus::Succeeded) if drift != Some(&EnabledBaselineDriftStatus::Drifted) => {
-                    Enrollment::Enrolled
-                }
-                Some(EnablementStatus::Failed) => Enrollment::Failed {
-                    operation: b
-                        .status_summary()
-                        .and_then(|s| s.last_operation_identifier())
-                        .filter(|o| !o.is_empty())
-                        .map(str::to_string),
-                },
-                _ => Enrollment::InProgress,
-            });
+    let found = controltower::find_enabled_baseline(ct, &filter, true, |b| {
+        if b.parent_identifier() != Some(ou.enabled_baseline.as_str()) || !targets(b.target_identifier(), account_id) {
+            return None;
         }
-        match page.next_token().filter(|t| !t.is_empty()) {
-            Some(t) => token = Some(t.to_string()),
-            None => return Ok(Enrollment::Absent),
-        }
-    }
+        let status = b.status_summary().and_then(|s| s.status());
+        let drift =
+            b.drift_status_summary().and_then(|d| d.types()).and_then(|t| t.inheritance()).and_then(|i| i.status());
+        Some(match status {
+            Some(EnablementStatus::Succeeded) if drift != Some(&EnabledBaselineDriftStatus::Drifted) => {
+                Enrollment::Enrolled
+            }
+            Some(EnablementStatus::Failed) => Enrollment::Failed {
+                operation: b
+                    .status_summary()
+                    .and_then(|s| s.last_operation_identifier())
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_string),
+            },
+            _ => Enrollment::InProgress,
+        })
+    })
+    .await?;
+    Ok(found.unwrap_or(Enrollment::Absent))
 }
 
 /// The accounts whose enrollment into the OU is in flight now (their child baseline
@@ -194,29 +154,12 @@ pub async fn enrolling(ct: &aws_sdk_controltower::Client, ou: &Registered) -> Re
         .parent_identifiers(&ou.enabled_baseline)
         .statuses(EnablementStatus::UnderChange)
         .build();
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = ct
-            .list_enabled_baselines()
-            .filter(filter.clone())
-            .include_children(true)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .aws("controltower:ListEnabledBaselines")?;
-        out.extend(
-            page.enabled_baselines()
-                .iter()
-                .filter(|b| b.parent_identifier() == Some(ou.enabled_baseline.as_str()))
-                .filter(|b| b.status_summary().and_then(|s| s.status()) == Some(&EnablementStatus::UnderChange))
-                .map(|b| b.target_identifier().rsplit('/').next().unwrap_or_default().to_string()),
-        );
-        match page.next_token().filter(|t| !t.is_empty()) {
-            Some(t) => token = Some(t.to_string()),
-            None => return Ok(out),
-        }
-    }
+    controltower::enabled_baselines(ct, &filter, true, |b| {
+        (b.parent_identifier() == Some(ou.enabled_baseline.as_str())
+            && b.status_summary().and_then(|s| s.status()) == Some(&EnablementStatus::UnderChange))
+        .then(|| b.target_identifier().rsplit('/').next().unwrap_or_default().to_string())
+    })
+    .await
 }
 
 /// Why this method cannot put an account in `ou` (plan time, reads only): `None` when it can.
