@@ -553,12 +553,7 @@ pub async fn in_flight(ctx: &Context, sc: &Client) -> Result<InFlight, StepError
 /// operation's record ends) only when the total, this operation included, is within the cap;
 /// otherwise it is removed and the count is made again after a randomised pause. Two runners that
 /// write at the same moment both see both leases, so neither takes a place the other took.
-pub(crate) async fn wait_for_room(
-    ctx: &Context,
-    sc: &Client,
-    what: &str,
-    deadline: Instant,
-) -> Result<Lease, StepError> {
+async fn wait_for_room(ctx: &Context, sc: &Client, what: &str, deadline: Instant) -> Result<Lease, StepError> {
     let cap = ctx.settings.max_concurrent_operations.max(1);
     let table = coordination::Table::of(ctx);
     if let Some(t) = &table {
@@ -608,6 +603,22 @@ pub(crate) async fn wait_for_room(
         tokio::time::sleep(jitter).await;
         backoff.pause(deadline, "waiting for Control Tower to finish other account operations").await?;
     }
+}
+
+/// Sends one Account Factory operation on product `name` once Control Tower has room for it:
+/// under this process's gate (so two of its operations never take the last place at once) and
+/// with the organization-wide lease of [`wait_for_room`], which is returned to be held until the
+/// operation's record ends. `send` runs only once admitted.
+pub(crate) async fn send_admitted<T>(
+    ctx: &Context,
+    sc: &Client,
+    name: &str,
+    deadline: Instant,
+    send: impl std::future::Future<Output = T>,
+) -> Result<(Lease, T), StepError> {
+    let _gate = bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
+    let lease = wait_for_room(ctx, sc, name, deadline).await?;
+    Ok((lease, send.await))
 }
 
 /// A pause before trying again what Control Tower refused as busy (it waits for room again
@@ -701,11 +712,7 @@ async fn update(
     let mut current = p.clone();
     loop {
         let (product_id, artifact_id) = update_target(ctx, sc, &current).await?;
-        // held until the operation's record ends
-        let lease;
-        let sent = {
-            let _gate = bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
-            lease = wait_for_room(ctx, sc, &current.name, deadline).await?;
+        let (lease, sent) = send_admitted(ctx, sc, &current.name, deadline, async {
             let attempt = current.last_record_id.clone().unwrap_or_default();
             sc.update_provisioned_product()
                 .provisioned_product_id(&current.id)
@@ -716,7 +723,8 @@ async fn update(
                 .send()
                 .await
                 .aws("servicecatalog:UpdateProvisionedProduct")
-        };
+        })
+        .await?;
         let refused = match sent {
             Ok(out) => {
                 let rid = out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string();
@@ -767,11 +775,7 @@ async fn terminate(ctx: &Context, sc: &Client, p: &Product, deadline: Instant) -
             // Service Catalog refuses to terminate a product under change: wait for it first
             wait_product(ctx, sc, &current, deadline).await?;
         }
-        // held until the operation's record ends
-        let lease;
-        let sent = {
-            let _gate = bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
-            lease = wait_for_room(ctx, sc, &current.name, deadline).await?;
+        let (lease, sent) = send_admitted(ctx, sc, &current.name, deadline, async {
             let attempt = current.last_record_id.clone().unwrap_or_default();
             sc.terminate_provisioned_product()
                 .provisioned_product_id(&current.id)
@@ -779,7 +783,8 @@ async fn terminate(ctx: &Context, sc: &Client, p: &Product, deadline: Instant) -
                 .send()
                 .await
                 .aws("servicecatalog:TerminateProvisionedProduct")
-        };
+        })
+        .await?;
         let refused = match sent {
             Ok(out) => {
                 let rid = out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string();
@@ -970,12 +975,7 @@ pub async fn provision(
                     .into_iter()
                     .map(|(k, v)| ProvisioningParameter::builder().key(k).value(v).build())
                     .collect();
-                // held until the operation's record ends
-                let lease;
-                let sent = {
-                    let _gate =
-                        bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await?;
-                    lease = wait_for_room(ctx, &sc, &name, deadline).await?;
+                let (lease, sent) = send_admitted(ctx, &sc, &name, deadline, async {
                     // a new attempt (nothing of this name exists): a fresh token, kept for the SDK's
                     // own resends of this one call
                     let attempt = uuid::Uuid::new_v4().to_string();
@@ -991,7 +991,8 @@ pub async fn provision(
                         .send()
                         .await
                         .aws("servicecatalog:ProvisionProduct")
-                };
+                })
+                .await?;
                 let outcome = match sent {
                     Ok(out) => {
                         let rid = out.record_detail().and_then(|d| d.record_id()).unwrap_or_default().to_string();

@@ -231,22 +231,18 @@ pub async fn enroll(
     }
     let sc = clients::servicecatalog(&session);
     let what = format!("move {account_id} into {ou_id}");
-    let room = {
-        let gate =
-            super::poll::bounded(ctx.control_tower_gate.lock(), deadline, &ctx.stop, "Control Tower's queue").await;
-        match gate {
-            Ok(_gate) => account_factory::wait_for_room(ctx, &sc, &what, deadline).await,
-            Err(e) => Err(e),
-        }
-    };
-    let room = match room {
+    // the move is sent once Control Tower has room, under the same gate and lease as Account
+    // Factory's operations
+    let admitted =
+        account_factory::send_admitted(ctx, &sc, &what, deadline, super::vend::move_account(&org, account_id, ou_id))
+            .await;
+    let (room, moved) = match admitted {
         Ok(r) => r,
         Err(e) => {
             ou_lease.release().await;
             return Err(e);
         }
     };
-    let moved = super::vend::move_account(&org, account_id, ou_id).await;
     let done = match moved {
         Ok(_) => wait_enrolled(ctx, &ct, &ou, account_id, ou_id, deadline).await,
         Err(e) => Err(e),
