@@ -393,7 +393,6 @@ fn error(kind: &str, msg: &str) -> (u16, Value) {
 }
 
 fn handle(path: &str, req: &Value, st: &Arc<Mutex<State>>, ob: &Observer) -> (u16, Value) {
-    const PAGE: usize = 3;
     let mut s = st.lock().unwrap();
     let op = match path {
         "/list-landingzones" => "ListLandingZones",
@@ -404,16 +403,7 @@ fn handle(path: &str, req: &Value, st: &Arc<Mutex<State>>, ob: &Observer) -> (u1
         other => return error("ResourceNotFoundException", &format!("the stand-in does not serve {other}")),
     };
     s.calls.push(op.to_string());
-    let start: usize = req["nextToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
-    let page = |all: Vec<Value>, key: &str| {
-        let next = (start + PAGE < all.len()).then(|| (start + PAGE).to_string());
-        let items: Vec<Value> = all.into_iter().skip(start).take(PAGE).collect();
-        let mut out = json!({ key: items });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        (200, out)
-    };
+    let page = |all: Vec<Value>, key: &str| super::service_catalog::ct_page(req, all, key);
     let now = Instant::now();
     match op {
         "ListLandingZones" => (200, json!({"landingZones": [{"arn": LANDING_ZONE_ARN}]})),
@@ -430,27 +420,7 @@ fn handle(path: &str, req: &Value, st: &Arc<Mutex<State>>, ob: &Observer) -> (u1
             }
             (200, json!({ "landingZone": lz }))
         }
-        "ListBaselines" => {
-            let all = [
-                "AuditBaseline",
-                "LogArchiveBaseline",
-                "IdentityCenterBaseline",
-                "BackupBaseline",
-                "AWSControlTowerBaseline",
-            ]
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let arn = if *name == "AWSControlTowerBaseline" {
-                    CT_BASELINE_ARN.to_string()
-                } else {
-                    format!("arn:aws:controltower:us-east-1::baseline/STANDIN{i:09}")
-                };
-                json!({"arn": arn, "name": name})
-            })
-            .collect();
-            page(all, "baselines")
-        }
+        "ListBaselines" => page(super::service_catalog::ct_baselines(), "baselines"),
         "GetBaselineOperation" => {
             let id = req["operationIdentifier"].as_str().unwrap_or_default();
             let Some((account, ou, failure)) = s.operations.get(id) else {

@@ -910,9 +910,38 @@ fn refused_artifact(req: &Value, st: &Arc<Mutex<State>>) -> Option<(u16, Value)>
     }
 }
 
+/// One page of a Control Tower list (restJson1), as both Control Tower stand-ins page: by a few,
+/// `nextToken` the index of the next item.
+pub fn ct_page(req: &Value, all: Vec<Value>, key: &str) -> (u16, Value) {
+    const PAGE: usize = 3;
+    let start: usize = req["nextToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let next = (start + PAGE < all.len()).then(|| (start + PAGE).to_string());
+    let items: Vec<Value> = all.into_iter().skip(start).take(PAGE).collect();
+    let mut out = json!({ key: items });
+    if let Some(n) = next {
+        out["nextToken"] = json!(n);
+    }
+    (200, out)
+}
+
+/// The landing zone's baselines as `ListBaselines` lists them, `AWSControlTowerBaseline` among them.
+pub fn ct_baselines() -> Vec<Value> {
+    ["AuditBaseline", "LogArchiveBaseline", "IdentityCenterBaseline", "BackupBaseline", "AWSControlTowerBaseline"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let arn = if *name == "AWSControlTowerBaseline" {
+                CT_BASELINE_ARN.to_string()
+            } else {
+                format!("arn:aws:controltower:us-east-1::baseline/STANDIN{i:09}")
+            };
+            json!({"arn": arn, "name": name, "description": format!("{name} (stand-in)")})
+        })
+        .collect()
+}
+
 /// Control Tower's ListBaselines and ListEnabledBaselines (restJson1), paged by a few.
 fn control_tower(op: &str, req: &Value, st: &Arc<Mutex<State>>) -> (u16, Value) {
-    const PAGE: usize = 3;
     let s = st.lock().unwrap();
     if s.deny_control_tower {
         return error(
@@ -920,38 +949,9 @@ fn control_tower(op: &str, req: &Value, st: &Arc<Mutex<State>>) -> (u16, Value) 
             &format!("User is not authorized to perform: controltower:{op} (the stand-in's deny_control_tower)"),
         );
     }
-    let start: usize = req["nextToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
-    let page = |all: Vec<Value>, key: &str| {
-        let next = (start + PAGE < all.len()).then(|| (start + PAGE).to_string());
-        let items: Vec<Value> = all.into_iter().skip(start).take(PAGE).collect();
-        let mut out = json!({ key: items });
-        if let Some(n) = next {
-            out["nextToken"] = json!(n);
-        }
-        (200, out)
-    };
+    let page = |all: Vec<Value>, key: &str| ct_page(req, all, key);
     match op {
-        "ListBaselines" => {
-            let all = [
-                "AuditBaseline",
-                "LogArchiveBaseline",
-                "IdentityCenterBaseline",
-                "BackupBaseline",
-                "AWSControlTowerBaseline",
-            ]
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let arn = if *name == "AWSControlTowerBaseline" {
-                    CT_BASELINE_ARN.to_string()
-                } else {
-                    format!("arn:aws:controltower:us-east-1::baseline/STANDIN{i:09}")
-                };
-                json!({"arn": arn, "name": name, "description": format!("{name} (stand-in)")})
-            })
-            .collect();
-            page(all, "baselines")
-        }
+        "ListBaselines" => page(ct_baselines(), "baselines"),
         _ => {
             let filter = &req["filter"];
             let wanted =
