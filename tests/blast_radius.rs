@@ -105,13 +105,13 @@ async fn shared_accounts_are_never_closed_parked_or_moved() {
     tf.write(&shared_config(
         &l,
         &shared,
-        "  close_account_on_delete = true\n  parking_organizational_unit = \"Parking\"",
+        "  close_account_on_delete = true\n  parking_organizational_unit = \"Parking\"\n  terminate_product_on_delete = true",
     ));
     let out = tf.run(&["plan", "-input=false", "-no-color", "-json"]);
     assert_ne!(out.code, 0, "{}", out.stdout);
     let errors = out.errors();
     for (role, id, _, _) in &shared {
-        for attr in ["close_account_on_delete", "parking_organizational_unit"] {
+        for attr in ["close_account_on_delete", "parking_organizational_unit", "terminate_product_on_delete"] {
             assert!(
                 errors.iter().any(|d| d["summary"] == format!("Account {id} is the landing zone's {role}").as_str()
                     && d["snippet"]["code"].as_str().is_some_and(|c| c.contains(attr))),
@@ -142,7 +142,12 @@ async fn shared_accounts_are_never_closed_parked_or_moved() {
 
     // a state that asks to close and park them (written before this check existed): destroy
     // says why it keeps them, and keeps them active where they are
-    set_in_state(&tf, serde_json::json!({ "close_account_on_delete": true, "parking_organizational_unit": "Parking" }));
+    set_in_state(
+        &tf,
+        serde_json::json!({
+            "close_account_on_delete": true, "parking_organizational_unit": "Parking", "terminate_product_on_delete": true
+        }),
+    );
     let out = tf.run(&["destroy", "-auto-approve", "-input=false", "-no-color"]).ok();
     let text = one_line(&out.stdout);
     for (role, id, _, ou) in &shared {
