@@ -424,6 +424,9 @@ async fn an_account_still_being_provisioned_is_waited_for_not_adopted() {
     let e = email("inflight");
     let tf = tf_behind("sc-inflight", &proxy);
     tf.write(&format!("{}{}", l.provider(CT), account_block("f", &e, "Sandbox", "")));
+    // the record stays in flight until released: on a loaded machine the second apply may take
+    // longer to get there than the record has left
+    sc.hold(true);
     let mut child = tf.spawn("apply1", &["apply", "-auto-approve", "-input=false", "-no-color"]);
     let start = Instant::now();
     while !sc.calls().iter().any(|c| c == "ProvisionProduct") {
@@ -439,7 +442,20 @@ async fn an_account_still_being_provisioned_is_waited_for_not_adopted() {
     child.wait().unwrap();
     assert_eq!(sc.products()[0].status, "UNDER_CHANGE", "the kill landed inside the provisioning");
     let searches_before = sc.calls().iter().filter(|c| *c == "DescribeRecord").count();
-    tf.apply();
+    let mut second = tf.spawn("apply2", &["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let waited = Instant::now();
+    while sc.calls().iter().filter(|c| *c == "DescribeRecord").count() <= searches_before {
+        assert!(waited.elapsed() < Duration::from_secs(120), "the second apply never asked for the record in flight");
+        assert!(second.try_wait().unwrap().is_none(), "the second apply ended without asking for the record in flight");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sc.products()[0].status, "UNDER_CHANGE", "the record was still in flight when it was asked for");
+    sc.hold(false);
+    assert!(
+        second.wait().unwrap().success(),
+        "the second apply failed: {}",
+        std::fs::read_to_string(tf.dir.join("apply2.err")).unwrap_or_default()
+    );
     let r = sc.report();
     assert_eq!(sc.products().len(), 1, "no second provisioned product");
     assert_eq!(r.provisioned, 1);

@@ -136,6 +136,26 @@ struct State {
     deny_control_tower: bool,
     baselines: Vec<Baseline>,
     enrolled: usize,
+    /// Records run to their end only while this is false ([`ServiceCatalog::hold`]).
+    held: bool,
+}
+
+/// A moment several threads wait for ([`ServiceCatalog::next_operation`]).
+#[derive(Default)]
+struct Moment(Mutex<bool>, std::sync::Condvar);
+
+impl Moment {
+    fn wait(&self) {
+        let mut came = self.0.lock().unwrap();
+        while !*came {
+            came = self.1.wait(came).unwrap();
+        }
+    }
+
+    fn arrive(&self) {
+        *self.0.lock().unwrap() = true;
+        self.1.notify_all();
+    }
 }
 
 /// What [`ServiceCatalog::on_account`] runs in each new account.
@@ -269,9 +289,11 @@ impl ServiceCatalog {
     }
 
     /// Starts `n` Control Tower baseline operations outside Account Factory (enabling or resetting
-    /// `AWSControlTowerBaseline` on an OU or an enrolled account), each `UNDER_CHANGE` for
-    /// `lasting`: they count against the limit and show only in ListEnabledBaselines.
+    /// `AWSControlTowerBaseline` on an OU or an enrolled account), each `UNDER_CHANGE` until
+    /// `lasting` after the next Account Factory operation (see [`ServiceCatalog::foreign`]): they
+    /// count against the limit and show only in ListEnabledBaselines.
     pub fn foreign_baselines(&self, n: usize, lasting: Duration) {
+        let met = self.next_operation();
         for i in 0..n {
             let target = match i % 2 {
                 0 => format!("arn:aws:organizations::000000000000:ou/o-standin/ou-stan-{}", &short_id("x")[2..10]),
@@ -282,8 +304,9 @@ impl ServiceCatalog {
                 s.baselines.push(Baseline { target: target.clone(), status: "UNDER_CHANGE".into() });
                 begin(&mut s);
             }
-            let st = self.state.clone();
+            let (st, met) = (self.state.clone(), met.clone());
             std::thread::spawn(move || {
+                met.wait();
                 std::thread::sleep(lasting);
                 let mut s = st.lock().unwrap();
                 s.in_flight -= 1;
@@ -292,6 +315,30 @@ impl ServiceCatalog {
                 }
             });
         }
+    }
+
+    /// Waits (on a thread of its own, shared by the operations started together) for the first
+    /// Account Factory operation sent after now, or five minutes at most.
+    fn next_operation(&self) -> Arc<Moment> {
+        const OPERATIONS: [&str; 3] = ["ProvisionProduct", "UpdateProvisionedProduct", "TerminateProvisionedProduct"];
+        let count = |s: &State| s.calls.iter().filter(|c| OPERATIONS.contains(&c.as_str())).count();
+        let before = count(&self.state.lock().unwrap());
+        let (st, met) = (self.state.clone(), Arc::new(Moment::default()));
+        let arrived = met.clone();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(300);
+            while count(&st.lock().unwrap()) == before && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            arrived.arrive();
+        });
+        met
+    }
+
+    /// While `true`, records that reach their end wait there (the product stays `UNDER_CHANGE`,
+    /// the record `IN_PROGRESS`), so a test can act while one is certainly in flight.
+    pub fn hold(&self, held: bool) {
+        self.state.lock().unwrap().held = held;
     }
 
     /// A product of this name left `ERROR` by a provisioning that failed before Control Tower
@@ -363,8 +410,12 @@ impl ServiceCatalog {
     }
 
     /// Starts `n` account operations as another principal (another AFT, the console), each in
-    /// flight for `lasting`.
+    /// flight until `lasting` after the next Account Factory operation (ProvisionProduct,
+    /// UpdateProvisionedProduct or TerminateProvisionedProduct) reaches the stand-in. Counting
+    /// from that call rather than from now keeps them in flight when the provider meets them
+    /// however long Terraform takes to get there on a loaded machine.
     pub fn foreign(&self, n: usize, lasting: Duration) {
+        let met = self.next_operation();
         for _ in 0..n {
             let (pp, rec) = (short_id("pp"), short_id("rec"));
             {
@@ -384,8 +435,9 @@ impl ServiceCatalog {
                     .insert(rec.clone(), Record { status: "IN_PROGRESS".into(), errors: vec![], detail: json!({}) });
                 begin(&mut s);
             }
-            let st = self.state.clone();
+            let (st, met) = (self.state.clone(), met.clone());
             std::thread::spawn(move || {
+                met.wait();
                 std::thread::sleep(lasting);
                 let mut s = st.lock().unwrap();
                 s.in_flight -= 1;
@@ -1074,6 +1126,9 @@ fn run(
         }
     }
     std::thread::sleep(delay / 2);
+    while st.lock().unwrap().held {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     if recovering && result.is_ok() {
         st.lock().unwrap().recovered += 1;
     }
