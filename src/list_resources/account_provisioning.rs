@@ -64,12 +64,13 @@ impl ListResource<Context> for AccountProvisioningList {
             Diagnostics::from(Diagnostic::error("Listing AFT accounts failed", e.to_string()))
         };
         let snap = inventory::shared(ctx).await.map_err(fail)?;
+        let items = inventory::metadata_items(ctx).await.map_err(fail)?;
         let requests = crate::framework::request_row::aft_requests(ctx).await.map_err(fail)?;
         let matcher = f.resolve(ctx, &snap).await?;
         let mut ids: Vec<&String> = snap
             .accounts
             .values()
-            .filter(|a| snap.metadata.contains_key(&a.id) || requests.contains_key(&a.email.to_ascii_lowercase()))
+            .filter(|a| items.contains_key(&a.id) || requests.contains_key(&a.email.to_ascii_lowercase()))
             .map(|a| &a.id)
             .collect();
         ids.sort();
@@ -83,7 +84,7 @@ impl ListResource<Context> for AccountProvisioningList {
                 continue;
             }
             let parent = snap.parents.get(id).cloned().unwrap_or_default();
-            let item = snap.metadata.get(id);
+            let item = items.get(id);
             let request = item
                 .and_then(|i| i.request.clone())
                 .or_else(|| requests.get(&account.email.to_ascii_lowercase()).cloned());
