@@ -51,9 +51,13 @@ lint:
 # instead of a second, check-only pass over all ~200 of them. Same lints as `make lint`.
 CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS='-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__'
 
+# The test binaries run TEST_JOBS at a time (scripts/run_tests.py; cargo's own runner runs them one
+# after another): each waits on Terraform, the emulator and modelled AWS delays most of the time.
+TEST_JOBS ?= 3
+
 test: toolchain
 	cargo fmt --check
-	$(CLIPPY_BUILD) cargo test --all-targets $(DEV_FEATURES)
+	$(CLIPPY_BUILD) $(PYTHON) scripts/run_tests.py --jobs $(TEST_JOBS) --all-targets $(DEV_FEATURES)
 
 demo: toolchain build
 	scripts/demo.sh
