@@ -14,8 +14,11 @@ BENCH_ARGS ?=
 # One feature set for the debug build and the tests (Cargo.toml's test-util): each dependency compiles once.
 DEV_FEATURES := --features test-util
 
+# BUILD_FLAGS=--timings writes cargo's per-crate build report (target/cargo-timings/).
+BUILD_FLAGS ?=
+
 build:
-	cargo build $(DEV_FEATURES)
+	cargo build $(DEV_FEATURES) $(BUILD_FLAGS)
 
 release:
 	cargo build --release
