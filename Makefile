@@ -45,7 +45,7 @@ $(STAMP): scripts/requirements.txt scripts/terraform.py scripts/terraform-versio
 	touch $@
 
 lint:
-	cargo fmt --check
+	cargo fmt --all --check
 	cargo clippy --all-targets $(DEV_FEATURES) -- -D warnings
 
 # `make test` lints while it builds: clippy-driver compiles this crate's targets (as
@@ -59,7 +59,7 @@ CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS='-D__CLIPPY_HA
 TEST_JOBS ?= 3
 
 test: toolchain
-	cargo fmt --check
+	cargo fmt --all --check
 	$(CLIPPY_BUILD) $(PYTHON) scripts/run_tests.py --jobs $(TEST_JOBS) --all-targets $(DEV_FEATURES)
 
 demo: toolchain build

@@ -1,6 +1,6 @@
 //! `aft_account_provisioning` end to end: real Terraform, the built provider, moto.
 
-mod common;
+use aft_test_harness as common;
 
 use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
 use common::terraform::change_of;

@@ -2,7 +2,7 @@
 //! attribute (Terraform turns our attribute path into the offending source line), and nothing
 //! is created in AWS.
 
-mod common;
+use aft_test_harness as common;
 
 use common::{Landing, Tf};
 

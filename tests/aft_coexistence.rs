@@ -6,7 +6,7 @@
 //! v1.20.1's identify-targets and request-trigger code; the tables it reads are the real ones in
 //! moto. "What listens" is real too: moto's event source mappings and DynamoDB stream settings.
 
-mod common;
+use aft_test_harness as common;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -5,7 +5,7 @@
 //! ends; OU changes and adoption the same way; a failed enrollment reported with its account, OU
 //! and operation; plan-time refusals where nothing would be enrolled.
 
-mod common;
+use aft_test_harness as common;
 
 use std::time::Duration;
 

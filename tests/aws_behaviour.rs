@@ -5,7 +5,7 @@
 //! (tests/common/service_catalog.rs) make the emulator behave that way; docs/reliability.md gives
 //! each behaviour's source.
 
-mod common;
+use aft_test_harness as common;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 //! validate or plan with an error whose source snippet is the offending attribute, and the
 //! provider makes no AWS call at all (counted by the proxy every call goes through).
 
-mod common;
+use aft_test_harness as common;
 
 use common::proxy::Proxy;
 use common::{Landing, Tf};

@@ -3,7 +3,7 @@
 //! deletes; a failed create that was untainted runs again. Real Terraform, the built provider,
 //! moto.
 
-mod common;
+use aft_test_harness as common;
 
 use common::fixtures::{account_block, put_parameter};
 use common::terraform::change_of;

@@ -6,7 +6,7 @@
 //! provisioned again, an unmanaged account enrolled, baselines in flight counted, a park through
 //! the product.
 
-mod common;
+use aft_test_harness as common;
 
 use std::time::Duration;
 

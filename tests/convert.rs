@@ -8,7 +8,7 @@
 //! configuration against AFT-vended accounts in moto (only imports) and applies the removed
 //! blocks to the request repository's own state (forgotten, not destroyed).
 
-mod common;
+use aft_test_harness as common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

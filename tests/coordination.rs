@@ -2,7 +2,7 @@
 //! state at a time. (Two states applying at once, with kills and faults: tests/many_runners.rs.)
 //! Real Terraform, the built provider, moto.
 
-mod common;
+use aft_test_harness as common;
 
 use std::collections::HashMap;
 

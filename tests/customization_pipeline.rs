@@ -1,7 +1,7 @@
 //! `aft_customization_pipeline` and `aft_accounts` against moto (moto runs every pipeline
 //! execution to `Succeeded` at once; failures and concurrency are in tests/pipeline_runner.rs).
 
-mod common;
+use aft_test_harness as common;
 
 use common::{Landing, Tf};
 

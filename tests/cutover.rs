@@ -7,7 +7,7 @@
 //! make no AWS write (so no AFT Lambda is triggered: no row, no Control Tower event), the next plan
 //! is empty; after the guide's step that turns AFT's listeners off, nothing is reported.
 
-mod common;
+use aft_test_harness as common;
 
 use std::collections::BTreeMap;
 use std::process::Command;

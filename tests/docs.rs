@@ -2,7 +2,7 @@
 //! source, list resource and action page from this build's schema, templates/ and examples/, and
 //! fails with a diff when a committed page differs (`make docs` rewrites them).
 
-mod common;
+use aft_test_harness as common;
 
 use std::process::Command;
 

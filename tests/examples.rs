@@ -1,6 +1,6 @@
 //! Every example under examples/ is planned and applied against moto.
 
-mod common;
+use aft_test_harness as common;
 
 use common::{Landing, Tf};
 

@@ -4,7 +4,7 @@
 //! VPCs go only at the run that vended the account, and never one with network interfaces: an
 //! adopted account and every later run keep theirs.
 
-mod common;
+use aft_test_harness as common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! schemas carry descriptions, bad input is pinned to its attribute, and the plugin channel is
 //! strict mutual TLS.
 
-mod common;
+use aft_test_harness as common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

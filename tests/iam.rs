@@ -33,7 +33,7 @@
 //! Condition keys are not evaluated (moto ignores them), so the KMS statements' `alias/aft`
 //! condition is not exercised; neither is KMS itself (moto's tables and topics are not encrypted).
 
-mod common;
+use aft_test_harness as common;
 
 use std::collections::BTreeSet;
 

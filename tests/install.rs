@@ -7,7 +7,7 @@
 //! directory verifies against that lock file; a tampered archive is refused; the installed binary
 //! plans and applies.
 
-mod common;
+use aft_test_harness as common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

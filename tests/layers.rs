@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-mod common;
+use aft_test_harness as common;
 
 /// Module name → layer number, from the table in lib.rs's `//!` docs
 /// (`//! | 2 | \`resources\`, \`data_sources\` | …`).

@@ -3,7 +3,7 @@
 //! generated configuration imports with a plan of imports only, and `aft-convert
 //! --rename-generated` names the generated blocks of both list resources after the accounts.
 
-mod common;
+use aft_test_harness as common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;

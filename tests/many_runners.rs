@@ -10,7 +10,7 @@
 //! choices (which kill when; the interleaving itself is the machine's); `AFT_RUNNERS_KILLS`
 //! (kills per state, default 3), `AFT_SC_DELAY_MS` and `AFT_FOREIGN_MS` tune it.
 
-mod common;
+use aft_test_harness as common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,7 +2,7 @@
 //! generates their configuration, the import plans nothing else, and the
 //! `aft_invoke_customizations` action re-runs exactly its targets without touching the state.
 
-mod common;
+use aft_test_harness as common;
 
 use common::fixtures::{CUSTOMIZATIONS_ASL, account_block};
 use common::{Landing, Tf, aft};

@@ -2,7 +2,7 @@
 //! show (its executions succeed at once): a failed execution names its stage and action, the
 //! provider-wide cap holds across concurrent runs, and throttled starts are retried.
 
-mod common;
+use aft_test_harness as common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

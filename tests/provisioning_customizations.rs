@@ -1,7 +1,7 @@
 //! `aft_provisioning_customizations`: the customization state machine deployed and checked by the
 //! provider, and accounts re-running their customizations when it changes.
 
-mod common;
+use aft_test_harness as common;
 
 use common::fixtures::account_block;
 use common::{Landing, Tf};

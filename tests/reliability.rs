@@ -6,7 +6,7 @@
 //! never reach state, plans, logs or notifications; timeouts and Ctrl-C end long waits with the
 //! state saved so far.
 
-mod common;
+use aft_test_harness as common;
 
 use std::time::{Duration, Instant};
 

@@ -11,7 +11,7 @@
 //! with refresh is empty too. Under the newest Terraform and the oldest of the version matrix
 //! (scripts/terraform-versions.txt), which writes no resource identities.
 
-mod common;
+use aft_test_harness as common;
 
 use std::collections::BTreeMap;
 

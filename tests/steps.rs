@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-mod common;
+use aft_test_harness as common;
 
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use terraform_provider_aft::framework::features::{cloudtrail, default_vpcs, enterprise_support};

@@ -6,7 +6,7 @@
 //! `required_version` (as the examples carry it) makes Terraform fail with a message naming the
 //! version needed before it reads anything else.
 
-mod common;
+use aft_test_harness as common;
 
 use common::fixtures::account_block;
 use common::moto::venv_bin;

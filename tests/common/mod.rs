@@ -1,5 +1,7 @@
 //! Test harness shared by the integration tests: a moto server per test binary, fixtures seeded
-//! with the AWS SDK, and a runner for the real Terraform CLI against the built provider.
+//! with the AWS SDK, and a runner for the real Terraform CLI against the built provider. It is the
+//! library of the `aft-test-harness` crate (tests/harness/Cargo.toml), compiled once for every test
+//! binary; the tests name it `common` (`use aft_test_harness as common;`).
 #![allow(dead_code, unused_imports)]
 
 pub mod aft;
@@ -17,9 +19,9 @@ pub use http as http_client;
 pub use moto::Moto;
 pub use terraform::Tf;
 
-/// The repository root.
+/// The repository root (this crate is tests/harness in it).
 pub fn repo() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository root")
 }
 
 /// Every `.rs` file below `dir`.

@@ -18,6 +18,7 @@ pub const ORGS: &str = "  account_factory {\n    method = \"organizations\"\n  }
 pub struct Rng(pub u64);
 
 impl Rng {
+    #[allow(clippy::should_implement_trait)] // a seeded generator's next number, not an iterator
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;

@@ -63,9 +63,15 @@ pub fn kill_group(pid: u32, signal: &str) {
     let _ = Command::new("kill").args([signal, "--", &format!("-{pid}")]).status();
 }
 
-/// The provider binary cargo built for these tests.
+/// The provider binary cargo built for these tests: beside the directory of the running test
+/// executable (`target/<profile>/deps/<test>-<hash>` → `target/<profile>/terraform-provider-aft`),
+/// where cargo puts the package's binaries before it runs its integration tests.
 pub fn provider_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-aft"))
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("terraform-provider-aft");
+    assert!(bin.exists(), "{} is missing: cargo builds it before integration tests", bin.display());
+    bin
 }
 
 impl Tf {
