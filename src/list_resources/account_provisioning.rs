@@ -63,8 +63,7 @@ impl ListResource<Context> for AccountProvisioningList {
         let fail = |e: crate::aws::AwsError| {
             Diagnostics::from(Diagnostic::error("Listing AFT accounts failed", e.to_string()))
         };
-        let snap = inventory::shared(ctx).await.map_err(fail)?;
-        let items = inventory::metadata_items(ctx).await.map_err(fail)?;
+        let (snap, items) = tokio::try_join!(inventory::shared(ctx), inventory::metadata_items(ctx)).map_err(fail)?;
         let requests = crate::framework::request_row::aft_requests(ctx).await.map_err(fail)?;
         let matcher = f.resolve(ctx, &snap).await?;
         let mut ids: Vec<&String> = snap
