@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.toolchain-installed
 
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: build release dist toolchain test lint demo docs bench bench-5000 fuzz clean
+.PHONY: build release dist toolchain test test-build lint demo docs bench bench-5000 fuzz clean
 
 BENCH_N    ?= 1000
 BENCH_ARGS ?=
@@ -58,11 +58,18 @@ CLIPPY_BUILD := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS='-D__CLIPPY_HA
 # after another): each waits on Terraform, the emulator and modelled AWS delays most of the time.
 TEST_JOBS ?= 3
 
-test: toolchain
+# The toolchain (pip) and the build (cargo) do not depend on each other: on a fresh clone they run
+# at once (`$(MAKE) -j2`), the toolchain's downloads and unpacking beside the compiler.
+test:
 	cargo fmt --all --check
+	$(MAKE) -j2 toolchain test-build
 	$(CLIPPY_BUILD) $(PYTHON) scripts/run_tests.py --jobs $(TEST_JOBS) --all-targets $(DEV_FEATURES)
 
-demo: toolchain build
+test-build:
+	$(CLIPPY_BUILD) cargo test --no-run --all-targets $(DEV_FEATURES)
+
+demo:
+	$(MAKE) -j2 toolchain build
 	scripts/demo.sh
 
 # The Registry pages docs/index.md, docs/{resources,data-sources,list-resources,actions}/ from
