@@ -140,24 +140,6 @@ struct State {
     held: bool,
 }
 
-/// A moment several threads wait for ([`ServiceCatalog::next_operation`]).
-#[derive(Default)]
-struct Moment(Mutex<bool>, std::sync::Condvar);
-
-impl Moment {
-    fn wait(&self) {
-        let mut came = self.0.lock().unwrap();
-        while !*came {
-            came = self.1.wait(came).unwrap();
-        }
-    }
-
-    fn arrive(&self) {
-        *self.0.lock().unwrap() = true;
-        self.1.notify_all();
-    }
-}
-
 /// What [`ServiceCatalog::on_account`] runs in each new account.
 type AccountHook = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -293,7 +275,7 @@ impl ServiceCatalog {
     /// `lasting` after the next Account Factory operation (see [`ServiceCatalog::foreign`]): they
     /// count against the limit and show only in ListEnabledBaselines.
     pub fn foreign_baselines(&self, n: usize, lasting: Duration) {
-        let met = self.next_operation();
+        let before = operations(&self.state.lock().unwrap());
         for i in 0..n {
             let target = match i % 2 {
                 0 => format!("arn:aws:organizations::000000000000:ou/o-standin/ou-stan-{}", &short_id("x")[2..10]),
@@ -304,9 +286,9 @@ impl ServiceCatalog {
                 s.baselines.push(Baseline { target: target.clone(), status: "UNDER_CHANGE".into() });
                 begin(&mut s);
             }
-            let (st, met) = (self.state.clone(), met.clone());
+            let st = self.state.clone();
             std::thread::spawn(move || {
-                met.wait();
+                wait_for_operation(&st, before);
                 std::thread::sleep(lasting);
                 let mut s = st.lock().unwrap();
                 s.in_flight -= 1;
@@ -315,24 +297,6 @@ impl ServiceCatalog {
                 }
             });
         }
-    }
-
-    /// Waits (on a thread of its own, shared by the operations started together) for the first
-    /// Account Factory operation sent after now, or five minutes at most.
-    fn next_operation(&self) -> Arc<Moment> {
-        const OPERATIONS: [&str; 3] = ["ProvisionProduct", "UpdateProvisionedProduct", "TerminateProvisionedProduct"];
-        let count = |s: &State| s.calls.iter().filter(|c| OPERATIONS.contains(&c.as_str())).count();
-        let before = count(&self.state.lock().unwrap());
-        let (st, met) = (self.state.clone(), Arc::new(Moment::default()));
-        let arrived = met.clone();
-        std::thread::spawn(move || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(300);
-            while count(&st.lock().unwrap()) == before && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            arrived.arrive();
-        });
-        met
     }
 
     /// While `true`, records that reach their end wait there (the product stays `UNDER_CHANGE`,
@@ -415,7 +379,7 @@ impl ServiceCatalog {
     /// from that call rather than from now keeps them in flight when the provider meets them
     /// however long Terraform takes to get there on a loaded machine.
     pub fn foreign(&self, n: usize, lasting: Duration) {
-        let met = self.next_operation();
+        let before = operations(&self.state.lock().unwrap());
         for _ in 0..n {
             let (pp, rec) = (short_id("pp"), short_id("rec"));
             {
@@ -435,9 +399,9 @@ impl ServiceCatalog {
                     .insert(rec.clone(), Record { status: "IN_PROGRESS".into(), errors: vec![], detail: json!({}) });
                 begin(&mut s);
             }
-            let (st, met) = (self.state.clone(), met.clone());
+            let st = self.state.clone();
             std::thread::spawn(move || {
-                met.wait();
+                wait_for_operation(&st, before);
                 std::thread::sleep(lasting);
                 let mut s = st.lock().unwrap();
                 s.in_flight -= 1;
@@ -523,6 +487,22 @@ fn short_id(prefix: &str) -> String {
 
 fn rand_digits() -> u64 {
     (uuid::Uuid::new_v4().as_u128() % 100_000_000_000) as u64
+}
+
+/// How many Account Factory operations (ProvisionProduct, UpdateProvisionedProduct,
+/// TerminateProvisionedProduct) reached the stand-in (caller holds the lock).
+fn operations(s: &State) -> usize {
+    const OPERATIONS: [&str; 3] = ["ProvisionProduct", "UpdateProvisionedProduct", "TerminateProvisionedProduct"];
+    s.calls.iter().filter(|c| OPERATIONS.contains(&c.as_str())).count()
+}
+
+/// Waits until more than `before` Account Factory operations have reached the stand-in (the
+/// first one after a foreign operation started), or five minutes at most.
+fn wait_for_operation(st: &Mutex<State>, before: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    while operations(&st.lock().unwrap()) == before && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// One more operation in flight (caller holds the lock); false when Control Tower is at its limit.
