@@ -52,7 +52,7 @@ pub struct Snapshot {
     /// The root id.
     pub root: String,
     /// The account ids that have an item in AFT's metadata table.
-    pub metadata: HashSet<String>,
+    pub metadata_ids: HashSet<String>,
     /// When it was read.
     pub taken: Option<Instant>,
 }
@@ -77,7 +77,7 @@ impl Snapshot {
             crate::plugin::timings::record("bulk read: metadata keys", began.elapsed());
             Ok::<_, AwsError>(ids.into_iter().collect::<HashSet<_>>())
         };
-        let ((root, ous, found), metadata) = tokio::try_join!(org, metadata)?;
+        let ((root, ous, found), metadata_ids) = tokio::try_join!(org, metadata)?;
         let mut accounts = HashMap::with_capacity(found.len());
         let mut parents = HashMap::with_capacity(found.len());
         for (a, parent) in found {
@@ -85,7 +85,7 @@ impl Snapshot {
             accounts.insert(a.id.clone(), a);
         }
         crate::plugin::timings::record("bulk read (organization + metadata)", began.elapsed());
-        Ok(Snapshot { accounts, parents, ous, root, metadata, taken: Some(Instant::now()) })
+        Ok(Snapshot { accounts, parents, ous, root, metadata_ids, taken: Some(Instant::now()) })
     }
 
     /// The OU `id` and every OU below it.
@@ -204,7 +204,7 @@ pub async fn shared(ctx: &Context) -> Result<Arc<Snapshot>, AwsError> {
             tracing::info!(
                 accounts = s.accounts.len(),
                 ous = s.ous.len(),
-                metadata_items = s.metadata.len(),
+                metadata_items = s.metadata_ids.len(),
                 ms = started.elapsed().as_millis() as u64,
                 "read the organization and the metadata table"
             );

@@ -669,7 +669,7 @@ impl Resource<Context> for AccountProvisioning {
         if account.status != "ACTIVE" {
             drift.push(format!("account is {}", account.status));
         }
-        if !snap.metadata.contains(id) && metadata::get(ctx, id).await.map_err(fail)?.is_none() {
+        if !snap.metadata_ids.contains(id) && metadata::get(ctx, id).await.map_err(fail)?.is_none() {
             drift.push(format!("metadata item missing from {}", ctx.settings.metadata_table));
         }
         let parent = match snap.parents.get(id) {
