@@ -35,8 +35,6 @@ AWS behaviour (off unless configured; see docs/reliability.md for each one's sou
                           Describe/ListCreateAccountStatus say IN_PROGRESS until then
   create_account_failures {"email substring": "FailureReason"}: such a CreateAccount is not
                           forwarded; its request goes IN_PROGRESS, then FAILED with that reason.
-                          A CreateAccount for an email an earlier one (through the proxy) got
-                          fails the same way with EMAIL_ALREADY_EXISTS, as in AWS
   close_account_seconds   a closed account is PENDING_CLOSURE this long, then SUSPENDED
   close_account_quota     CloseAccount beyond this many answers ConstraintViolationException
                           (Reason CLOSE_ACCOUNT_QUOTA_EXCEEDED)
@@ -44,6 +42,9 @@ AWS behaviour (off unless configured; see docs/reliability.md for each one's sou
                           AccessDenied) nor handed to Step Functions or CodePipeline
                           (AccessDeniedException / InvalidStructureException) this long
 GET /__proxy/behaviour reports what the behaviours did (counts by kind).
+Whatever the behaviour, a CreateAccount for an email an account already has fails like the
+failures above with EMAIL_ALREADY_EXISTS, as in AWS (moto makes a second account): the proxy
+knows the emails of the accounts created through it and of those its Organizations answers showed.
 
 Routing: --route SERVICE=URL (repeatable) forwards that service's requests (by the SigV4 scope,
 e.g. servicecatalog) to another upstream instead of moto, so a test's stand-in for a service moto
@@ -262,6 +263,7 @@ class Behaviour:
                     "close_account_quota": None, "role_propagation_seconds": 0.0,
                     "create_account_failures": {}}
         self.creations = {}   # request id -> {account, name, email, ready, reason, requested}
+        self.emails = set()   # lowercase emails of the accounts known to exist
         self.closing = {}     # account id -> time it becomes SUSPENDED
         self.closed = 0
         self.roles = {}       # role ARN -> time it becomes usable
@@ -308,8 +310,9 @@ class Behaviour:
             if key == "organizations:CreateAccount":
                 email = str(req.get("Email", ""))
                 # AWS refuses an email an account already has (moto makes a second account)
-                taken = any(c["email"] and c["email"].lower() == email.lower() and not c["reason"]
-                            for c in self.creations.values())
+                taken = email.lower() in self.emails or any(
+                    c["email"] and c["email"].lower() == email.lower() and not c["reason"]
+                    for c in self.creations.values())
                 failures = dict(self.cfg["create_account_failures"])
                 if taken:
                     failures = {email: "EMAIL_ALREADY_EXISTS"}
@@ -395,8 +398,14 @@ class Behaviour:
         except ValueError:
             return data
         with self.lock:
+            if key in ("organizations:ListAccounts", "organizations:ListAccountsForParent"):
+                self.emails.update(str(a.get("Email", "")).lower() for a in out.get("Accounts", []))
+            elif key == "organizations:DescribeAccount":
+                self.emails.add(str((out.get("Account") or {}).get("Email", "")).lower())
             if key == "organizations:CreateAccount":
                 st = out.get("CreateAccountStatus") or {}
+                if req.get("Email"):
+                    self.emails.add(str(req["Email"]).lower())
                 if st.get("Id") and self.cfg["create_account_seconds"] > 0:
                     self.creations[st["Id"]] = {"account": st.get("AccountId"), "name": st.get("AccountName"),
                                                 "email": req.get("Email"), "reason": None, "requested": now,

@@ -63,6 +63,73 @@ async fn vending_waits_for_an_asynchronous_create_account_and_for_new_roles_to_p
     assert_eq!(tf.plan_exit(), 0);
 }
 
+/// Organizations has no lookup by email: an apply lists the organization once for all its
+/// creations, where it paged the whole organization before each CreateAccount (issue 28: 97,401
+/// of the 196,899 calls of a 2,500-account apply). An account another principal makes after that
+/// listing is refused to CreateAccount with EMAIL_ALREADY_EXISTS, as AWS does, and adopted then:
+/// never a second account, and recorded as another's, never as vended.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_creates_of_an_apply_share_one_listing_and_adopt_an_account_made_after_it() {
+    let l = Landing::new().await;
+    let proxy = Proxy::like_aws(&[], &[]);
+    // the first creation takes a while: the other principal's account is made during it, after
+    // the apply listed the organization and before the creations that wait for the first one
+    proxy.behave(serde_json::json!({"create_account_seconds": 4}));
+    let first = email("listed-first");
+    let late = email("made-late");
+    let fleet: Vec<String> = (0..5).map(|i| email(&format!("fleet{i}"))).collect();
+    let after_first = "  depends_on = [aft_account_provisioning.first]";
+    let mut hcl = format!("{}{}", l.provider(ORGS), account_block("first", &first, "Sandbox", ""));
+    hcl += &account_block("late", &late, "Sandbox", after_first);
+    for (i, e) in fleet.iter().enumerate() {
+        hcl += &account_block(&format!("fleet{i}"), e, "Sandbox", after_first);
+    }
+    let tf = tf_behind("one-listing", &proxy);
+    tf.write(&hcl);
+    let calls = |action: &str| proxy.calls().get(&format!("organizations:{action}")).copied().unwrap_or(0);
+    let (out, theirs) = std::thread::scope(|s| {
+        let apply = s.spawn(|| apply(&tf));
+        let started = Instant::now();
+        while calls("CreateAccount") == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(120) && !apply.is_finished(),
+                "the first CreateAccount never came"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // another principal (the console, another state) makes the account through the same AWS
+        // (a thread of its own: this one is inside the test's runtime)
+        let made = s
+            .spawn(|| {
+                let conf =
+                    aws_sdk_organizations::config::Builder::from(&l.ct_cfg).endpoint_url(&proxy.endpoint).build();
+                let other = aws_sdk_organizations::Client::from_conf(conf);
+                tokio::runtime::Runtime::new().unwrap().block_on(async {
+                    let out = other.create_account().email(&late).account_name("made-elsewhere").send().await.unwrap();
+                    out.create_account_status().and_then(|s| s.id()).unwrap().to_string()
+                })
+            })
+            .join()
+            .unwrap();
+        (apply.join().unwrap(), made)
+    });
+    assert_eq!(out.code, 0, "{}", one_line(&out.stderr));
+    assert!(!theirs.is_empty());
+    let ids = l.accounts_with_email(&late).await;
+    assert_eq!(ids.len(), 1, "one account for the email, not a second: {ids:?}");
+    let late_state = tf.values("aft_account_provisioning.late");
+    assert_eq!(late_state["account_id"], ids[0].as_str());
+    assert_eq!(l.parent(&ids[0]).await, l.ous["Sandbox"], "the adopted account was moved where the request says");
+    assert_eq!(proxy.acted("create_account_email_taken"), 1, "{}", proxy.behaviour());
+    for e in fleet.iter().chain([&first]) {
+        assert_eq!(l.accounts_with_email(e).await.len(), 1, "{e}");
+    }
+    // seven creations: one listing before them, one after the refusal (each one page here), where
+    // each creation paged the organization three times before
+    let listings = calls("ListAccounts");
+    assert!(listings <= 3, "{listings} ListAccounts for 7 creations: {:?}", proxy.calls());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_create_account_names_its_reason_and_leaves_nothing_behind() {
     let l = Landing::new().await;

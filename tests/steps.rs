@@ -1400,8 +1400,10 @@ mod create_account {
     }
 
     /// Vends our request into OU through `org`.
-    async fn vend_ours(org: &Client) -> Result<String, StepError> {
-        vend::create_with_organizations(org, &request(), OU, "AWSControlTowerExecution", &common::fast_waits()).await
+    async fn vend_ours(org: &Client) -> Result<vend::Created, StepError> {
+        let index = vend::AccountsByEmail::default();
+        vend::create_with_organizations(org, &index, &request(), OU, "AWSControlTowerExecution", &common::fast_waits())
+            .await
     }
 
     #[tokio::test]
@@ -1439,8 +1441,8 @@ mod create_account {
             RuleMode::MatchAny,
             [&list, &parents, &moved, &in_flight, &create, &progress, &describe]
         );
-        let id = vend_ours(&org).await.unwrap();
-        assert_eq!(id, "111122223333");
+        let made = vend_ours(&org).await.unwrap();
+        assert_eq!(made, vend::Created { id: "111122223333".into(), adopted: false }, "its own creation");
         assert_eq!(create.num_calls(), 1, "CreateAccount is not idempotent: never sent twice");
         assert_eq!(moved.num_calls(), 1);
     }
@@ -1485,8 +1487,12 @@ mod create_account {
             RuleMode::MatchAny,
             [&list, &parents, &moved, &in_flight, &create, &theirs_done, &ours_done, &theirs, &ours]
         );
-        let id = vend_ours(&org).await.unwrap();
-        assert_eq!(id, "111122223333", "its own account, not the other request's");
+        let made = vend_ours(&org).await.unwrap();
+        assert_eq!(
+            made,
+            vend::Created { id: "111122223333".into(), adopted: false },
+            "its own account, not the other request's"
+        );
         assert_eq!((theirs_done.num_calls(), create.num_calls(), moved.num_calls()), (1, 1, 1));
     }
 
@@ -1506,6 +1512,50 @@ mod create_account {
             other => panic!("an account of another request was taken: {other:?}"),
         }
         assert_eq!(moved.num_calls(), 0, "nobody's account was moved");
+    }
+
+    /// Organizations refuses a CreateAccount for an email an account has (another principal made
+    /// it after the process listed the organization): the account is looked for in a new
+    /// listing and adopted, recorded as another's (`adopted`), and not moved here (the caller
+    /// moves an adopted account).
+    #[tokio::test]
+    async fn an_email_taken_after_the_listing_is_adopted_as_anothers_account() {
+        let (_, parents, moved) = common();
+        // the first listing (before CreateAccount) does not have it; the one after the refusal does
+        let list = mock!(Client::list_accounts)
+            .sequence()
+            .output(|| ListAccountsOutput::builder().build())
+            .output(|| {
+                ListAccountsOutput::builder()
+                    .accounts(
+                        Account::builder()
+                            .id("444455556666")
+                            .email("Ours@Example.com")
+                            .name("made-elsewhere")
+                            .state(AccountState::Active)
+                            .build(),
+                    )
+                    .build()
+            })
+            .build();
+        let (in_flight, create, progress) = created_then(|| {
+            CreateAccountStatus::builder()
+                .id("car-1")
+                .state(CreateAccountState::Failed)
+                .failure_reason(CreateAccountFailureReason::EmailAlreadyExists)
+                .build()
+        });
+        let describe = mock!(Client::describe_account)
+            .match_requests(|r| r.account_id() == Some("444455556666"))
+            .then_output(|| described("444455556666", "Ours@Example.com"));
+        let org = mock_client!(
+            aws_sdk_organizations,
+            RuleMode::MatchAny,
+            [&list, &parents, &moved, &in_flight, &create, &progress, &describe]
+        );
+        let got = vend_ours(&org).await.unwrap();
+        assert_eq!(got, vend::Created { id: "444455556666".into(), adopted: true });
+        assert_eq!((create.num_calls(), list.num_calls(), moved.num_calls()), (1, 2, 0));
     }
 
     #[tokio::test]

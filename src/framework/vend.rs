@@ -8,9 +8,10 @@
 //! provisioned product) is enrolled, as AFT does: the product is provisioned for its email, and
 //! Control Tower enrolls the existing account instead of creating one.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_organizations::types::CreateAccountState;
+use aws_sdk_organizations::types::{CreateAccountFailureReason, CreateAccountState};
 
 use super::poll::{Backoff, Waits};
 use super::request::AccountRequest;
@@ -44,12 +45,13 @@ pub async fn resolve_ou(ctx: &Context, ou: &str) -> Result<String, StepError> {
 /// Finds the account by email or creates it; waits until it is ready.
 pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Instant) -> Result<Vended, StepError> {
     let org = clients::organizations(&ctx.ct_session().await?);
+    let index = ctx.memo::<AccountsByEmail>();
     if ctx.settings.method == VendMethod::ControlTower {
         // Control Tower creates the account early and baselines it for many minutes after: an
         // account whose provisioning is still in flight is waited for, never adopted half-made
         account_factory::settle(ctx, req, deadline).await?;
     }
-    if let Some(a) = adoptable(&org, req.email()).await? {
+    if let Some(a) = adoptable(&org, &index, req.email(), Freshness::Process).await? {
         return adopt(ctx, &org, req, a, false, deadline).await;
     }
     // resolve the OU before anything is created: a bad OU must not leave an account behind
@@ -64,34 +66,45 @@ pub async fn find_or_create(ctx: &Context, req: &AccountRequest, deadline: Insta
         )));
     }
     let _slot = super::poll::slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?;
-    // another apply may have finished it while we waited for a slot
-    if let Some(a) = adoptable(&org, req.email()).await? {
+    // Another apply may have finished it while we waited for a slot. Organizations refuses a
+    // second account for an email (`EMAIL_ALREADY_EXISTS`, met in `create_with_organizations`),
+    // but Account Factory would provision a second product for it: that method looks again, in
+    // a listing that started after the slot was taken.
+    if ctx.settings.method == VendMethod::ControlTower
+        && let Some(a) = adoptable(&org, &index, req.email(), Freshness::After(Instant::now())).await?
+    {
         return adopt(ctx, &org, req, a, true, deadline).await;
     }
     tracing::info!(email = req.email(), method = ?ctx.settings.method, "vending a new account");
-    let id = match ctx.settings.method {
+    let Created { id, adopted } = match ctx.settings.method {
         VendMethod::Organizations => {
             let role = &ctx.settings.roles.control_tower_execution;
-            create_with_organizations(&org, req, &ou, role, &Waits::of(ctx, deadline)).await?
+            create_with_organizations(&org, &index, req, &ou, role, &Waits::of(ctx, deadline)).await?
         }
         VendMethod::ControlTower => {
             let af_ou = account_factory_ou(ctx, req.ou(), &ou).await?;
-            account_factory::provision(ctx, &org, req, &af_ou, deadline).await?
+            let id = account_factory::provision(ctx, &org, req, &af_ou, deadline).await?;
+            Created { id, adopted: false }
         }
         VendMethod::OrganizationsAutoEnroll => {
             // created where Organizations puts it (the root), then moved in under the OU's and
             // the org-wide admissions, which a move into a registered OU needs
             let role = &ctx.settings.roles.control_tower_execution;
             let root = organizations::root_id(&org).await?;
-            let id = create_with_organizations(&org, req, &root, role, &Waits::of(ctx, deadline)).await?;
-            super::auto_enroll::enroll(ctx, &id, &ou, true, deadline).await?;
-            id
+            let created = create_with_organizations(&org, &index, req, &root, role, &Waits::of(ctx, deadline)).await?;
+            if !created.adopted {
+                super::auto_enroll::enroll(ctx, &created.id, &ou, true, deadline).await?;
+            }
+            created
         }
     };
     let account = organizations::describe_account(&org, &id)
         .await?
         .ok_or_else(|| StepError::Failed(format!("account {id} was created but cannot be described")))?;
-    Ok(Vended { account, adopted: false })
+    index.record(&account).await;
+    // an account another principal made is adopted like one found before: the caller moves
+    // it (`ensure_ou`), and its origin says it was not this provider's creation
+    Ok(Vended { account, adopted })
 }
 
 /// Adopts an existing account. With `control_tower`, an account Control Tower does not manage
@@ -132,8 +145,87 @@ async fn adopt(
     Ok(Vended { account, adopted: true })
 }
 
-async fn adoptable(org: &aws_sdk_organizations::Client, email: &str) -> Result<Option<AccountInfo>, StepError> {
-    match organizations::find_account_by_email(org, email).await? {
+/// The organization's accounts by email, listed once by a provider process and shared by all
+/// its creations (one value per process, [`Context::memo`]).
+///
+/// Organizations has no lookup by email. Paging the whole organization before each
+/// CreateAccount made the creates of a fleet of N cost on the order of N² / 20 pages (97,401 of
+/// the 196,899 calls of a 2,500-account apply). One listing serves every lookup of the process
+/// instead, with the accounts the process creates added as it goes. An account another
+/// principal creates after the listing is not in it: Organizations then refuses the
+/// CreateAccount with `EMAIL_ALREADY_EXISTS`, and that failure looks again in a listing that
+/// started after it ([`create_with_organizations`]). A lookup that needs a newer listing
+/// ([`Freshness::After`]) waits for whichever listing is being read and shares it when it
+/// started late enough, so concurrent creates page the organization once, not once each.
+#[derive(Default)]
+pub struct AccountsByEmail {
+    listing: tokio::sync::Mutex<Option<Listing>>,
+}
+
+/// One listing of the organization: account ids by email (lowercase: AFT compares emails
+/// ignoring case, as Organizations does).
+struct Listing {
+    started: Instant,
+    ids: HashMap<String, String>,
+}
+
+/// How recent the listing behind a lookup must be.
+#[derive(Clone, Copy, Debug)]
+pub enum Freshness {
+    /// Any listing of this process, with the accounts it created since.
+    Process,
+    /// A listing that started after this moment.
+    After(Instant),
+}
+
+impl AccountsByEmail {
+    /// The account with this email as the organization describes it now (a listed account is
+    /// described again: its state may have changed since); `None` when absent.
+    pub async fn find(
+        &self,
+        org: &aws_sdk_organizations::Client,
+        email: &str,
+        fresh: Freshness,
+    ) -> Result<Option<AccountInfo>, AwsError> {
+        let key = email.to_ascii_lowercase();
+        let id = {
+            let mut listing = self.listing.lock().await;
+            let stale = match (&*listing, fresh) {
+                (None, _) => true,
+                (Some(l), Freshness::After(t)) => l.started < t,
+                (Some(_), Freshness::Process) => false,
+            };
+            if stale {
+                let started = Instant::now();
+                let accounts = organizations::list_accounts(org).await?;
+                let ids = accounts.into_iter().map(|a| (a.email.to_ascii_lowercase(), a.id)).collect();
+                *listing = Some(Listing { started, ids });
+            }
+            listing.as_ref().and_then(|l| l.ids.get(&key).cloned())
+        };
+        let Some(id) = id else { return Ok(None) };
+        match organizations::describe_account(org, &id).await? {
+            Some(a) if a.email.eq_ignore_ascii_case(email) => Ok(Some(a)),
+            // it left the organization (or its email changed) since the listing
+            _ => Ok(None),
+        }
+    }
+
+    /// Adds an account this process created, so its later lookups find it without a listing.
+    pub async fn record(&self, account: &AccountInfo) {
+        if let Some(l) = self.listing.lock().await.as_mut() {
+            l.ids.insert(account.email.to_ascii_lowercase(), account.id.clone());
+        }
+    }
+}
+
+async fn adoptable(
+    org: &aws_sdk_organizations::Client,
+    index: &AccountsByEmail,
+    email: &str,
+    fresh: Freshness,
+) -> Result<Option<AccountInfo>, StepError> {
+    match index.find(org, email, fresh).await? {
         Some(a) if a.status == "ACTIVE" => Ok(Some(a)),
         Some(a) => Err(StepError::Failed(format!(
             "account {} with email {} exists but is {}: a closed account's email cannot be reused",
@@ -143,54 +235,82 @@ async fn adoptable(org: &aws_sdk_organizations::Client, email: &str) -> Result<O
     }
 }
 
-/// Vends through Organizations `CreateAccount` (the new account trusting `role_name`) into `ou`;
-/// returns the account id. Never sends a second CreateAccount for one request, never takes an
-/// account whose email is another request's.
+/// The account [`create_with_organizations`] ended with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    pub id: String,
+    /// True when the account was not made for this request: it had the email before this
+    /// request's CreateAccount (Organizations refused a second one with `EMAIL_ALREADY_EXISTS`,
+    /// or the process's listing had it). Such an account is left where it is for the caller
+    /// to move, and is recorded as existing, never as vended.
+    pub adopted: bool,
+}
+
+/// Vends through Organizations `CreateAccount` (the new account trusting `role_name`) into `ou`.
+/// Never sends a second CreateAccount for one request, never takes an account whose email is
+/// another request's.
 pub async fn create_with_organizations(
     org: &aws_sdk_organizations::Client,
+    index: &AccountsByEmail,
     req: &AccountRequest,
     ou: &str,
     role_name: &str,
     waits: &Waits,
-) -> Result<String, StepError> {
+) -> Result<Created, StepError> {
     // A CreateAccount still running from an interrupted apply is waited for instead of sending a
     // second one. It is recognised by its account name (a creation's status has no email), so
     // the account it makes must also carry this request's email: another request with the same
     // name (Organizations allows it) keeps its account, and this one gets its own.
     for request_id in in_flight_named(org, req.name()).await? {
-        match wait_create(org, &request_id, req, waits).await {
-            Ok(id) if owned_by(org, &id, req).await? => {
+        match wait_create(org, &request_id, waits).await {
+            Ok(Ended::Account(id)) if owned_by(org, &id, req).await? => {
                 move_account(org, &id, ou).await?;
-                return Ok(id);
+                return Ok(Created { id, adopted: false });
             }
-            Ok(id) => tracing::warn!(
+            Ok(Ended::Account(id)) => tracing::warn!(
                 request = %request_id, account = %id, email = req.email(),
                 "a CreateAccount in flight with this account name made another request's account; not using it"
             ),
+            Ok(failed @ Ended::Failed { .. }) => {
+                tracing::warn!(request = %request_id, error = %failed.describe(&request_id, req), "a CreateAccount in flight with this name failed")
+            }
             Err(e @ (StepError::Timeout(_) | StepError::Stopped(_))) => return Err(e),
             Err(e) => {
-                tracing::warn!(request = %request_id, error = %e, "a CreateAccount in flight with this name failed")
+                tracing::warn!(request = %request_id, error = %e, "a CreateAccount in flight with this name could not be followed")
             }
         }
     }
-    // A creation that finished after the caller last looked by email (it was no longer in flight
-    // above): the account exists now. Looking in this order (in flight, then by email) leaves no
-    // moment where a creation is in neither place.
-    if let Some(a) = adoptable(org, req.email()).await? {
-        move_account(org, &a.id, ou).await?;
-        return Ok(a.id);
+    // An account with the email in the process's listing (a creation that finished before it
+    // was listed). One that appeared after the listing makes CreateAccount fail with
+    // EMAIL_ALREADY_EXISTS below, and is looked for again then.
+    if let Some(a) = adoptable(org, index, req.email(), Freshness::Process).await? {
+        return Ok(Created { id: a.id, adopted: true });
     }
-    let request_id = match start_create_account(org, req, role_name, waits.deadline).await? {
+    let request_id = match start_create_account(org, index, req, role_name, waits.deadline).await? {
         Started::Request(id) if !id.is_empty() => id,
         Started::Request(_) => {
             return Err(StepError::Failed("organizations:CreateAccount answered without a request id".into()));
         }
         Started::Account(id) => {
             move_account(org, &id, ou).await?;
-            return Ok(id);
+            return Ok(Created { id, adopted: false });
         }
     };
-    let id = wait_create(org, &request_id, req, waits).await?;
+    let id = match wait_create(org, &request_id, waits).await? {
+        Ended::Account(id) => id,
+        failed @ Ended::Failed { reason: Some(CreateAccountFailureReason::EmailAlreadyExists) } => {
+            // another principal made an account with this email after the process listed the
+            // organization (a creation in flight then, another state, the console)
+            return match taken_since(org, index, req, waits).await? {
+                Some(a) => {
+                    tracing::info!(account = %a.id, email = req.email(), "CreateAccount answered EMAIL_ALREADY_EXISTS: adopting the account that has the email");
+                    Ok(Created { id: a.id, adopted: true })
+                }
+                None => Err(StepError::Failed(failed.describe(&request_id, req))),
+            };
+        }
+        failed @ Ended::Failed { .. } => return Err(StepError::Failed(failed.describe(&request_id, req))),
+    };
     if !owned_by(org, &id, req).await? {
         return Err(StepError::Failed(format!(
             "the CreateAccount request {request_id} for the account name {:?} made account {id}, whose email is not \
@@ -200,7 +320,7 @@ pub async fn create_with_organizations(
         )));
     }
     move_account(org, &id, ou).await?;
-    Ok(id)
+    Ok(Created { id, adopted: false })
 }
 
 /// The ids of the CreateAccount requests in flight for an account name.
@@ -227,13 +347,51 @@ async fn owned_by(org: &aws_sdk_organizations::Client, id: &str, req: &AccountRe
     }
 }
 
-/// Waits for a CreateAccount request to end; the account id when it succeeded.
-async fn wait_create(
+/// The account with the request's email after Organizations refused to create it with
+/// `EMAIL_ALREADY_EXISTS`: looked for in listings that start after the refusal, a few times
+/// (Organizations is eventually consistent: a new account can be missing from ListAccounts for
+/// a while); `None` when no account of the organization has it (an account outside it does).
+async fn taken_since(
     org: &aws_sdk_organizations::Client,
-    request_id: &str,
+    index: &AccountsByEmail,
     req: &AccountRequest,
     waits: &Waits,
-) -> Result<String, StepError> {
+) -> Result<Option<AccountInfo>, StepError> {
+    let mut backoff = Backoff::new(None, Duration::from_secs(5), &waits.stop);
+    for attempt in 1..=organizations::NON_EMPTY_ATTEMPTS {
+        if let Some(a) = adoptable(org, index, req.email(), Freshness::After(Instant::now())).await? {
+            return Ok(Some(a));
+        }
+        if attempt < organizations::NON_EMPTY_ATTEMPTS {
+            backoff.pause(waits.deadline, "looking for the account that has the email").await?;
+        }
+    }
+    Ok(None)
+}
+
+/// How a CreateAccount request ended.
+enum Ended {
+    Account(String),
+    Failed { reason: Option<CreateAccountFailureReason> },
+}
+
+impl Ended {
+    /// The failure as a diagnostic: the call, the email, the request and AWS's reason.
+    fn describe(&self, request_id: &str, req: &AccountRequest) -> String {
+        match self {
+            Ended::Account(id) => format!("organizations:CreateAccount request {request_id} made account {id}"),
+            Ended::Failed { reason } => format!(
+                "organizations:CreateAccount for {} (request {request_id}) failed: {}",
+                req.email(),
+                reason.as_ref().map(|r| r.as_str()).unwrap_or("no reason given")
+            ),
+        }
+    }
+}
+
+/// Waits for a CreateAccount request to end: the account id when it succeeded, AWS's reason
+/// when it failed.
+async fn wait_create(org: &aws_sdk_organizations::Client, request_id: &str, waits: &Waits) -> Result<Ended, StepError> {
     let mut backoff = Backoff::new(waits.poll, Duration::from_secs(15), &waits.stop);
     loop {
         let s = org
@@ -246,18 +404,14 @@ async fn wait_create(
         match st.and_then(|s| s.state()) {
             Some(CreateAccountState::Succeeded) => {
                 return match st.and_then(|s| s.account_id()).filter(|a| !a.is_empty()) {
-                    Some(a) => Ok(a.to_string()),
+                    Some(a) => Ok(Ended::Account(a.to_string())),
                     None => Err(StepError::Failed(format!(
                         "organizations:CreateAccount request {request_id} succeeded without an account id"
                     ))),
                 };
             }
             Some(CreateAccountState::Failed) => {
-                return Err(StepError::Failed(format!(
-                    "organizations:CreateAccount for {} (request {request_id}) failed: {}",
-                    req.email(),
-                    st.and_then(|s| s.failure_reason()).map(|r| r.as_str()).unwrap_or("no reason given")
-                )));
+                return Ok(Ended::Failed { reason: st.and_then(|s| s.failure_reason()).cloned() });
             }
             _ => {}
         }
@@ -279,6 +433,7 @@ enum Started {
 /// its creation exists, and only then is the call made again.
 async fn start_create_account(
     org: &aws_sdk_organizations::Client,
+    index: &AccountsByEmail,
     req: &AccountRequest,
     role_name: &str,
     deadline: Instant,
@@ -313,7 +468,7 @@ async fn start_create_account(
         if let Some(id) = in_flight_named(org, req.name()).await?.pop() {
             return Ok(Started::Request(id));
         }
-        if let Some(a) = adoptable(org, req.email()).await? {
+        if let Some(a) = adoptable(org, index, req.email(), Freshness::After(Instant::now())).await? {
             return Ok(Started::Account(a.id));
         }
         if Instant::now() + wait >= deadline {
