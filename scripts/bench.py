@@ -1055,7 +1055,8 @@ def main() -> int:
         print(f"==> 1. apply: create {n} accounts + pipelines", flush=True)
         reset()
         m["apply_create"] = tf.run("apply-create", fleet, ["apply", "-auto-approve", "-input=false"], t_apply)
-        m["apply_create"]["aws_calls"] = stats()["total"]
+        s = stats()
+        m["apply_create"]["aws_calls"], m["apply_create"]["by_action"] = s["total"], s["by_action"]
         m["apply_create"]["per_account_s"] = round(m["apply_create"]["wall_s"] / n, 4)
         print("==> 3. floor: apply", flush=True)
         m["floor_apply"] = tf.run("floor-apply", floor, ["apply", "-auto-approve", "-input=false"], t_apply)
