@@ -162,7 +162,9 @@ def main():
     if not test_args:
         # Only whole runs order the next one: a filtered run's times say nothing of the binary's.
         DURATIONS.parent.mkdir(parents=True, exist_ok=True)
-        DURATIONS.write_text(json.dumps({n: round(t, 1) for n, (_, t) in results.items()}, indent=1, sort_keys=True))
+        # merged: a run of some binaries (`--test X`) keeps the others' times
+        known = {**load_durations(), **{n: round(t, 1) for n, (_, t) in results.items()}}
+        DURATIONS.write_text(json.dumps(known, indent=1, sort_keys=True))
     print()
     print(f"test binaries: {len(results)} run, {len(failed)} failed; {wall:.0f} s wall for {total:.0f} s of binaries")
     for name, (rc, took) in sorted(results.items(), key=lambda kv: -kv[1][1])[:8]:
