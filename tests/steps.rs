@@ -1401,7 +1401,7 @@ mod create_account {
 
     /// Vends our request into OU through `org`.
     async fn vend_ours(org: &Client) -> Result<vend::Created, StepError> {
-        let index = vend::AccountsByEmail::default();
+        let index = terraform_provider_aft::aws::organizations::AccountsByEmail::default();
         vend::create_with_organizations(org, &index, &request(), OU, "AWSControlTowerExecution", &common::fast_waits())
             .await
     }

@@ -1,7 +1,8 @@
 //! Organizations lookups: accounts by id or email, parents, tags, and OU resolution.
 //! Not-found is a value (`None`), not an error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 use aws_sdk_organizations::Client;
 use aws_sdk_organizations::types::{Account, ChildType};
@@ -96,6 +97,76 @@ pub async fn list_accounts(c: &Client) -> Result<Vec<AccountInfo>, AwsError> {
 /// The account with this email, compared ignoring case as AFT does; `None` when absent.
 pub async fn find_account_by_email(c: &Client, email: &str) -> Result<Option<AccountInfo>, AwsError> {
     Ok(list_accounts(c).await?.into_iter().find(|a| a.email.eq_ignore_ascii_case(email)))
+}
+
+/// The organization's accounts by email, listed once by a provider process and shared by all
+/// its creations and lookups (one value per process: `Context::memo`).
+///
+/// Organizations has no lookup by email. Paging the whole organization before each
+/// CreateAccount made the creates of a fleet of N cost on the order of N² / 20 pages (97,401 of
+/// the 196,899 calls of a 2,500-account apply). One listing serves every lookup of the process
+/// instead, with the accounts the process creates added as it goes. An account another
+/// principal creates after the listing is not in it: Organizations then refuses the
+/// CreateAccount with `EMAIL_ALREADY_EXISTS`, and that failure looks again in a listing that
+/// started after it (`vend::create_with_organizations`). Data sources and imports by email use it
+/// too: one listing per plan, not one per instance. A lookup that needs a newer listing
+/// ([`Freshness::After`]) waits for whichever listing is being read and shares it when it
+/// started late enough, so concurrent creates page the organization once, not once each.
+#[derive(Default)]
+pub struct AccountsByEmail {
+    listing: tokio::sync::Mutex<Option<Listing>>,
+}
+
+/// One listing of the organization: account ids by email (lowercase: AFT compares emails
+/// ignoring case, as Organizations does).
+struct Listing {
+    started: Instant,
+    ids: HashMap<String, String>,
+}
+
+/// How recent the listing behind a lookup must be.
+#[derive(Clone, Copy, Debug)]
+pub enum Freshness {
+    /// Any listing of this process, with the accounts it created since.
+    Process,
+    /// A listing that started after this moment.
+    After(Instant),
+}
+
+impl AccountsByEmail {
+    /// The account with this email as the organization describes it now (a listed account is
+    /// described again: its state may have changed since); `None` when absent.
+    pub async fn find(&self, org: &Client, email: &str, fresh: Freshness) -> Result<Option<AccountInfo>, AwsError> {
+        let key = email.to_ascii_lowercase();
+        let id = {
+            let mut listing = self.listing.lock().await;
+            let stale = match (&*listing, fresh) {
+                (None, _) => true,
+                (Some(l), Freshness::After(t)) => l.started < t,
+                (Some(_), Freshness::Process) => false,
+            };
+            if stale {
+                let started = Instant::now();
+                let accounts = list_accounts(org).await?;
+                let ids = accounts.into_iter().map(|a| (a.email.to_ascii_lowercase(), a.id)).collect();
+                *listing = Some(Listing { started, ids });
+            }
+            listing.as_ref().and_then(|l| l.ids.get(&key).cloned())
+        };
+        let Some(id) = id else { return Ok(None) };
+        match describe_account(org, &id).await? {
+            Some(a) if a.email.eq_ignore_ascii_case(email) => Ok(Some(a)),
+            // it left the organization (or its email changed) since the listing
+            _ => Ok(None),
+        }
+    }
+
+    /// Adds an account this process created, so its later lookups find it without a listing.
+    pub async fn record(&self, account: &AccountInfo) {
+        if let Some(l) = self.listing.lock().await.as_mut() {
+            l.ids.insert(account.email.to_ascii_lowercase(), account.id.clone());
+        }
+    }
 }
 
 /// How many times a read that cannot be empty is made before an empty answer is an error.

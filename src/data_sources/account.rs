@@ -108,7 +108,9 @@ impl DataSource<Context> for AccountDataSource {
             (AttrPath::attr("account_id"), organizations::describe_account(&org, id).await.map_err(fail)?)
         } else {
             let email = config.email.as_str().unwrap_or_default();
-            (AttrPath::attr("email"), organizations::find_account_by_email(&org, email).await.map_err(fail)?)
+            // one listing of the organization serves every instance of the plan
+            let index = ctx.memo::<organizations::AccountsByEmail>();
+            (AttrPath::attr("email"), index.find(&org, email, organizations::Freshness::Process).await.map_err(fail)?)
         };
         let Some(account) = account else {
             return Err(Diagnostic::error("Account not found", "No account in the organization matches.")

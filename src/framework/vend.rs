@@ -8,7 +8,6 @@
 //! provisioned product) is enrolled, as AFT does: the product is provisioned for its email, and
 //! Control Tower enrolls the existing account instead of creating one.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_organizations::types::{CreateAccountFailureReason, CreateAccountState};
@@ -16,7 +15,7 @@ use aws_sdk_organizations::types::{CreateAccountFailureReason, CreateAccountStat
 use super::poll::{Backoff, Waits};
 use super::request::AccountRequest;
 use super::{StepError, account_factory};
-use crate::aws::organizations::{self, AccountInfo, OuRef};
+use crate::aws::organizations::{self, AccountInfo, AccountsByEmail, Freshness, OuRef};
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::{Context, VendMethod};
 
@@ -143,80 +142,6 @@ async fn adopt(
         )));
     }
     Ok(Vended { account, adopted: true })
-}
-
-/// The organization's accounts by email, listed once by a provider process and shared by all
-/// its creations (one value per process, [`Context::memo`]).
-///
-/// Organizations has no lookup by email. Paging the whole organization before each
-/// CreateAccount made the creates of a fleet of N cost on the order of N² / 20 pages (97,401 of
-/// the 196,899 calls of a 2,500-account apply). One listing serves every lookup of the process
-/// instead, with the accounts the process creates added as it goes. An account another
-/// principal creates after the listing is not in it: Organizations then refuses the
-/// CreateAccount with `EMAIL_ALREADY_EXISTS`, and that failure looks again in a listing that
-/// started after it ([`create_with_organizations`]). A lookup that needs a newer listing
-/// ([`Freshness::After`]) waits for whichever listing is being read and shares it when it
-/// started late enough, so concurrent creates page the organization once, not once each.
-#[derive(Default)]
-pub struct AccountsByEmail {
-    listing: tokio::sync::Mutex<Option<Listing>>,
-}
-
-/// One listing of the organization: account ids by email (lowercase: AFT compares emails
-/// ignoring case, as Organizations does).
-struct Listing {
-    started: Instant,
-    ids: HashMap<String, String>,
-}
-
-/// How recent the listing behind a lookup must be.
-#[derive(Clone, Copy, Debug)]
-pub enum Freshness {
-    /// Any listing of this process, with the accounts it created since.
-    Process,
-    /// A listing that started after this moment.
-    After(Instant),
-}
-
-impl AccountsByEmail {
-    /// The account with this email as the organization describes it now (a listed account is
-    /// described again: its state may have changed since); `None` when absent.
-    pub async fn find(
-        &self,
-        org: &aws_sdk_organizations::Client,
-        email: &str,
-        fresh: Freshness,
-    ) -> Result<Option<AccountInfo>, AwsError> {
-        let key = email.to_ascii_lowercase();
-        let id = {
-            let mut listing = self.listing.lock().await;
-            let stale = match (&*listing, fresh) {
-                (None, _) => true,
-                (Some(l), Freshness::After(t)) => l.started < t,
-                (Some(_), Freshness::Process) => false,
-            };
-            if stale {
-                let started = Instant::now();
-                let accounts = organizations::list_accounts(org).await?;
-                let ids = accounts.into_iter().map(|a| (a.email.to_ascii_lowercase(), a.id)).collect();
-                *listing = Some(Listing { started, ids });
-            }
-            listing.as_ref().and_then(|l| l.ids.get(&key).cloned())
-        };
-        let Some(id) = id else { return Ok(None) };
-        match organizations::describe_account(org, &id).await? {
-            Some(a) if a.email.eq_ignore_ascii_case(email) => Ok(Some(a)),
-            // it left the organization (or its email changed) since the listing
-            _ => Ok(None),
-        }
-    }
-
-    /// Adds an account this process created, so its later lookups find it without a listing.
-    pub async fn record(&self, account: &AccountInfo) {
-        if let Some(l) = self.listing.lock().await.as_mut() {
-            l.ids.insert(account.email.to_ascii_lowercase(), account.id.clone());
-        }
-    }
 }
 
 async fn adoptable(

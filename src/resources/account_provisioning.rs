@@ -869,7 +869,9 @@ impl Resource<Context> for AccountProvisioning {
         let fail = |e: AwsError| aws_diag("Import failed", e);
         let org = clients::organizations(&ctx.ct_session().await.map_err(fail)?);
         let account = if id.contains('@') {
-            organizations::find_account_by_email(&org, id).await.map_err(fail)?
+            // one listing of the organization serves every import of the process
+            let index = ctx.memo::<organizations::AccountsByEmail>();
+            index.find(&org, id, organizations::Freshness::Process).await.map_err(fail)?
         } else {
             validation::account_id(id).map_err(|e| {
                 Diagnostics::from(Diagnostic::error(
