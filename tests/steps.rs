@@ -1383,6 +1383,15 @@ mod create_account {
         (list, parents, moved)
     }
 
+    /// Request `car-1` refused: an account already has the email.
+    fn email_taken() -> CreateAccountStatus {
+        CreateAccountStatus::builder()
+            .id("car-1")
+            .state(CreateAccountState::Failed)
+            .failure_reason(CreateAccountFailureReason::EmailAlreadyExists)
+            .build()
+    }
+
     /// Nothing in flight; CreateAccount answers with request `car-1`, which ends as `end` says.
     fn created_then(
         end: fn() -> CreateAccountStatus,
@@ -1538,13 +1547,7 @@ mod create_account {
                     .build()
             })
             .build();
-        let (in_flight, create, progress) = created_then(|| {
-            CreateAccountStatus::builder()
-                .id("car-1")
-                .state(CreateAccountState::Failed)
-                .failure_reason(CreateAccountFailureReason::EmailAlreadyExists)
-                .build()
-        });
+        let (in_flight, create, progress) = created_then(email_taken);
         let describe = mock!(Client::describe_account)
             .match_requests(|r| r.account_id() == Some("444455556666"))
             .then_output(|| described("444455556666", "Ours@Example.com"));
@@ -1561,13 +1564,7 @@ mod create_account {
     #[tokio::test]
     async fn a_failed_creation_names_its_reason() {
         let (list, parents, moved) = common();
-        let (in_flight, create, progress) = created_then(|| {
-            CreateAccountStatus::builder()
-                .id("car-1")
-                .state(CreateAccountState::Failed)
-                .failure_reason(CreateAccountFailureReason::EmailAlreadyExists)
-                .build()
-        });
+        let (in_flight, create, progress) = created_then(email_taken);
         let org = mock_client!(
             aws_sdk_organizations,
             RuleMode::MatchAny,
