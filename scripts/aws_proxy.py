@@ -310,9 +310,7 @@ class Behaviour:
             if key == "organizations:CreateAccount":
                 email = str(req.get("Email", ""))
                 # AWS refuses an email an account already has (moto makes a second account)
-                taken = email.lower() in self.emails or any(
-                    c["email"] and c["email"].lower() == email.lower() and not c["reason"]
-                    for c in self.creations.values())
+                taken = email.lower() in self.emails
                 failures = dict(self.cfg["create_account_failures"])
                 if taken:
                     failures = {email: "EMAIL_ALREADY_EXISTS"}
@@ -398,14 +396,15 @@ class Behaviour:
         except ValueError:
             return data
         with self.lock:
-            if key in ("organizations:ListAccounts", "organizations:ListAccountsForParent"):
-                self.emails.update(str(a.get("Email", "")).lower() for a in out.get("Accounts", []))
-            elif key == "organizations:DescribeAccount":
-                self.emails.add(str((out.get("Account") or {}).get("Email", "")).lower())
+            # every account an answer shows, and every creation forwarded (each successful
+            # CreateAccount, asynchronous or not, passes here): the emails AWS would refuse
+            shown = {"organizations:ListAccounts": out.get("Accounts", []),
+                     "organizations:ListAccountsForParent": out.get("Accounts", []),
+                     "organizations:DescribeAccount": [out.get("Account") or {}],
+                     "organizations:CreateAccount": [req]}.get(key, [])
+            self.emails.update(str(a["Email"]).lower() for a in shown if a.get("Email"))
             if key == "organizations:CreateAccount":
                 st = out.get("CreateAccountStatus") or {}
-                if req.get("Email"):
-                    self.emails.add(str(req["Email"]).lower())
                 if st.get("Id") and self.cfg["create_account_seconds"] > 0:
                     self.creations[st["Id"]] = {"account": st.get("AccountId"), "name": st.get("AccountName"),
                                                 "email": req.get("Email"), "reason": None, "requested": now,

@@ -196,8 +196,8 @@ pub async fn create_with_organizations(
                 request = %request_id, account = %id, email = req.email(),
                 "a CreateAccount in flight with this account name made another request's account; not using it"
             ),
-            Ok(failed @ Ended::Failed { .. }) => {
-                tracing::warn!(request = %request_id, error = %failed.describe(&request_id, req), "a CreateAccount in flight with this name failed")
+            Ok(Ended::Failed(reason)) => {
+                tracing::warn!(request = %request_id, error = %failure(&request_id, req, reason.as_ref()), "a CreateAccount in flight with this name failed")
             }
             Err(e @ (StepError::Timeout(_) | StepError::Stopped(_))) => return Err(e),
             Err(e) => {
@@ -223,7 +223,7 @@ pub async fn create_with_organizations(
     };
     let id = match wait_create(org, &request_id, waits).await? {
         Ended::Account(id) => id,
-        failed @ Ended::Failed { reason: Some(CreateAccountFailureReason::EmailAlreadyExists) } => {
+        Ended::Failed(Some(CreateAccountFailureReason::EmailAlreadyExists)) => {
             // another principal made an account with this email after the process listed the
             // organization (a creation in flight then, another state, the console)
             return match taken_since(org, index, req, waits).await? {
@@ -231,10 +231,14 @@ pub async fn create_with_organizations(
                     tracing::info!(account = %a.id, email = req.email(), "CreateAccount answered EMAIL_ALREADY_EXISTS: adopting the account that has the email");
                     Ok(Created { id: a.id, adopted: true })
                 }
-                None => Err(StepError::Failed(failed.describe(&request_id, req))),
+                None => Err(StepError::Failed(failure(
+                    &request_id,
+                    req,
+                    Some(&CreateAccountFailureReason::EmailAlreadyExists),
+                ))),
             };
         }
-        failed @ Ended::Failed { .. } => return Err(StepError::Failed(failed.describe(&request_id, req))),
+        Ended::Failed(reason) => return Err(StepError::Failed(failure(&request_id, req, reason.as_ref()))),
     };
     if !owned_by(org, &id, req).await? {
         return Err(StepError::Failed(format!(
@@ -294,24 +298,19 @@ async fn taken_since(
     Ok(None)
 }
 
-/// How a CreateAccount request ended.
+/// How a CreateAccount request ended: the account it made, or AWS's reason for failing.
 enum Ended {
     Account(String),
-    Failed { reason: Option<CreateAccountFailureReason> },
+    Failed(Option<CreateAccountFailureReason>),
 }
 
-impl Ended {
-    /// The failure as a diagnostic: the call, the email, the request and AWS's reason.
-    fn describe(&self, request_id: &str, req: &AccountRequest) -> String {
-        match self {
-            Ended::Account(id) => format!("organizations:CreateAccount request {request_id} made account {id}"),
-            Ended::Failed { reason } => format!(
-                "organizations:CreateAccount for {} (request {request_id}) failed: {}",
-                req.email(),
-                reason.as_ref().map(|r| r.as_str()).unwrap_or("no reason given")
-            ),
-        }
-    }
+/// A failed creation as a diagnostic: the call, the email, the request and AWS's reason.
+fn failure(request_id: &str, req: &AccountRequest, reason: Option<&CreateAccountFailureReason>) -> String {
+    format!(
+        "organizations:CreateAccount for {} (request {request_id}) failed: {}",
+        req.email(),
+        reason.map(|r| r.as_str()).unwrap_or("no reason given")
+    )
 }
 
 /// Waits for a CreateAccount request to end: the account id when it succeeded, AWS's reason
@@ -336,7 +335,7 @@ async fn wait_create(org: &aws_sdk_organizations::Client, request_id: &str, wait
                 };
             }
             Some(CreateAccountState::Failed) => {
-                return Ok(Ended::Failed { reason: st.and_then(|s| s.failure_reason()).cloned() });
+                return Ok(Ended::Failed(st.and_then(|s| s.failure_reason()).cloned()));
             }
             _ => {}
         }
