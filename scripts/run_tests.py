@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Builds the test binaries with cargo, then runs them several at once.
 
-`cargo test` runs its test binaries one after another. Ours spend most of their time waiting on
-Terraform, the emulator and the modelled AWS delays, so on a 2-core machine the suite's wall time
-was the sum of its binaries (about ten minutes). Each binary starts its own emulator on a free
-loopback port and works in its own directories, so they can run side by side; this runs `--jobs`
-of them at a time, longest first, and prints each one's whole output when it ends.
+`cargo test` runs its test binaries one after another, and each runs its tests in its own threads.
+Ours spend most of their time waiting on Terraform, the emulator and the modelled AWS delays. The
+integration tests are one binary (tests/suite.rs) whose modules are the files of tests/; this
+runs each module as its own process (the binary with `--exact` and the module's test names), so
+each starts its own emulator on a free loopback port and works in its own directories, and runs
+`--jobs` of those processes (and the library's and binaries' unit-test binaries) at a time,
+longest first, printing each one's whole output when it ends.
 
     scripts/run_tests.py [--jobs N] [cargo test arguments] [-- test binary arguments]
 
 The build is `cargo test --no-run` with the same arguments (so `RUSTC_WORKSPACE_WRAPPER` and
-features apply as they would to `cargo test`); each binary then runs from the package root with
-cargo's `CARGO_*` variables, as `cargo test` would run it. Exit status: 0 when every binary passed,
+features apply as they would to `cargo test`); each process then runs from the package root with
+cargo's `CARGO_*` variables, as `cargo test` would run it. Exit status: 0 when every process passed,
 1 when one failed, the build's when the build failed. Durations are kept in
 target/test-durations.json to order the next run.
 """
@@ -30,8 +32,11 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DURATIONS = ROOT / "target" / "test-durations.json"
 
-# Order on a fresh clone, before any durations were recorded: the binaries that took longest on
-# the machine CI uses (seconds, measured 2026-12-06). Any binary not named here runs after these.
+# The integration test binary whose modules run as processes of their own (tests/suite.rs).
+SUITE = "suite"
+
+# Order on a fresh clone, before any durations were recorded: the test modules that took longest on
+# the machine CI uses (seconds, measured 2026-12-06). Any process not named here runs after these.
 FIRST_RUN_ESTIMATES = {
     "reliability": 102,
     "aws_behaviour": 64,
@@ -47,16 +52,23 @@ FIRST_RUN_ESTIMATES = {
 
 
 def build(cargo_args):
-    """`cargo test --no-run`: returns the test executables as (name, path)."""
-    cmd = ["cargo", "test", "--no-run", "--message-format=json-render-diagnostics", *cargo_args]
+    """`cargo test --no-run`: returns the test executables as (name, path, target kind). Exits
+    when the build fails, or when it warns: the workspace's crates are compiled by clippy-driver
+    without `-D warnings` (so that `make build` and this build share them, see the Makefile), and
+    any warning, one cargo replays for a crate it did not compile again included, fails the run as
+    `-D warnings` would. Dependencies cannot warn (cargo caps their lints)."""
+    cmd = ["cargo", "test", "--no-run", "--message-format=json", *cargo_args]
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        sys.exit(proc.returncode)
-    found = []
+    found, warnings = [], 0
     for line in proc.stdout.splitlines():
         try:
             msg = json.loads(line)
         except json.JSONDecodeError:
+            continue
+        if msg.get("reason") == "compiler-message":
+            diag = msg.get("message", {})
+            sys.stderr.write(diag.get("rendered") or "")
+            warnings += diag.get("level") == "warning"
             continue
         if msg.get("reason") != "compiler-artifact" or not msg.get("executable"):
             continue
@@ -65,8 +77,39 @@ def build(cargo_args):
         target = msg["target"]
         kind = target["kind"][0]
         name = target["name"] if kind == "test" else f"{target['name']} ({kind})"
-        found.append((name, msg["executable"]))
+        found.append((name, msg["executable"], kind))
+    sys.stderr.flush()
+    if proc.returncode != 0:
+        sys.exit(proc.returncode)
+    if warnings:
+        sys.exit(f"the build warned {warnings} time(s) (above): make test allows no warning")
     return found
+
+
+def runs(binaries, env, test_args):
+    """What runs as one process, as (name, executable, arguments): each module of the integration
+    test binary tests/suite.rs (listed with the same arguments, so a filter or `--ignored` selects
+    as it would; a module none of whose tests is selected does not run), every other test binary
+    whole."""
+    out = []
+    for name, exe, kind in binaries:
+        if (kind, name) != ("test", SUITE):
+            out.append((name, exe, list(test_args)))
+            continue
+        listed = subprocess.run(
+            [exe, *test_args, "--list", "--format", "terse"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        )
+        if listed.returncode != 0:
+            sys.exit(f"{exe} --list failed (exit {listed.returncode})")
+        modules = {}
+        for line in listed.stdout.splitlines():
+            if line.endswith(": test"):
+                test = line[: -len(": test")]
+                modules.setdefault(test.split("::")[0], []).append(test)
+        # `--exact` with every test's whole name: a module's name as a filter would also match
+        # another module's inner module of that name (`iam::` matches `steps::iam::…`)
+        out.extend((module, exe, [*test_args, "--exact", *tests]) for module, tests in modules.items())
+    return out
 
 
 def cargo_env():
@@ -100,7 +143,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("TEST_JOBS", "3")))
     opts, cargo_args = ap.parse_known_args(argv)
 
-    binaries = build(cargo_args)
+    env = cargo_env()
+    binaries = runs(build(cargo_args), env, test_args)
     known = load_durations()
 
     def weight(item):
@@ -108,17 +152,16 @@ def main():
         return -(known.get(name, FIRST_RUN_ESTIMATES.get(name, 0)))
 
     binaries.sort(key=weight)
-    env = cargo_env()
     lock = threading.Lock()
     results = {}
     running = {}
     started = time.monotonic()
 
     def run(item):
-        name, exe = item
+        name, exe, args = item
         t0 = time.monotonic()
         proc = subprocess.Popen(
-            [exe, *test_args],
+            [exe, *args],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -152,7 +195,7 @@ def main():
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
-    print(f"running {len(binaries)} test binaries, {opts.jobs} at a time", flush=True)
+    print(f"running {len(binaries)} test processes, {opts.jobs} at a time", flush=True)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
         list(pool.map(run, binaries))
 
@@ -160,13 +203,13 @@ def main():
     total = sum(t for _, t in results.values())
     failed = sorted(n for n, (rc, _) in results.items() if rc != 0)
     if not test_args:
-        # Only whole runs order the next one: a filtered run's times say nothing of the binary's.
+        # Only whole runs order the next one: a filtered run's times say nothing of the module's.
         DURATIONS.parent.mkdir(parents=True, exist_ok=True)
-        # merged: a run of some binaries (`--test X`) keeps the others' times
+        # merged: a run of some binaries (`--lib`) keeps the others' times
         known = {**load_durations(), **{n: round(t, 1) for n, (_, t) in results.items()}}
         DURATIONS.write_text(json.dumps(known, indent=1, sort_keys=True))
     print()
-    print(f"test binaries: {len(results)} run, {len(failed)} failed; {wall:.0f} s wall for {total:.0f} s of binaries")
+    print(f"test processes: {len(results)} run, {len(failed)} failed; {wall:.0f} s wall for {total:.0f} s of processes")
     for name, (rc, took) in sorted(results.items(), key=lambda kv: -kv[1][1])[:8]:
         print(f"  {took:6.1f} s  {name}{'' if rc == 0 else '  FAILED'}")
     if failed:

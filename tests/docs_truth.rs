@@ -218,12 +218,16 @@ fn claims() -> Vec<Claim> {
     c.push(claim(design, "up to {} (`AWS_RETRY_MODE=adaptive` selects", secs(retry.max_backoff()), code));
     c.push(claim(design, "(`AWS_RETRY_MODE={}` selects the adaptive mode)", adaptive, code));
 
-    // the Control Tower client: src/aws/mod.rs clients::controltower
+    // the Control Tower clients: src/aws/mod.rs clients::controltower_count (the advisory count of
+    // operations in flight) and clients::controltower (the auto-enroll method's calls)
     let ct_conf = aws_config::SdkConfig::builder().retry_config(aws::retry_config(None)).build();
-    let ct = aws::clients::controltower(&ct_conf).config().retry_config().unwrap().max_attempts();
-    let code = "src/aws/mod.rs clients::controltower";
+    let ct = aws::clients::controltower_count(&ct_conf).config().retry_config().unwrap().max_attempts();
+    let code = "src/aws/mod.rs clients::controltower_count";
+    let required = aws::clients::controltower(&ct_conf).config().retry_config().unwrap().max_attempts();
+    let required_code = "src/aws/mod.rs clients::controltower";
     for doc in INDEX.into_iter().chain([design]) {
-        c.push(claim(doc, "only counts operations in flight, makes {} attempts", ct, code));
+        c.push(claim(doc, "in flight before an Account Factory operation makes {} attempts", ct, code));
+        c.push(claim(doc, "method's Control Tower calls make {} attempts", required, required_code));
     }
     c.push(claim(rel, "still fails after the Control Tower client's {} attempts", ct, code));
     c.push(claim("CHANGELOG.md", "the Control Tower client makes {} attempts", ct, code));

@@ -275,10 +275,17 @@ pub mod clients {
     pub fn servicecatalog(c: &SdkConfig) -> aws_sdk_servicecatalog::Client {
         aws_sdk_servicecatalog::Client::new(c)
     }
-    /// Control Tower (only to count the baselines it has in flight). Three attempts, not eight:
-    /// the count is advisory (products alone are counted when it fails), and an endpoint that
-    /// answers 5xx or not at all must not hold every wait for room.
+    /// Control Tower, with the session's retries: the calls the `organizations_auto_enroll`
+    /// method cannot go on without (the landing zone, the OU's baseline, the account's
+    /// enrollment).
     pub fn controltower(c: &SdkConfig) -> aws_sdk_controltower::Client {
+        aws_sdk_controltower::Client::new(c)
+    }
+    /// Control Tower for the count of the baselines it has in flight before an Account Factory
+    /// operation. Three attempts, not eight: the count is advisory (products alone are counted
+    /// when it fails), and an endpoint that answers 5xx or not at all must not hold every wait for
+    /// room.
+    pub fn controltower_count(c: &SdkConfig) -> aws_sdk_controltower::Client {
         let retry =
             c.retry_config().cloned().unwrap_or_else(aws_config::retry::RetryConfig::standard).with_max_attempts(3);
         let conf = aws_sdk_controltower::config::Builder::from(c).retry_config(retry).build();
@@ -298,5 +305,26 @@ pub mod clients {
     /// AWS Support, whose API lives in us-east-1 only.
     pub fn support(c: &SdkConfig) -> aws_sdk_support::Client {
         aws_sdk_support::Client::new(&super::Aws::in_region(c, "us-east-1"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `organizations_auto_enroll` method's Control Tower calls (the landing zone, the OU's
+    /// baseline, the enrollment) retry as every other call: with 3 attempts, one throttled
+    /// `ListLandingZones` in 125 at 20% faults failed the plan (tests/reliability.rs's fault
+    /// test saw it). Only the advisory count of baselines in flight keeps 3.
+    #[test]
+    fn control_towers_required_calls_retry_as_the_session_does_and_only_the_count_gives_up_sooner() {
+        let session = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_types::region::Region::new("us-east-1"))
+            .retry_config(retry_config(None))
+            .build();
+        let attempts = |c: aws_sdk_controltower::Client| c.config().retry_config().map(|r| r.max_attempts());
+        assert_eq!(attempts(clients::controltower(&session)), Some(8));
+        assert_eq!(attempts(clients::controltower_count(&session)), Some(3));
     }
 }

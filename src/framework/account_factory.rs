@@ -538,7 +538,7 @@ pub async fn in_flight_with(
 /// principal's, at the `Account` access level) and the `AWSControlTowerBaseline` baselines
 /// `UNDER_CHANGE` where the Control Tower API answers. The one count every wait for room uses.
 pub async fn in_flight(ctx: &Context, sc: &Client) -> Result<InFlight, StepError> {
-    let ct = clients::controltower(&ctx.ct_session().await?);
+    let ct = clients::controltower_count(&ctx.ct_session().await?);
     in_flight_with(sc, &ct, &ctx.memo::<Baselines>()).await
 }
 
