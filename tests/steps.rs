@@ -1860,11 +1860,71 @@ mod control_tower_api {
                 InFlight {
                     products: vec!["sandbox".into()],
                     product_accounts: vec!["111111111111".into()],
-                    baselines: None
+                    baselines: None,
+                    unread: false
                 }
             );
             assert_eq!(now.count(), 1);
         }
         assert_eq!((denied.num_calls(), enabled_pages.num_calls()), (1, 0), "the refusal is remembered");
+    }
+
+    /// A count whose ListEnabledBaselines failed past the retries (throttled) is incomplete, not
+    /// a count of products alone (which admitted operations over the cap when foreign baselines
+    /// were in flight); only after three failed counts in a row does the process count products
+    /// only, and it stops asking.
+    #[tokio::test]
+    async fn a_throttled_count_is_incomplete_and_three_in_a_row_count_products_only() {
+        use aws_sdk_controltower::operation::list_enabled_baselines::ListEnabledBaselinesError;
+        let throttled = || {
+            ListEnabledBaselinesError::generic(
+                aws_sdk_controltower::error::ErrorMetadata::builder()
+                    .code("ThrottlingException")
+                    .message("Rate exceeded")
+                    .build(),
+            )
+        };
+        let list = mock!(Client::list_baselines)
+            .then_output(|| ListBaselinesOutput::builder().baselines(baseline(CT_BASELINE, ARN)).build().unwrap());
+        let foreign = account("333333333333");
+        let enabled_pages = mock!(Client::list_enabled_baselines)
+            .sequence()
+            .error(throttled)
+            .output(move || {
+                ListEnabledBaselinesOutput::builder()
+                    .enabled_baselines(enabled(&foreign, EnablementStatus::UnderChange))
+                    .build()
+                    .unwrap()
+            })
+            .error(throttled)
+            .times(3)
+            .output(|| ListEnabledBaselinesOutput::builder().build().unwrap())
+            .build();
+        let ct = mock_client!(aws_sdk_controltower, RuleMode::MatchAny, [&list, &enabled_pages], |c| c
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled()));
+        let search = mock!(aws_sdk_servicecatalog::Client::search_provisioned_products)
+            .then_output(|| SearchProvisionedProductsOutput::builder().build());
+        let sc = mock_client!(aws_sdk_servicecatalog, RuleMode::MatchAny, [&search]);
+        let memo = Baselines::default();
+        let mut counts = Vec::new();
+        for _ in 0..6 {
+            let now = account_factory::in_flight_with(&sc, &ct, &memo).await.unwrap();
+            counts.push((now.unread, now.baselines.clone(), now.count()));
+        }
+        let unread = (true, None, 0);
+        assert_eq!(
+            counts,
+            vec![
+                unread.clone(),
+                (false, Some(vec![account("333333333333")]), 1),
+                unread.clone(),
+                unread,
+                (false, None, 0),
+                (false, None, 0),
+            ],
+            "a failed read is incomplete; a good one resets the run; the third failure in a row is products only"
+        );
+        assert_eq!(enabled_pages.num_calls(), 5, "no more reads once the process counts products only");
+        assert_eq!(list.num_calls(), 1, "the baseline's ARN is looked up once");
     }
 }

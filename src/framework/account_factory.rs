@@ -411,8 +411,13 @@ pub struct InFlight {
     /// The accounts of those products (those Control Tower made already).
     pub product_accounts: Vec<String>,
     /// The targets (account or OU ARNs) of the `AWSControlTowerBaseline` enabled baselines
-    /// `UNDER_CHANGE`; `None` when the Control Tower API did not answer (products only are counted).
+    /// `UNDER_CHANGE`; `None` when the Control Tower API does not answer here (products only are
+    /// counted).
     pub baselines: Option<Vec<String>>,
+    /// The baselines could not be read this time (a failure that outlasted the client's retries,
+    /// before the process gave up on the API): the count is incomplete, and a wait for room
+    /// counts again rather than admit an operation on it.
+    pub unread: bool,
 }
 
 impl InFlight {
@@ -441,12 +446,30 @@ fn target_account(arn: &str) -> Option<&str> {
 /// (looked up once), or that the API does not answer here (said once, at warn).
 #[derive(Default)]
 pub struct Baselines {
-    /// `Some(None)`: no such baseline, or the API refused for good (denied, unknown endpoint).
+    /// `Some(None)`: no such baseline, or the API refused for good (denied, no such operation).
     arn: tokio::sync::OnceCell<Option<String>>,
     warned: AtomicBool,
+    /// Counts in a row whose read failed past the client's retries (throttled, 5xx, no answer).
+    failures: std::sync::atomic::AtomicUsize,
 }
 
+/// Failed counts in a row after which a process counts products only: an endpoint that does not
+/// answer at all (a region or an emulator without Control Tower) must not hold every wait for
+/// room, and one throttled or failed read must not let an operation past the cap either (at 20%
+/// injected faults, a count that went by products alone admitted two operations over it).
+const FAILED_COUNTS: usize = 3;
+
 impl Baselines {
+    /// One more failed read: `Ok(None)` (products only from now on) once [`FAILED_COUNTS`] in a
+    /// row failed, the error otherwise.
+    fn failed(&self, e: AwsError) -> Result<Option<Vec<String>>, AwsError> {
+        if self.failures.fetch_add(1, Ordering::Relaxed) + 1 >= FAILED_COUNTS {
+            self.warn_once(&format!("{FAILED_COUNTS} counts in a row failed, the last: {e}"));
+            return Ok(None);
+        }
+        Err(e)
+    }
+
     fn warn_once(&self, why: &str) {
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
@@ -462,33 +485,40 @@ impl Baselines {
 /// The targets of the `AWSControlTowerBaseline` baselines `UNDER_CHANGE` (AFT's
 /// `get_enabled_baselines_under_change_count`: `ListBaselines` for the ARN, then
 /// `ListEnabledBaselines` filtered on it and on `UNDER_CHANGE`); `None` when the API does not
-/// answer here. The baseline's ARN is looked up once per provider process, and when that lookup
-/// fails (access denied, no such endpoint, a landing zone without the baseline, or a failure that
-/// outlasted the client's retries) the process counts products only; a failure of
-/// `ListEnabledBaselines` that lasts is remembered the same way, a transient one is this count's.
+/// answer here. The baseline's ARN is looked up once per provider process. A refusal for good
+/// (access denied, no such operation, a landing zone without the baseline) leaves the process
+/// counting products only; a transient failure (throttled, 5xx, no answer, after the client's
+/// retries) is this count's error, and after [`FAILED_COUNTS`] of them in a row the process counts
+/// products only too.
 pub async fn baselines_under_change(
     ct: &aws_sdk_controltower::Client,
     memo: &Baselines,
 ) -> Result<Option<Vec<String>>, AwsError> {
+    if memo.failures.load(Ordering::Relaxed) >= FAILED_COUNTS {
+        return Ok(None);
+    }
     let arn = memo
         .arn
         .get_or_try_init(|| async {
-            // any failure, after the client's few retries, leaves this process counting products
-            // only: an endpoint that does not answer (a region without Control Tower, an emulator
-            // without it) is not asked again at every count
             match controltower::baseline_arn(ct, CT_BASELINE).await {
                 Ok(Some(arn)) => Ok::<_, AwsError>(Some(arn)),
                 Ok(None) => {
                     memo.warn_once(&format!("the landing zone has no {CT_BASELINE} baseline"));
                     Ok(None)
                 }
-                Err(e) => {
+                Err(e) if !e.is_transient() => {
                     memo.warn_once(&e.to_string());
                     Ok(None)
                 }
+                // not remembered: the next count asks again
+                Err(e) => Err(e),
             }
         })
-        .await?;
+        .await;
+    let arn = match arn {
+        Ok(arn) => arn,
+        Err(e) => return memo.failed(e),
+    };
     let Some(arn) = arn else { return Ok(None) };
     let filter =
         EnabledBaselineFilter::builder().baseline_identifiers(arn).statuses(EnablementStatus::UnderChange).build();
@@ -499,12 +529,15 @@ pub async fn baselines_under_change(
     })
     .await;
     match under_change {
-        Ok(targets) => Ok(Some(targets)),
+        Ok(targets) => {
+            memo.failures.store(0, Ordering::Relaxed);
+            Ok(Some(targets))
+        }
         Err(e) if !e.is_transient() => {
             memo.warn_once(&e.to_string());
             Ok(None)
         }
-        Err(e) => Err(e),
+        Err(e) => memo.failed(e),
     }
 }
 
@@ -519,18 +552,19 @@ pub async fn in_flight_with(
         .into_iter()
         .filter(|p| p.status == ProductStatus::UnderChange)
         .collect();
-    let baselines = match baselines_under_change(ct, memo).await {
-        Ok(b) => b,
+    let (baselines, unread) = match baselines_under_change(ct, memo).await {
+        Ok(b) => (b, false),
         Err(e) => {
-            // transient, after the SDK's own retries: this count goes by products alone
-            tracing::warn!(error = %e, "Control Tower baselines in flight could not be read this time; counting products only");
-            None
+            // transient, after the SDK's own retries: this count is incomplete
+            tracing::warn!(error = %e, "Control Tower baselines in flight could not be read this time");
+            (None, true)
         }
     };
     Ok(InFlight {
         product_accounts: busy.iter().filter_map(|p| p.account_id.clone()).collect(),
         products: busy.into_iter().map(|p| p.name).collect(),
         baselines,
+        unread,
     })
 }
 
@@ -586,18 +620,23 @@ async fn wait_for_room(ctx: &Context, sc: &Client, what: &str, deadline: Instant
             Some(_) => coordination::operations_in_flight(&leases, &now.products, now.count()),
             None => now.count() + 1,
         };
-        if busy <= cap {
+        // an incomplete count admits nothing: the baselines it lacks may fill the cap
+        if busy <= cap && !now.unread {
             return Ok(lease);
         }
         lease.release().await;
-        tracing::info!(
-            in_flight = busy - 1,
-            cap,
-            leases = leases.len(),
-            products = ?now.products,
-            baselines = ?now.baselines,
-            "Control Tower is at the cap of concurrent account operations; waiting"
-        );
+        if now.unread {
+            tracing::info!(products = ?now.products, "Control Tower's count of operations in flight is incomplete; counting again");
+        } else {
+            tracing::info!(
+                in_flight = busy - 1,
+                cap,
+                leases = leases.len(),
+                products = ?now.products,
+                baselines = ?now.baselines,
+                "Control Tower is at the cap of concurrent account operations; waiting"
+            );
+        }
         // a random share of a second first, so runners that collided do not collide again
         let jitter = Duration::from_millis(u64::from(uuid::Uuid::new_v4().as_bytes()[0]) * 4);
         tokio::time::sleep(jitter).await;
@@ -1305,6 +1344,7 @@ mod tests {
             products: vec!["a".into(), "b".into(), "console-x".into()],
             product_accounts: vec!["111111111111".into(), "222222222222".into()],
             baselines: Some(vec![acct("111111111111"), acct("222222222222"), acct("333333333333"), ou]),
+            unread: false,
         };
         // three products, plus an account enrolled elsewhere and an OU being registered
         assert_eq!(now.count(), 5);
