@@ -345,6 +345,17 @@ async fn two_runners(method: Method) {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for (r, out) in runners.iter_mut().zip(&outs) {
+        // what each saved plan's apply did, for a failure of the assertions on refusals below
+        eprintln!(
+            "{} applied its plan saved before any claim: exit {}{}",
+            r.owner,
+            out.code,
+            if out.code != 0 && out.errors().is_empty() {
+                format!(", no diagnostic; stderr: {}", common::one_line(&out.stderr))
+            } else {
+                String::new()
+            }
+        );
         r.read(out, true);
         r.write();
     }
