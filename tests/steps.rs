@@ -1738,8 +1738,11 @@ mod service_catalog {
 mod control_tower_api {
     use account_factory::{Baselines, CT_BASELINE, InFlight};
     use aws_sdk_controltower::Client;
+    use aws_sdk_controltower::error::ErrorMetadata;
     use aws_sdk_controltower::operation::list_baselines::{ListBaselinesError, ListBaselinesOutput};
-    use aws_sdk_controltower::operation::list_enabled_baselines::ListEnabledBaselinesOutput;
+    use aws_sdk_controltower::operation::list_enabled_baselines::{
+        ListEnabledBaselinesError, ListEnabledBaselinesOutput,
+    };
     use aws_sdk_controltower::types::{
         BaselineSummary, EnabledBaselineSummary, EnablementStatus, EnablementStatusSummary,
     };
@@ -1830,7 +1833,7 @@ mod control_tower_api {
     async fn a_refused_control_tower_api_counts_products_only() {
         let denied = mock!(Client::list_baselines).then_error(|| {
             ListBaselinesError::generic(
-                aws_sdk_controltower::error::ErrorMetadata::builder()
+                ErrorMetadata::builder()
                     .code("AccessDeniedException")
                     .message("not authorized to perform: controltower:ListBaselines")
                     .build(),
@@ -1875,13 +1878,9 @@ mod control_tower_api {
     /// only, and it stops asking.
     #[tokio::test]
     async fn a_throttled_count_is_incomplete_and_three_in_a_row_count_products_only() {
-        use aws_sdk_controltower::operation::list_enabled_baselines::ListEnabledBaselinesError;
         let throttled = || {
             ListEnabledBaselinesError::generic(
-                aws_sdk_controltower::error::ErrorMetadata::builder()
-                    .code("ThrottlingException")
-                    .message("Rate exceeded")
-                    .build(),
+                ErrorMetadata::builder().code("ThrottlingException").message("Rate exceeded").build(),
             )
         };
         let list = mock!(Client::list_baselines)

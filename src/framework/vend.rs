@@ -223,7 +223,7 @@ pub async fn create_with_organizations(
     };
     let id = match wait_create(org, &request_id, waits).await? {
         Ended::Account(id) => id,
-        Ended::Failed(Some(CreateAccountFailureReason::EmailAlreadyExists)) => {
+        Ended::Failed(reason @ Some(CreateAccountFailureReason::EmailAlreadyExists)) => {
             // another principal made an account with this email after the process listed the
             // organization (a creation in flight then, another state, the console)
             return match taken_since(org, index, req, waits).await? {
@@ -231,11 +231,7 @@ pub async fn create_with_organizations(
                     tracing::info!(account = %a.id, email = req.email(), "CreateAccount answered EMAIL_ALREADY_EXISTS: adopting the account that has the email");
                     Ok(Created { id: a.id, adopted: true })
                 }
-                None => Err(StepError::Failed(failure(
-                    &request_id,
-                    req,
-                    Some(&CreateAccountFailureReason::EmailAlreadyExists),
-                ))),
+                None => Err(StepError::Failed(failure(&request_id, req, reason.as_ref()))),
             };
         }
         Ended::Failed(reason) => return Err(StepError::Failed(failure(&request_id, req, reason.as_ref()))),
