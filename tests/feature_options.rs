@@ -9,68 +9,49 @@ use aft_test_harness as common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_ec2::types::Filter;
 use common::fixtures::account_block;
 use common::service_catalog::ServiceCatalog;
 use common::{Landing, Moto, Tf, one_line};
+use terraform_provider_aft::aws::ec2::Client as Ec2;
 
 const DELETE_VPCS: &str = "  feature_options {\n    delete_default_vpcs = true\n  }";
 
-/// EC2 in `account`, in `region`.
-async fn ec2_in(account: &str, region: &str) -> aws_sdk_ec2::Client {
+/// EC2 in `account`, in `region` (the provider's own EC2 client, src/aws/ec2.rs).
+async fn ec2_in(account: &str, region: &str) -> Ec2 {
     let cfg = Moto::get().account(account).await;
-    aws_sdk_ec2::Client::new(&cfg.to_builder().region(aws_config::Region::new(region.to_string())).build())
+    Ec2::new(&cfg.to_builder().region(aws_config::Region::new(region.to_string())).build())
 }
 
 /// The regions `account` has enabled.
 async fn regions(account: &str) -> Vec<String> {
-    let out = ec2_in(account, "us-east-1").await.describe_regions().send().await.unwrap();
-    out.regions().iter().filter_map(|r| r.region_name()).map(str::to_string).collect()
+    ec2_in(account, "us-east-1").await.describe_regions().await.unwrap()
 }
 
 /// The default VPC of the client's account and region, if any.
-async fn default_vpc(ec2: &aws_sdk_ec2::Client) -> Result<Option<String>, String> {
-    let out = ec2
-        .describe_vpcs()
-        .filters(Filter::builder().name("isDefault").values("true").build())
-        .send()
-        .await
-        .map_err(|e| format!("{e:?}"))?;
-    Ok(out.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_string))
+async fn default_vpc(ec2: &Ec2) -> Result<Option<String>, String> {
+    let vpcs = ec2.describe_vpcs(&[("isDefault", "true")]).await.map_err(|e| format!("{e:?}"))?;
+    Ok(vpcs.into_iter().next())
 }
 
 /// The internet gateways attached to `vpc`.
-async fn gateways(ec2: &aws_sdk_ec2::Client, vpc: &str) -> Vec<String> {
-    let out = ec2
-        .describe_internet_gateways()
-        .filters(Filter::builder().name("attachment.vpc-id").values(vpc).build())
-        .send()
-        .await
-        .unwrap();
-    out.internet_gateways().iter().filter_map(|g| g.internet_gateway_id()).map(str::to_string).collect()
+async fn gateways(ec2: &Ec2, vpc: &str) -> Vec<String> {
+    ec2.describe_internet_gateways(&[("attachment.vpc-id", vpc)]).await.unwrap()
 }
 
 /// Gives the default VPC of the client's account and region the internet gateway AWS gives it
 /// (moto leaves it out) and, with `workload`, a network interface in its first subnet (something
 /// running in it); returns (VPC, gateway).
-async fn furnish(ec2: &aws_sdk_ec2::Client, workload: bool) -> Result<(String, String), String> {
+async fn furnish(ec2: &Ec2, workload: bool) -> Result<(String, String), String> {
     let e = |e: &dyn std::fmt::Debug| format!("{e:?}");
     let vpc = default_vpc(ec2).await?.ok_or("moto made no default VPC")?;
-    let igw = ec2.create_internet_gateway().send().await.map_err(|x| e(&x))?;
-    let igw = igw.internet_gateway().and_then(|g| g.internet_gateway_id()).ok_or("no gateway id")?.to_string();
-    ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc).send().await.map_err(|x| e(&x))?;
+    let igw = ec2.call("CreateInternetGateway", Vec::new()).await.map_err(|x| e(&x))?;
+    let igw = igw.child("internetGateway").and_then(|g| g.text_of("internetGatewayId")).ok_or("no gateway id")?;
+    let igw = igw.to_string();
+    ec2.act("AttachInternetGateway", &[("InternetGatewayId", &igw), ("VpcId", &vpc)]).await.map_err(|x| e(&x))?;
     if workload {
-        let subnets = ec2
-            .describe_subnets()
-            .filters(Filter::builder().name("vpc-id").values(&vpc).build())
-            .send()
-            .await
-            .map_err(|x| e(&x))?;
-        let subnet = subnets.subnets().first().and_then(|s| s.subnet_id()).ok_or("no default subnet")?.to_string();
-        ec2.create_network_interface()
-            .subnet_id(subnet)
-            .description("a running workload")
-            .send()
+        let subnets = ec2.describe_subnets(&[("vpc-id", &vpc)]).await.map_err(|x| e(&x))?;
+        let subnet = subnets.first().ok_or("no default subnet")?;
+        ec2.act("CreateNetworkInterface", &[("SubnetId", subnet), ("Description", "a running workload")])
             .await
             .map_err(|x| e(&x))?;
     }
@@ -88,7 +69,7 @@ async fn feature_options_act_on_the_new_account_once() {
     let moto = Moto::get();
     // the Log Archive bucket the organization trail writes to
     let bucket = l.log_archive_bucket().await;
-    let mgmt_vpcs_before = aws_sdk_ec2::Client::new(&l.aft_cfg).describe_vpcs().send().await.unwrap().vpcs().len();
+    let mgmt_vpcs_before = Ec2::new(&l.aft_cfg).describe_vpcs(&[]).await.unwrap().len();
 
     let provider = l.provider(
         "  account_factory {\n    method = \"organizations\"\n  }\n  feature_options {\n    delete_default_vpcs = true\n    enterprise_support = true\n    cloudtrail_data_events = true\n  }",
@@ -101,21 +82,15 @@ async fn feature_options_act_on_the_new_account_once() {
 
     // default VPCs: gone in every region the account has enabled
     let acct = moto.account(&id).await;
-    let regions = aws_sdk_ec2::Client::new(&acct).describe_regions().send().await.unwrap();
-    assert!(regions.regions().len() > 3);
-    for r in regions.regions() {
-        let name = r.region_name().unwrap();
+    let regions = Ec2::new(&acct).describe_regions().await.unwrap();
+    assert!(regions.len() > 3);
+    for name in &regions {
         let cfg = acct.to_builder().region(aws_config::Region::new(name.to_string())).build();
-        let vpcs = aws_sdk_ec2::Client::new(&cfg)
-            .describe_vpcs()
-            .filters(aws_sdk_ec2::types::Filter::builder().name("isDefault").values("true").build())
-            .send()
-            .await
-            .unwrap();
-        assert!(vpcs.vpcs().is_empty(), "default VPC left in {name}");
+        let vpcs = Ec2::new(&cfg).describe_vpcs(&[("isDefault", "true")]).await.unwrap();
+        assert!(vpcs.is_empty(), "default VPC left in {name}");
     }
     // ... and the AFT management account's are untouched (AFT's bug #142)
-    let mgmt_vpcs_after = aws_sdk_ec2::Client::new(&l.aft_cfg).describe_vpcs().send().await.unwrap().vpcs().len();
+    let mgmt_vpcs_after = Ec2::new(&l.aft_cfg).describe_vpcs(&[]).await.unwrap().len();
     assert_eq!(mgmt_vpcs_after, mgmt_vpcs_before);
     assert!(mgmt_vpcs_after >= 1);
 
@@ -190,8 +165,8 @@ async fn only_the_run_that_vends_an_account_deletes_its_default_vpcs() {
 
     // a default VPC the vended account gets later (CreateDefaultVpc) is its owner's: a later run keeps it
     let v_east = ec2_in(&vended, "us-east-1").await;
-    let again = v_east.create_default_vpc().send().await.unwrap();
-    let again = again.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
+    let again = v_east.call("CreateDefaultVpc", Vec::new()).await.unwrap();
+    let again = again.child("vpc").and_then(|v| v.text_of("vpcId")).unwrap().to_string();
 
     tf.write(&body("2"));
     tf.apply();
@@ -228,8 +203,8 @@ async fn a_new_accounts_default_vpc_with_a_network_interface_is_kept_with_a_warn
     let east = ec2_in(&id, "us-east-1").await;
     assert_eq!(default_vpc(&east).await.unwrap(), Some(vpc.clone()), "the VPC in use was deleted");
     assert_eq!(gateways(&east, &vpc).await, [igw], "its gateway was detached");
-    let subnets = east.describe_subnets().filters(Filter::builder().name("vpc-id").values(&vpc).build()).send();
-    assert!(!subnets.await.unwrap().subnets().is_empty(), "its subnets were deleted");
+    let subnets = east.describe_subnets(&[("vpc-id", &vpc)]).await.unwrap();
+    assert!(!subnets.is_empty(), "its subnets were deleted");
     for r in regions(&id).await.into_iter().filter(|r| r != "us-east-1") {
         assert_eq!(default_vpc(&ec2_in(&id, &r).await).await.unwrap(), None, "default VPC left in {r}");
     }

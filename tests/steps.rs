@@ -732,84 +732,163 @@ mod sfn {
 }
 
 mod ec2 {
-    use aws_sdk_ec2::Client;
-    use aws_sdk_ec2::error::ErrorMetadata;
-    use aws_sdk_ec2::operation::delete_internet_gateway::DeleteInternetGatewayOutput;
-    use aws_sdk_ec2::operation::delete_network_acl::DeleteNetworkAclOutput;
-    use aws_sdk_ec2::operation::delete_route_table::DeleteRouteTableOutput;
-    use aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupOutput;
-    use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetError;
-    use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetOutput;
-    use aws_sdk_ec2::operation::delete_vpc::DeleteVpcOutput;
-    use aws_sdk_ec2::operation::describe_internet_gateways::DescribeInternetGatewaysOutput;
-    use aws_sdk_ec2::operation::describe_network_acls::DescribeNetworkAclsOutput;
-    use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
-    use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
-    use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
-    use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
-    use aws_sdk_ec2::operation::describe_vpcs::{DescribeVpcsError, DescribeVpcsOutput};
-    use aws_sdk_ec2::operation::detach_internet_gateway::DetachInternetGatewayOutput;
-    use aws_sdk_ec2::types::{
-        InternetGateway, NetworkAcl, NetworkInterface, NetworkInterfaceType, RouteTable, RouteTableAssociation,
-        SecurityGroup, Subnet, Vpc,
-    };
-    use aws_smithy_mocks::Rule;
+    //! The default-VPC step against a scripted EC2 behind the provider's own EC2 client
+    //! (src/aws/ec2.rs): each [`Rule`] answers one action's EC2 Query request with EC2's XML (or
+    //! its `<Response><Errors>` refusal) and counts its calls, so the tests see the requests as
+    //! AWS would (form parameters, signed) and the client reads the answers as AWS sends them.
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_smithy_http_client::test_util::infallible_client_fn;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::retry::RetryConfig;
     use default_vpcs::RegionOutcome;
+    use terraform_provider_aft::aws::ec2::Client;
 
     use super::*;
 
-    /// DescribeNetworkInterfaces of `vpc`: interfaces of these kinds.
-    fn enis(vpc: &'static str, kinds: &'static [NetworkInterfaceType]) -> Rule {
-        mock!(Client::describe_network_interfaces)
-            .match_requests(move |r| {
-                r.filters().iter().any(|f| f.name() == Some("vpc-id") && f.values() == [vpc.to_string()])
-            })
-            .then_output(move || {
-                let mut out = DescribeNetworkInterfacesOutput::builder();
-                for (i, k) in kinds.iter().enumerate() {
-                    out = out.network_interfaces(
-                        NetworkInterface::builder()
-                            .network_interface_id(format!("eni-{i}"))
-                            .interface_type(k.clone())
-                            .vpc_id(vpc)
-                            .build(),
-                    );
+    /// One scripted answer: to `action` (and only to requests carrying every `must` parameter),
+    /// HTTP `status` with `body`.
+    #[derive(Clone)]
+    struct Rule {
+        action: &'static str,
+        must: Vec<(String, String)>,
+        status: u16,
+        body: String,
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl Rule {
+        /// `action` answers `<ActionResponse>{inner}</ActionResponse>`.
+        fn ok(action: &'static str, inner: &str) -> Rule {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r-1</requestId>{inner}</{action}Response>"
+            );
+            Rule { action, must: Vec::new(), status: 200, body, calls: Arc::default() }
+        }
+
+        /// `action` done (`<return>true</return>`).
+        fn done(action: &'static str) -> Rule {
+            Rule::ok(action, "<return>true</return>")
+        }
+
+        /// `action` refused with EC2's error `code`.
+        fn refused(action: &'static str, status: u16, code: &str) -> Rule {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>refused by the test</Message></Error></Errors><RequestID>r-2</RequestID></Response>"
+            );
+            Rule { action, must: Vec::new(), status, body, calls: Arc::default() }
+        }
+
+        /// Only for requests with the parameter `name` = `value`.
+        fn with(mut self, name: &str, value: &str) -> Rule {
+            self.must.push((name.into(), value.into()));
+            self
+        }
+
+        fn num_calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+    }
+
+    /// `<list><item><field>id</field></item>…</list>`.
+    fn set(list: &str, field: &str, ids: &[&str]) -> String {
+        let items: String = ids.iter().map(|id| format!("<item><{field}>{id}</{field}></item>")).collect();
+        format!("<{list}>{items}</{list}>")
+    }
+
+    /// A form body's parameters.
+    fn params(body: &[u8]) -> Vec<(String, String)> {
+        let decode = |s: &str| {
+            let (mut out, bytes) = (Vec::new(), s.as_bytes());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' && i + 2 < bytes.len() {
+                    out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                } else {
+                    out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+                    i += 1;
                 }
-                out.build()
-            })
+            }
+            String::from_utf8(out).unwrap()
+        };
+        let body = std::str::from_utf8(body).unwrap();
+        body.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect()
+    }
+
+    /// A session whose EC2 is the rules (the first that matches a request answers it; a request
+    /// no rule matches is refused with `NoRuleMatched`, which fails the test where it happens).
+    fn client(rules: impl IntoIterator<Item = Rule>) -> Client {
+        let rules: Vec<Rule> = rules.into_iter().collect();
+        let http = infallible_client_fn(move |req: http::Request<SdkBody>| {
+            let p = params(req.body().bytes().unwrap());
+            assert!(req.headers().contains_key("authorization"), "the request was not signed");
+            assert!(p.contains(&("Version".into(), "2016-11-15".into())), "{p:?}");
+            let action = p.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone()).unwrap_or_default();
+            let rule = rules.iter().find(|r| r.action == action && r.must.iter().all(|m| p.contains(m)));
+            let (status, body) = match rule {
+                Some(r) => {
+                    r.calls.fetch_add(1, Ordering::SeqCst);
+                    (r.status, r.body.clone())
+                }
+                None => (
+                    400,
+                    format!(
+                        "<Response><Errors><Error><Code>NoRuleMatched</Code><Message>{p:?}</Message></Error></Errors></Response>"
+                    ),
+                ),
+            };
+            http::Response::builder().status(status).body(SdkBody::from(body)).unwrap()
+        });
+        let cfg = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new("a", "b", None, None, "test")))
+            .retry_config(RetryConfig::disabled())
+            .http_client(http)
+            .build();
+        Client::new(&cfg)
+    }
+
+    /// DescribeNetworkInterfaces of `vpc`: interfaces of these kinds.
+    fn enis(vpc: &'static str, kinds: &'static [&'static str]) -> Rule {
+        let items: String = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("<item><networkInterfaceId>eni-{i}</networkInterfaceId><vpcId>{vpc}</vpcId><interfaceType>{k}</interfaceType></item>"))
+            .collect();
+        Rule::ok("DescribeNetworkInterfaces", &format!("<networkInterfaceSet>{items}</networkInterfaceSet>"))
+            .with("Filter.1.Name", "vpc-id")
+            .with("Filter.1.Value.1", vpc)
     }
 
     /// A region with one default VPC, `vpc`, whose only blocker is one internet gateway: the
     /// rules that look (first) and the rules that change (second), and a client over both.
-    fn region(vpc: &'static str, kinds: &'static [NetworkInterfaceType]) -> (Vec<Rule>, Vec<Rule>, Client) {
+    fn region(vpc: &'static str, kinds: &'static [&'static str]) -> (Vec<Rule>, Vec<Rule>, Client) {
         let looks = vec![
-            mock!(Client::describe_vpcs)
-                .then_output(move || DescribeVpcsOutput::builder().vpcs(Vpc::builder().vpc_id(vpc).build()).build()),
+            Rule::ok("DescribeVpcs", &set("vpcSet", "vpcId", &[vpc])),
             enis(vpc, kinds),
-            mock!(Client::describe_internet_gateways).then_output(|| {
-                DescribeInternetGatewaysOutput::builder()
-                    .internet_gateways(InternetGateway::builder().internet_gateway_id("igw-1").build())
-                    .build()
-            }),
-            mock!(Client::describe_subnets).then_output(|| {
-                DescribeSubnetsOutput::builder().subnets(Subnet::builder().subnet_id("subnet-a").build()).build()
-            }),
-            mock!(Client::describe_route_tables).then_output(|| DescribeRouteTablesOutput::builder().build()),
-            mock!(Client::describe_network_acls).then_output(|| DescribeNetworkAclsOutput::builder().build()),
-            mock!(Client::describe_security_groups).then_output(|| DescribeSecurityGroupsOutput::builder().build()),
+            Rule::ok("DescribeInternetGateways", &set("internetGatewaySet", "internetGatewayId", &["igw-1"])),
+            Rule::ok("DescribeSubnets", &set("subnetSet", "subnetId", &["subnet-a"])),
+            Rule::ok("DescribeRouteTables", "<routeTableSet/>"),
+            Rule::ok("DescribeNetworkAcls", "<networkAclSet/>"),
+            Rule::ok("DescribeSecurityGroups", "<securityGroupInfo/>"),
         ];
         let changes = vec![
-            mock!(Client::detach_internet_gateway).then_output(|| DetachInternetGatewayOutput::builder().build()),
-            mock!(Client::delete_internet_gateway).then_output(|| DeleteInternetGatewayOutput::builder().build()),
-            mock!(Client::delete_subnet).then_output(|| DeleteSubnetOutput::builder().build()),
-            mock!(Client::delete_route_table).then_output(|| DeleteRouteTableOutput::builder().build()),
-            mock!(Client::delete_network_acl).then_output(|| DeleteNetworkAclOutput::builder().build()),
-            mock!(Client::delete_security_group).then_output(|| DeleteSecurityGroupOutput::builder().build()),
-            mock!(Client::delete_vpc)
-                .match_requests(move |r| r.vpc_id() == Some(vpc))
-                .then_output(|| DeleteVpcOutput::builder().build()),
+            Rule::done("DetachInternetGateway"),
+            Rule::done("DeleteInternetGateway"),
+            Rule::done("DeleteSubnet"),
+            Rule::done("DeleteRouteTable"),
+            Rule::done("DeleteNetworkAcl"),
+            Rule::done("DeleteSecurityGroup"),
+            Rule::done("DeleteVpc").with("VpcId", vpc),
         ];
-        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, looks.iter().chain(&changes));
+        let ec2 = client(looks.iter().chain(&changes).cloned());
         (looks, changes, ec2)
     }
 
@@ -819,65 +898,30 @@ mod ec2 {
 
     #[tokio::test]
     async fn a_default_vpc_goes_with_what_blocks_it_and_the_defaults_it_owns_stay() {
-        let vpcs = mock!(Client::describe_vpcs)
-            .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("isDefault")))
-            .then_output(|| DescribeVpcsOutput::builder().vpcs(Vpc::builder().vpc_id("vpc-1").build()).build());
-        let igws = mock!(Client::describe_internet_gateways).then_output(|| {
-            DescribeInternetGatewaysOutput::builder()
-                .internet_gateways(InternetGateway::builder().internet_gateway_id("igw-1").build())
-                .build()
-        });
-        let detach = mock!(Client::detach_internet_gateway)
-            .match_requests(|r| r.internet_gateway_id() == Some("igw-1") && r.vpc_id() == Some("vpc-1"))
-            .then_output(|| DetachInternetGatewayOutput::builder().build());
-        let del_igw =
-            mock!(Client::delete_internet_gateway).then_output(|| DeleteInternetGatewayOutput::builder().build());
-        let subnets = mock!(Client::describe_subnets).then_output(|| {
-            DescribeSubnetsOutput::builder()
-                .subnets(Subnet::builder().subnet_id("subnet-a").build())
-                .subnets(Subnet::builder().subnet_id("subnet-b").build())
-                .build()
-        });
-        let del_subnet = mock!(Client::delete_subnet).then_output(|| DeleteSubnetOutput::builder().build());
-        let rts = mock!(Client::describe_route_tables).then_output(|| {
-            DescribeRouteTablesOutput::builder()
-                .route_tables(
-                    RouteTable::builder()
-                        .route_table_id("rtb-main")
-                        .associations(RouteTableAssociation::builder().main(true).build())
-                        .build(),
-                )
-                .route_tables(RouteTable::builder().route_table_id("rtb-extra").build())
-                .build()
-        });
-        let del_rt = mock!(Client::delete_route_table)
-            .match_requests(|r| r.route_table_id() == Some("rtb-extra"))
-            .then_output(|| DeleteRouteTableOutput::builder().build());
-        let acls = mock!(Client::describe_network_acls).then_output(|| {
-            DescribeNetworkAclsOutput::builder()
-                .network_acls(NetworkAcl::builder().network_acl_id("acl-default").is_default(true).build())
-                .network_acls(NetworkAcl::builder().network_acl_id("acl-extra").is_default(false).build())
-                .build()
-        });
-        let del_acl = mock!(Client::delete_network_acl)
-            .match_requests(|r| r.network_acl_id() == Some("acl-extra"))
-            .then_output(|| DeleteNetworkAclOutput::builder().build());
-        let sgs = mock!(Client::describe_security_groups).then_output(|| {
-            DescribeSecurityGroupsOutput::builder()
-                .security_groups(SecurityGroup::builder().group_id("sg-default").group_name("default").build())
-                .security_groups(SecurityGroup::builder().group_id("sg-extra").group_name("web").build())
-                .build()
-        });
-        let del_sg = mock!(Client::delete_security_group)
-            .match_requests(|r| r.group_id() == Some("sg-extra"))
-            .then_output(|| DeleteSecurityGroupOutput::builder().build());
-        let del_vpc = mock!(Client::delete_vpc)
-            .match_requests(|r| r.vpc_id() == Some("vpc-1"))
-            .then_output(|| DeleteVpcOutput::builder().build());
+        let vpcs = Rule::ok("DescribeVpcs", &set("vpcSet", "vpcId", &["vpc-1"])).with("Filter.1.Name", "isDefault");
+        let igws = Rule::ok("DescribeInternetGateways", &set("internetGatewaySet", "internetGatewayId", &["igw-1"]));
+        let detach = Rule::done("DetachInternetGateway").with("InternetGatewayId", "igw-1").with("VpcId", "vpc-1");
+        let del_igw = Rule::done("DeleteInternetGateway");
+        let subnets = Rule::ok("DescribeSubnets", &set("subnetSet", "subnetId", &["subnet-a", "subnet-b"]));
+        let del_subnet = Rule::done("DeleteSubnet");
+        let rts = Rule::ok(
+            "DescribeRouteTables",
+            "<routeTableSet><item><routeTableId>rtb-main</routeTableId><associationSet><item><main>true</main></item></associationSet></item><item><routeTableId>rtb-extra</routeTableId><associationSet/></item></routeTableSet>",
+        );
+        let del_rt = Rule::done("DeleteRouteTable").with("RouteTableId", "rtb-extra");
+        let acls = Rule::ok(
+            "DescribeNetworkAcls",
+            "<networkAclSet><item><networkAclId>acl-default</networkAclId><default>true</default></item><item><networkAclId>acl-extra</networkAclId><default>false</default></item></networkAclSet>",
+        );
+        let del_acl = Rule::done("DeleteNetworkAcl").with("NetworkAclId", "acl-extra");
+        let sgs = Rule::ok(
+            "DescribeSecurityGroups",
+            "<securityGroupInfo><item><groupId>sg-default</groupId><groupName>default</groupName></item><item><groupId>sg-extra</groupId><groupName>web</groupName></item></securityGroupInfo>",
+        );
+        let del_sg = Rule::done("DeleteSecurityGroup").with("GroupId", "sg-extra");
+        let del_vpc = Rule::done("DeleteVpc").with("VpcId", "vpc-1");
         let no_enis = enis("vpc-1", &[]);
-        let ec2 = mock_client!(
-            aws_sdk_ec2,
-            RuleMode::MatchAny,
+        let ec2 = client(
             [
                 &vpcs,
                 &no_enis,
@@ -892,8 +936,10 @@ mod ec2 {
                 &del_acl,
                 &sgs,
                 &del_sg,
-                &del_vpc
+                &del_vpc,
             ]
+            .into_iter()
+            .cloned(),
         );
         match default_vpcs::delete_in_region(&ec2).await.unwrap() {
             RegionOutcome::Done { deleted, kept } => assert_eq!((deleted, kept), (vec!["vpc-1".to_string()], vec![])),
@@ -908,22 +954,21 @@ mod ec2 {
 
     #[tokio::test]
     async fn a_region_without_a_default_vpc_deletes_nothing() {
-        let vpcs = mock!(Client::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build());
-        let del_vpc = mock!(Client::delete_vpc).then_output(|| DeleteVpcOutput::builder().build());
-        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&vpcs, &del_vpc]);
+        let vpcs = Rule::ok("DescribeVpcs", "<vpcSet/>");
+        let del_vpc = Rule::done("DeleteVpc");
+        let ec2 = client([vpcs.clone(), del_vpc.clone()]);
         match default_vpcs::delete_in_region(&ec2).await.unwrap() {
             RegionOutcome::Done { deleted, kept } => assert!(deleted.is_empty() && kept.is_empty()),
             other => panic!("{other:?}"),
         }
-        assert_eq!(del_vpc.num_calls(), 0);
+        assert_eq!((vpcs.num_calls(), del_vpc.num_calls()), (1, 0));
     }
 
     /// The bug a user found: the step detached the internet gateway of a default VPC in use
     /// before it found out, cutting the workload off the internet.
     #[tokio::test]
     async fn a_default_vpc_with_network_interfaces_is_left_entirely_alone_with_a_warning() {
-        let (looks, changes, ec2) =
-            region("vpc-used", &[NetworkInterfaceType::Interface, NetworkInterfaceType::Lambda]);
+        let (looks, changes, ec2) = region("vpc-used", &["interface", "lambda"]);
         let done = default_vpcs::delete_in_regions("111122223333", vec![("eu-west-1".into(), ec2)]).await.unwrap();
         assert_eq!(calls(&changes), [0; 7], "no detach, no delete of anything");
         // nothing beyond the VPC and its interfaces was even looked at
@@ -941,26 +986,24 @@ mod ec2 {
     #[tokio::test]
     async fn an_unreachable_region_is_skipped_with_a_warning_and_the_others_are_processed() {
         // a region not enabled for the account
-        let refused = mock!(Client::describe_vpcs).then_error(|| {
-            DescribeVpcsError::generic(ErrorMetadata::builder().code("OptInRequired").message("not subscribed").build())
-        });
-        let refused_delete = mock!(Client::delete_vpc).then_output(|| DeleteVpcOutput::builder().build());
-        let opt_in = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&refused, &refused_delete]);
-        // an endpoint nothing listens on: the SDK's connection fails (its retries off, for speed)
-        let conf = aws_sdk_ec2::Config::builder()
-            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-            .region(aws_sdk_ec2::config::Region::new("eu-south-2"))
+        let refused = Rule::refused("DescribeVpcs", 401, "OptInRequired");
+        let refused_delete = Rule::done("DeleteVpc");
+        let opt_in = client([refused.clone(), refused_delete.clone()]);
+        // an endpoint nothing listens on: the connection fails (retries off, for speed)
+        let down = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("eu-south-2"))
             .endpoint_url("http://127.0.0.1:1")
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new("a", "b", None, None, "test"))
-            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
-            .build();
-        let down = Client::from_conf(conf);
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .retry_config(RetryConfig::disabled())
+            .load()
+            .await;
+        let down = Client::new(&down);
         let (_, changes, reachable) = region("vpc-free", &[]);
         let regions = vec![("us-east-1".into(), reachable), ("ap-east-1".into(), opt_in), ("eu-south-2".into(), down)];
         let done = default_vpcs::delete_in_regions("111122223333", regions).await.unwrap();
         // the reachable region's VPC went, with its gateway
         assert_eq!(calls(&changes), [1, 1, 1, 0, 0, 0, 1]);
-        assert_eq!(refused_delete.num_calls(), 0);
+        assert_eq!((refused.num_calls(), refused_delete.num_calls()), (1, 0));
         assert_eq!(done.warnings.len(), 2, "{:?}", done.warnings);
         let (a, b) = (&done.warnings[0], &done.warnings[1]);
         assert!(a.contains("ap-east-1") && a.contains("OptInRequired") && a.contains("111122223333"), "{a}");
@@ -974,15 +1017,12 @@ mod ec2 {
     #[tokio::test]
     async fn a_refusal_during_the_deletion_fails_the_step_naming_account_region_and_call() {
         let (looks, _, _) = region("vpc-free", &[]);
-        let denied = mock!(Client::delete_subnet)
-            .then_error(|| DeleteSubnetError::generic(ErrorMetadata::builder().code("UnauthorizedOperation").build()));
-        let detach =
-            mock!(Client::detach_internet_gateway).then_output(|| DetachInternetGatewayOutput::builder().build());
-        let del_igw =
-            mock!(Client::delete_internet_gateway).then_output(|| DeleteInternetGatewayOutput::builder().build());
-        let del_vpc = mock!(Client::delete_vpc).then_output(|| DeleteVpcOutput::builder().build());
-        let rules = [&denied, &detach, &del_igw, &del_vpc];
-        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, looks.iter().chain(rules));
+        let denied = Rule::refused("DeleteSubnet", 403, "UnauthorizedOperation");
+        let detach = Rule::done("DetachInternetGateway");
+        let del_igw = Rule::done("DeleteInternetGateway");
+        let del_vpc = Rule::done("DeleteVpc");
+        let rules = [denied.clone(), detach, del_igw, del_vpc.clone()];
+        let ec2 = client(looks.iter().cloned().chain(rules));
         let err = match default_vpcs::delete_in_regions("111122223333", vec![("eu-west-1".into(), ec2)]).await {
             Err(e) => e.to_string(),
             Ok(done) => panic!("a refused deletion was taken for an unreachable region: {:?}", done.warnings),
@@ -990,7 +1030,30 @@ mod ec2 {
         for part in ["ec2:DeleteSubnet", "111122223333", "eu-west-1", "UnauthorizedOperation"] {
             assert!(err.contains(part), "{part} not in {err}");
         }
-        assert_eq!(del_vpc.num_calls(), 0);
+        assert_eq!((denied.num_calls(), del_vpc.num_calls()), (1, 0));
+    }
+
+    /// EC2's throttling answer (`RequestLimitExceeded`, HTTP 503) is retried as the SDK retries it.
+    #[tokio::test]
+    async fn a_throttled_call_is_retried() {
+        let throttled = Rule::refused("DescribeVpcs", 503, "RequestLimitExceeded");
+        let http_calls = throttled.calls.clone();
+        let mut ec2 = client([throttled]);
+        // the same scripted EC2, with the session's standard retries (3 attempts)
+        ec2 = Client::new(
+            &ec2.session()
+                .to_builder()
+                .retry_config(
+                    RetryConfig::standard()
+                        .with_max_attempts(3)
+                        .with_initial_backoff(std::time::Duration::from_millis(1)),
+                )
+                .build(),
+        );
+        let err = ec2.describe_vpcs(&[]).await.unwrap_err();
+        assert_eq!(http_calls.load(Ordering::SeqCst), 3, "{err:?}");
+        let e = terraform_provider_aft::aws::AwsError::from_sdk("ec2:DescribeVpcs", err);
+        assert_eq!(e.code, "RequestLimitExceeded");
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod controltower;
 pub mod dynamodb;
+pub mod ec2;
 pub mod errors;
 pub mod names;
 pub mod organizations;
@@ -292,10 +293,10 @@ pub mod clients {
         aws_sdk_controltower::Client::from_conf(conf)
     }
     /// EC2 in `region`, or in the session's own region.
-    pub fn ec2(c: &SdkConfig, region: Option<&str>) -> aws_sdk_ec2::Client {
+    pub fn ec2(c: &SdkConfig, region: Option<&str>) -> super::ec2::Client {
         match region {
-            Some(r) => aws_sdk_ec2::Client::new(&super::Aws::in_region(c, r)),
-            None => aws_sdk_ec2::Client::new(c),
+            Some(r) => super::ec2::Client::new(&super::Aws::in_region(c, r)),
+            None => super::ec2::Client::new(c),
         }
     }
     /// CloudTrail.

@@ -11,16 +11,12 @@
 //!
 //! A region that cannot be reached is skipped with a warning, as AFT 1.20.1 does.
 
-use aws_sdk_ec2::types::Filter;
 use futures::stream::{self, StreamExt};
 
 use super::super::{Done, StepError};
+use crate::aws::ec2::Client as Ec2;
 use crate::aws::{AwsError, AwsResultExt, clients};
 use crate::context::Context;
-
-fn filter(name: &str, value: &str) -> Filter {
-    Filter::builder().name(name).values(value).build()
-}
 
 /// A default VPC kept because network interfaces are in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,91 +58,65 @@ pub fn unreachable(error: &AwsError, first_look: bool) -> bool {
 }
 
 /// The network interfaces in `vpc`, or `None` when it has none.
-async fn in_use(ec2: &aws_sdk_ec2::Client, vpc: &str) -> Result<Option<InUse>, AwsError> {
-    let out = ec2
-        .describe_network_interfaces()
-        .filters(filter("vpc-id", vpc))
-        .send()
-        .await
-        .aws("ec2:DescribeNetworkInterfaces")?;
-    let enis = out.network_interfaces();
-    if enis.is_empty() && out.next_token().is_none() {
+async fn in_use(ec2: &Ec2, vpc: &str) -> Result<Option<InUse>, AwsError> {
+    let out = ec2.describe_network_interfaces(&[("vpc-id", vpc)]).await.aws("ec2:DescribeNetworkInterfaces")?;
+    if out.items.is_empty() && out.next_token.is_none() {
         return Ok(None);
     }
-    let mut kinds: Vec<String> =
-        enis.iter().map(|n| n.interface_type().map_or("unknown", |t| t.as_str()).to_string()).collect();
+    let mut kinds: Vec<String> = out.items.iter().map(|n| n.kind.clone().unwrap_or_else(|| "unknown".into())).collect();
     kinds.sort();
     kinds.dedup();
-    Ok(Some(InUse { vpc_id: vpc.to_string(), interfaces: enis.len(), more: out.next_token().is_some(), kinds }))
+    Ok(Some(InUse { vpc_id: vpc.to_string(), interfaces: out.items.len(), more: out.next_token.is_some(), kinds }))
 }
 
 /// Deletes one default VPC and what depends on it.
-async fn delete_vpc(ec2: &aws_sdk_ec2::Client, vpc: &str) -> Result<(), AwsError> {
-    let igws = ec2
-        .describe_internet_gateways()
-        .filters(filter("attachment.vpc-id", vpc))
-        .send()
-        .await
-        .aws("ec2:DescribeInternetGateways")?;
-    for id in igws.internet_gateways().iter().filter_map(|g| g.internet_gateway_id()) {
-        ec2.detach_internet_gateway()
-            .internet_gateway_id(id)
-            .vpc_id(vpc)
-            .send()
+async fn delete_vpc(ec2: &Ec2, vpc: &str) -> Result<(), AwsError> {
+    let igws =
+        ec2.describe_internet_gateways(&[("attachment.vpc-id", vpc)]).await.aws("ec2:DescribeInternetGateways")?;
+    for id in &igws {
+        ec2.act("DetachInternetGateway", &[("InternetGatewayId", id), ("VpcId", vpc)])
             .await
             .aws("ec2:DetachInternetGateway")?;
-        ec2.delete_internet_gateway().internet_gateway_id(id).send().await.aws("ec2:DeleteInternetGateway")?;
+        ec2.act("DeleteInternetGateway", &[("InternetGatewayId", id)]).await.aws("ec2:DeleteInternetGateway")?;
     }
-    let subnets = ec2.describe_subnets().filters(filter("vpc-id", vpc)).send().await.aws("ec2:DescribeSubnets")?;
-    for id in subnets.subnets().iter().filter_map(|s| s.subnet_id()) {
-        ec2.delete_subnet().subnet_id(id).send().await.aws("ec2:DeleteSubnet")?;
+    for id in ec2.describe_subnets(&[("vpc-id", vpc)]).await.aws("ec2:DescribeSubnets")? {
+        ec2.act("DeleteSubnet", &[("SubnetId", &id)]).await.aws("ec2:DeleteSubnet")?;
     }
-    let rts = ec2.describe_route_tables().filters(filter("vpc-id", vpc)).send().await.aws("ec2:DescribeRouteTables")?;
-    for rt in rts.route_tables() {
-        // the main route table goes with the VPC
-        if let Some(id) = rt.route_table_id()
-            && !rt.associations().iter().any(|a| a.main() == Some(true))
-        {
-            ec2.delete_route_table().route_table_id(id).send().await.aws("ec2:DeleteRouteTable")?;
+    // the main route table, the default ACL and the default group go with the VPC
+    for rt in ec2.describe_route_tables(&[("vpc-id", vpc)]).await.aws("ec2:DescribeRouteTables")? {
+        if !rt.main {
+            ec2.act("DeleteRouteTable", &[("RouteTableId", &rt.id)]).await.aws("ec2:DeleteRouteTable")?;
         }
     }
-    let acls =
-        ec2.describe_network_acls().filters(filter("vpc-id", vpc)).send().await.aws("ec2:DescribeNetworkAcls")?;
-    for acl in acls.network_acls() {
-        if let Some(id) = acl.network_acl_id()
-            && acl.is_default() != Some(true)
-        {
-            ec2.delete_network_acl().network_acl_id(id).send().await.aws("ec2:DeleteNetworkAcl")?;
+    for acl in ec2.describe_network_acls(&[("vpc-id", vpc)]).await.aws("ec2:DescribeNetworkAcls")? {
+        if !acl.default {
+            ec2.act("DeleteNetworkAcl", &[("NetworkAclId", &acl.id)]).await.aws("ec2:DeleteNetworkAcl")?;
         }
     }
-    let sgs =
-        ec2.describe_security_groups().filters(filter("vpc-id", vpc)).send().await.aws("ec2:DescribeSecurityGroups")?;
-    for sg in sgs.security_groups() {
-        if let Some(id) = sg.group_id()
-            && sg.group_name() != Some("default")
-        {
-            ec2.delete_security_group().group_id(id).send().await.aws("ec2:DeleteSecurityGroup")?;
+    for sg in ec2.describe_security_groups(&[("vpc-id", vpc)]).await.aws("ec2:DescribeSecurityGroups")? {
+        if sg.name != "default" {
+            ec2.act("DeleteSecurityGroup", &[("GroupId", &sg.id)]).await.aws("ec2:DeleteSecurityGroup")?;
         }
     }
-    ec2.delete_vpc().vpc_id(vpc).send().await.aws("ec2:DeleteVpc")?;
+    ec2.act("DeleteVpc", &[("VpcId", vpc)]).await.aws("ec2:DeleteVpc")?;
     Ok(())
 }
 
 /// Deletes the default VPCs the client's account has in the client's region, except those with
 /// network interfaces; an error that means the region cannot be reached is an outcome, any other
 /// fails.
-pub async fn delete_in_region(ec2: &aws_sdk_ec2::Client) -> Result<RegionOutcome, AwsError> {
+pub async fn delete_in_region(ec2: &Ec2) -> Result<RegionOutcome, AwsError> {
     let skip = |error: AwsError, interrupted: Option<String>, first_look: bool| {
         if unreachable(&error, first_look) { Ok(RegionOutcome::Unreachable { error, interrupted }) } else { Err(error) }
     };
-    let vpcs = match ec2.describe_vpcs().filters(filter("isDefault", "true")).send().await.aws("ec2:DescribeVpcs") {
+    let vpcs = match ec2.describe_vpcs(&[("isDefault", "true")]).await.aws("ec2:DescribeVpcs") {
         Ok(v) => v,
         Err(e) => return skip(e, None, true),
     };
     // every default VPC is looked at before any is touched
     let mut free = Vec::new();
     let mut kept = Vec::new();
-    for id in vpcs.vpcs().iter().filter_map(|v| v.vpc_id()) {
+    for id in &vpcs {
         match in_use(ec2, id).await {
             Ok(Some(used)) => kept.push(used),
             Ok(None) => free.push(id.to_string()),
@@ -178,10 +148,7 @@ fn kept_warning(account_id: &str, region: &str, k: &InUse) -> String {
 
 /// Deletes the default VPCs of `account_id` in each region given (its name and an EC2 client in
 /// it), skipping with a warning a VPC with network interfaces and a region that cannot be reached.
-pub async fn delete_in_regions(
-    account_id: &str,
-    regions: Vec<(String, aws_sdk_ec2::Client)>,
-) -> Result<Done<()>, StepError> {
+pub async fn delete_in_regions(account_id: &str, regions: Vec<(String, Ec2)>) -> Result<Done<()>, StepError> {
     let n = regions.len();
     let mut results: Vec<(String, Result<RegionOutcome, AwsError>)> = stream::iter(regions)
         .map(|(region, ec2)| async move {
@@ -232,15 +199,9 @@ pub async fn run(ctx: &Context, account_id: &str) -> Result<Done<()>, StepError>
     let session = ctx.target_session(account_id).await?;
     let regions = clients::ec2(&session, None)
         .describe_regions()
-        .send()
         .await
         .aws("ec2:DescribeRegions")
         .map_err(|e| e.in_account(account_id))?;
-    let regions = regions
-        .regions()
-        .iter()
-        .filter_map(|r| r.region_name())
-        .map(|name| (name.to_string(), clients::ec2(&session, Some(name))))
-        .collect();
+    let regions = regions.into_iter().map(|name| (name.clone(), clients::ec2(&session, Some(&name)))).collect();
     delete_in_regions(account_id, regions).await
 }
