@@ -12,9 +12,10 @@
 //! `Version=2016-11-15`, `Filter.N.Name`/`Filter.N.Value.M`), the answer its XML, read into a
 //! small tree ([`Element`]) and from that into the typed results below.
 //!
-//! The endpoint is the session's `endpoint_url` when it has one (the emulator, a VPC endpoint),
-//! else `https://ec2[-fips].<region>.<partition's domain>`, as the SDK resolves it for the
-//! partitions `aws`, `aws-cn`, `aws-us-gov`, `aws-iso` and `aws-iso-b`.
+//! The endpoint is found as the SDK finds it: the session's `endpoint_url` set in code, else
+//! `AWS_ENDPOINT_URL_EC2` or the profile's EC2 `endpoint_url`, else the general `endpoint_url`,
+//! else `https://ec2[-fips].<region>.<partition's domain>` (its dual-stack domain with
+//! `use_dual_stack`), as the SDK resolves it for the partitions `aws`, `aws-cn`, `aws-us-gov`, `aws-iso` and `aws-iso-b`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -42,6 +43,7 @@ use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use aws_types::SigningName;
 use aws_types::region::SigningRegion;
+use aws_types::service_config::ServiceConfigKey;
 
 /// The EC2 API version every request names.
 pub const VERSION: &str = "2016-11-15";
@@ -228,18 +230,20 @@ fn read(response: &HttpResponse) -> Result<Element, OrchestratorError<Ec2Error>>
     Err(OrchestratorError::operation(Ec2Error { meta: meta.build() }))
 }
 
-/// The EC2 endpoint of `region` when the session names none (the SDK's rules for EC2).
-pub fn endpoint(region: &str, fips: bool) -> String {
-    let domain = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
+/// The EC2 endpoint of `region` when the session names none (the SDK's rules for EC2): the
+/// partition's domain, `ec2-fips` with FIPS, and the `api.aws` domains with dual-stack.
+pub fn endpoint(region: &str, fips: bool, dual_stack: bool) -> String {
+    let (domain, dual) = if region.starts_with("cn-") {
+        ("amazonaws.com.cn", "api.amazonwebservices.com.cn")
     } else if region.starts_with("us-isob-") {
-        "sc2s.sgov.gov"
+        ("sc2s.sgov.gov", "sc2s.sgov.gov")
     } else if region.starts_with("us-iso-") {
-        "c2s.ic.gov"
+        ("c2s.ic.gov", "c2s.ic.gov")
     } else {
-        "amazonaws.com"
+        ("amazonaws.com", "api.aws")
     };
     let host = if fips { "ec2-fips" } else { "ec2" };
+    let domain = if dual_stack { dual } else { domain };
     format!("https://{host}.{region}.{domain}")
 }
 
@@ -255,10 +259,24 @@ impl Client {
     /// EC2 in the session's region (`us-east-1` when it has none, as the SDK would fail to).
     pub fn new(config: &SdkConfig) -> Client {
         let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
-        let endpoint = config
-            .endpoint_url()
-            .map(str::to_string)
-            .unwrap_or_else(|| endpoint(&region, config.use_fips().unwrap_or(false)));
+        // as the SDK: an endpoint set in code wins, then AWS_ENDPOINT_URL_EC2 / the profile's
+        // `ec2 = endpoint_url`, then the general one, then EC2's regional endpoint
+        let configured = if config.get_origin("endpoint_url").is_client_config() {
+            None
+        } else {
+            config.service_config().and_then(|c| {
+                let key = ServiceConfigKey::builder()
+                    .service_id("EC2")
+                    .env("AWS_ENDPOINT_URL")
+                    .profile("endpoint_url")
+                    .build()
+                    .expect("every field is set");
+                c.load_config(key)
+            })
+        };
+        let endpoint = configured.or_else(|| config.endpoint_url().map(str::to_string)).unwrap_or_else(|| {
+            endpoint(&region, config.use_fips().unwrap_or(false), config.use_dual_stack().unwrap_or(false))
+        });
         Client { config: config.clone(), region, endpoint }
     }
 
@@ -465,8 +483,9 @@ mod tests {
             body,
             "Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=isDefault&Filter.1.Value.1=true&Filter.2.Name=tag%3Aa%20b&Filter.2.Value.1=c%2Fd"
         );
-        assert_eq!(endpoint("eu-west-1", false), "https://ec2.eu-west-1.amazonaws.com");
-        assert_eq!(endpoint("cn-north-1", false), "https://ec2.cn-north-1.amazonaws.com.cn");
-        assert_eq!(endpoint("us-gov-west-1", true), "https://ec2-fips.us-gov-west-1.amazonaws.com");
+        assert_eq!(endpoint("eu-west-1", false, false), "https://ec2.eu-west-1.amazonaws.com");
+        assert_eq!(endpoint("cn-north-1", false, false), "https://ec2.cn-north-1.amazonaws.com.cn");
+        assert_eq!(endpoint("us-gov-west-1", true, false), "https://ec2-fips.us-gov-west-1.amazonaws.com");
+        assert_eq!(endpoint("eu-west-1", false, true), "https://ec2.eu-west-1.api.aws");
     }
 }
