@@ -25,8 +25,10 @@ test's moto with py-spy: default AMIs a third of its CPU where the default-VPC s
 service lookup 17%, the request log 12%): no default AMIs (MOTO_EC2_LOAD_DEFAULT_AMIS=false,
 moto's own setting: moto creates hundreds of AMI and snapshot objects in every EC2 backend, one per
 account and region, and the provider calls no AMI operation), moto's module list read once (its
-dispatcher lists its package directory and stats every entry on every request), and werkzeug's
-line per request off (AFT_MOTO_REQUEST_LOG=1 keeps it).
+dispatcher lists its package directory and stats every entry on every request), werkzeug's
+line per request off (AFT_MOTO_REQUEST_LOG=1 keeps it), the response classes' method names
+computed once per class instead of once per request, and a request's account found from a memo
+of access keys instead of a walk over every account's IAM backend (`fast_account_lookup`).
 
 Caveat: any other AWS managed policy does not exist in this moto (NoSuchEntity on
 GetPolicy, NotFound on Attach*Policy), and ListPolicies(Scope=AWS) lists only the allowlist.
@@ -590,6 +592,58 @@ def speed_up() -> None:
     moto.backends.list_of_moto_modules = lambda: modules
     if os.environ.get("AFT_MOTO_REQUEST_LOG") != "1":
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    import functools
+
+    import moto.core.responses
+
+    # the response class's method names, computed with inspect.getmembers on every request
+    moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=None)(
+        moto.core.responses.method_names_from_class
+    )
+    fast_account_lookup()
+
+
+def fast_account_lookup() -> None:
+    """moto finds the account of a request by looking for its access key in the IAM backend of
+    every account and partition it knows, on every request: with the hundreds of accounts a test
+    vends, that walk was a tenth of a test's moto. The same answer from a memo: a key found stays
+    found while its account still has it (checked on each use); a key not found (the tests' base
+    credentials) stays not found until moto makes any access key (every one is an AccessKey)."""
+    import moto.iam.models as iam_models
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.utilities.utils import PARTITION_NAMES
+
+    made = [0]
+    init = iam_models.AccessKey.__init__
+
+    def counting_init(self, *args, **kwargs):
+        made[0] += 1
+        init(self, *args, **kwargs)
+
+    iam_models.AccessKey.__init__ = counting_init
+    found: dict = {}
+    missing: dict = {}
+
+    def get_account_id_from(access_key: str) -> str:
+        hit = found.get(access_key)
+        if hit is not None:
+            account_id, partition = hit
+            if access_key in iam_models.iam_backends[account_id][partition].access_keys:
+                return account_id
+            found.pop(access_key, None)
+        before = made[0]
+        if missing.get(access_key) == before:
+            return DEFAULT_ACCOUNT_ID
+        for account_id, account in list(iam_models.iam_backends.items()):
+            for partition in PARTITION_NAMES:
+                if access_key in account[partition].access_keys:
+                    found[access_key] = (account_id, partition)
+                    return account_id
+        # a key made during the walk changed the count: this answer is then not kept
+        missing[access_key] = before
+        return DEFAULT_ACCOUNT_ID
+
+    iam_models.get_account_id_from = get_account_id_from
 
 
 def main() -> None:
