@@ -66,8 +66,8 @@ async fn apply_two_accounts_runs_every_step_and_a_second_plan_is_empty() {
         for role in ["AWSAFTService", "AWSAFTExecution"] {
             let r = iam.get_role().role_name(role).send().await.unwrap();
             let doc = r.role().unwrap().assume_role_policy_document().unwrap();
-            let doc: serde_json::Value =
-                serde_json::from_str(doc).unwrap_or_else(|_| serde_json::from_str(&urlencoding_decode(doc)).unwrap());
+            let doc: serde_json::Value = serde_json::from_str(doc)
+                .unwrap_or_else(|_| serde_json::from_str(&common::percent_decode(doc)).unwrap());
             let principals = &doc["Statement"][0]["Principal"]["AWS"];
             assert_eq!(
                 principals,
@@ -134,22 +134,6 @@ async fn apply_two_accounts_runs_every_step_and_a_second_plan_is_empty() {
     }
 
     assert_eq!(tf.plan_exit(), 0, "a second plan must show no changes");
-}
-
-fn urlencoding_decode(s: &str) -> String {
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 fn two_accounts(l: &Landing, ea: &str, eb: &str, alpha_extra: &str, alpha_ou: &str) -> String {

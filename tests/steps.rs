@@ -803,21 +803,8 @@ mod ec2 {
 
     /// A form body's parameters.
     fn params(body: &[u8]) -> Vec<(String, String)> {
-        let decode = |s: &str| {
-            let (mut out, bytes) = (Vec::new(), s.as_bytes());
-            let mut i = 0;
-            while i < bytes.len() {
-                if bytes[i] == b'%' && i + 2 < bytes.len() {
-                    out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                    i += 3;
-                } else {
-                    out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-                    i += 1;
-                }
-            }
-            String::from_utf8(out).unwrap()
-        };
         let body = std::str::from_utf8(body).unwrap();
+        let decode = common::percent_decode;
         body.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect()
     }
 

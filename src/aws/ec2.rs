@@ -105,11 +105,6 @@ impl Element {
     pub fn items<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Element> + 'a {
         self.child(name).into_iter().flat_map(|l| l.children.iter().filter(|c| c.name == "item"))
     }
-
-    /// The text of `field` in each item of the list `list` that has it.
-    pub fn item_texts(&self, list: &str, field: &str) -> Vec<String> {
-        self.items(list).filter_map(|i| i.text_of(field)).map(str::to_string).collect()
-    }
 }
 
 /// Reads an XML document into its root [`Element`]. Only what EC2's answers use: elements, text
@@ -347,12 +342,24 @@ impl Client {
 
     /// `DescribeRegions`: the names of the regions enabled for the account.
     pub async fn describe_regions(&self) -> Ec2Result<Vec<String>> {
-        Ok(self.call("DescribeRegions", Vec::new()).await?.item_texts("regionInfo", "regionName"))
+        self.list("DescribeRegions", &[], "regionInfo", |r| field(r, "regionName")).await
+    }
+
+    /// `action` with `filter`, and each `<item>` of the answer's list `set` that `read` can read
+    /// (an item without its id is left out: nothing is ever done to an empty id).
+    async fn list<T>(
+        &self,
+        action: &'static str,
+        filter: &[(&str, &str)],
+        set: &str,
+        read: impl Fn(&Element) -> Option<T>,
+    ) -> Ec2Result<Vec<T>> {
+        Ok(self.call(action, filters(filter)).await?.items(set).filter_map(read).collect())
     }
 
     /// `DescribeVpcs` with `filter`: the VPCs' ids.
     pub async fn describe_vpcs(&self, filter: &[(&str, &str)]) -> Ec2Result<Vec<String>> {
-        Ok(self.call("DescribeVpcs", filters(filter)).await?.item_texts("vpcSet", "vpcId"))
+        self.list("DescribeVpcs", filter, "vpcSet", |v| field(v, "vpcId")).await
     }
 
     /// `DescribeNetworkInterfaces` with `filter`: the first page.
@@ -361,8 +368,8 @@ impl Client {
         let items = out
             .items("networkInterfaceSet")
             .map(|i| NetworkInterface {
-                id: i.text_of("networkInterfaceId").unwrap_or_default().to_string(),
-                kind: i.text_of("interfaceType").map(str::to_string),
+                id: field(i, "networkInterfaceId").unwrap_or_default(),
+                kind: field(i, "interfaceType"),
             })
             .collect();
         Ok(Page { items, next_token: out.text_of("nextToken").filter(|t| !t.is_empty()).map(str::to_string) })
@@ -370,49 +377,37 @@ impl Client {
 
     /// `DescribeInternetGateways` with `filter`: the gateways' ids.
     pub async fn describe_internet_gateways(&self, filter: &[(&str, &str)]) -> Ec2Result<Vec<String>> {
-        let out = self.call("DescribeInternetGateways", filters(filter)).await?;
-        Ok(out.item_texts("internetGatewaySet", "internetGatewayId"))
+        self.list("DescribeInternetGateways", filter, "internetGatewaySet", |g| field(g, "internetGatewayId")).await
     }
 
     /// `DescribeSubnets` with `filter`: the subnets' ids.
     pub async fn describe_subnets(&self, filter: &[(&str, &str)]) -> Ec2Result<Vec<String>> {
-        Ok(self.call("DescribeSubnets", filters(filter)).await?.item_texts("subnetSet", "subnetId"))
+        self.list("DescribeSubnets", filter, "subnetSet", |n| field(n, "subnetId")).await
     }
 
     /// `DescribeRouteTables` with `filter`.
     pub async fn describe_route_tables(&self, filter: &[(&str, &str)]) -> Ec2Result<Vec<RouteTable>> {
-        let out = self.call("DescribeRouteTables", filters(filter)).await?;
-        Ok(out
-            .items("routeTableSet")
-            .map(|t| RouteTable {
-                id: t.text_of("routeTableId").unwrap_or_default().to_string(),
-                main: t.items("associationSet").any(|a| a.text_of("main") == Some("true")),
-            })
-            .collect())
+        self.list("DescribeRouteTables", filter, "routeTableSet", |t| {
+            let main = t.items("associationSet").any(|a| a.text_of("main") == Some("true"));
+            Some(RouteTable { id: field(t, "routeTableId")?, main })
+        })
+        .await
     }
 
     /// `DescribeNetworkAcls` with `filter`.
     pub async fn describe_network_acls(&self, filter: &[(&str, &str)]) -> Ec2Result<Vec<NetworkAcl>> {
-        let out = self.call("DescribeNetworkAcls", filters(filter)).await?;
-        Ok(out
-            .items("networkAclSet")
-            .map(|a| NetworkAcl {
-                id: a.text_of("networkAclId").unwrap_or_default().to_string(),
-                default: a.text_of("default") == Some("true"),
-            })
-            .collect())
+        self.list("DescribeNetworkAcls", filter, "networkAclSet", |a| {
+            Some(NetworkAcl { id: field(a, "networkAclId")?, default: a.text_of("default") == Some("true") })
+        })
+        .await
     }
 
     /// `DescribeSecurityGroups` with `filter`.
     pub async fn describe_security_groups(&self, filter: &[(&str, &str)]) -> Ec2Result<Vec<SecurityGroup>> {
-        let out = self.call("DescribeSecurityGroups", filters(filter)).await?;
-        Ok(out
-            .items("securityGroupInfo")
-            .map(|g| SecurityGroup {
-                id: g.text_of("groupId").unwrap_or_default().to_string(),
-                name: g.text_of("groupName").unwrap_or_default().to_string(),
-            })
-            .collect())
+        self.list("DescribeSecurityGroups", filter, "securityGroupInfo", |g| {
+            Some(SecurityGroup { id: field(g, "groupId")?, name: field(g, "groupName").unwrap_or_default() })
+        })
+        .await
     }
 
     /// An action whose answer is only `<return>true</return>`, with its parameters.
@@ -420,6 +415,11 @@ impl Client {
         let params = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.call(action, params).await.map(|_| ())
     }
+}
+
+/// The text of `name` in `item`, if EC2 gave it.
+fn field(item: &Element, name: &str) -> Option<String> {
+    item.text_of(name).map(str::to_string)
 }
 
 /// One page of a list and the token of the next, if any.
@@ -466,7 +466,8 @@ mod tests {
         let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeRouteTablesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\n  <requestId>r</requestId>\n  <routeTableSet>\n    <item><routeTableId>rtb-1</routeTableId><associationSet><item><main>true</main></item></associationSet></item>\n    <item><routeTableId>rtb-&amp;2</routeTableId><associationSet/></item>\n  </routeTableSet>\n</DescribeRouteTablesResponse>";
         let root = parse(xml).unwrap();
         assert_eq!(root.name, "DescribeRouteTablesResponse");
-        assert_eq!(root.item_texts("routeTableSet", "routeTableId"), ["rtb-1", "rtb-&2"]);
+        let ids: Vec<_> = root.items("routeTableSet").filter_map(|t| t.text_of("routeTableId")).collect();
+        assert_eq!(ids, ["rtb-1", "rtb-&2"]);
         let main: Vec<bool> = root
             .items("routeTableSet")
             .map(|t| t.items("associationSet").any(|a| a.text_of("main") == Some("true")))

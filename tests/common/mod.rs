@@ -55,6 +55,23 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `s` with its `%XX` escapes decoded (RFC 3986 percent-encoding, as AWS encodes IAM documents
+/// and as the provider's EC2 client encodes its form parameters; `+` stays `+`).
+pub fn percent_decode(s: &str) -> String {
+    let (mut out, b) = (Vec::with_capacity(s.len()), s.as_bytes());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
 /// A short random suffix for names.
 pub fn suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
