@@ -466,7 +466,9 @@ impl Resource<Context> for CustomizationPipeline {
         let mut s = Model::read(state)?;
         let Some(name) = s.name.known().cloned() else { return Ok(None) };
         let name = name.as_str();
-        let cp = clients::codepipeline(ctx.aws.hub());
+        // built only to ask: a client costs about 0.1 ms of CPU, more than the rest of a read the
+        // listing answers
+        let cp = || clients::codepipeline(ctx.aws.hub());
         let full = ctx.settings.drift_detection == crate::context::DriftDetection::Full;
         // Standard: one ListPipelines for the whole refresh, and only a pipeline it did not see is
         // asked for directly. Full: every definition, so sources and projects edited outside
@@ -477,7 +479,7 @@ impl Resource<Context> for CustomizationPipeline {
                 .map_err(|e| diag("Listing the pipelines failed", e))?
                 .contains(name);
         if ask {
-            match cp.get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
+            match cp().get_pipeline().name(name).send().await.aws("codepipeline:GetPipeline") {
                 Ok(out) => {
                     if let Some(p) = out.pipeline().filter(|_| full) {
                         if reconcile_sources(&mut s, &pipeline::observe(p)) {
@@ -493,7 +495,7 @@ impl Resource<Context> for CustomizationPipeline {
             }
         }
         if let Some(exec) = s.last_execution_id.known().cloned().filter(|e| full && !e.is_empty()) {
-            match cp
+            match cp()
                 .get_pipeline_execution()
                 .pipeline_name(name)
                 .pipeline_execution_id(exec)
