@@ -252,6 +252,87 @@ async fn a_move_waits_for_an_enrollment_into_the_ou_that_someone_else_started() 
     assert_eq!((r.enrollments, r.conflicts, r.failed, r.peak_per_ou), (2, 0, 0, 1), "{r:?}");
 }
 
+/// The failure seen once under load: a runner's OU lease lapsed while it waited (its renewals
+/// late) and another runner took it, found the OU quiet and moved; the first then moved too,
+/// into an enrollment in flight (Control Tower's `ConflictException`). Here the lease is taken
+/// over while the provider waits for an enrollment into the OU to end: the move must then wait
+/// for the other runner's lease, not be sent as soon as the OU is quiet.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_another_runner_took_over_is_waited_for_again_before_the_move() {
+    use aws_sdk_dynamodb::types::AttributeValue as Av;
+    let e = env(15_000).await;
+    let (l, ct) = (&e.l, &e.ct);
+    let s = common::suffix();
+    let table = format!("coord-lost-{s}");
+    let sandbox = l.ous["Sandbox"].clone();
+    // someone else's move into Sandbox: an enrollment in flight for 15 s, which the provider waits for
+    let other = l.create_account(&format!("busy-{s}@example.com"), "busy", None).await;
+    let moved_at = std::time::SystemTime::now();
+    l.org()
+        .move_account()
+        .account_id(&other)
+        .source_parent_id(&l.root)
+        .destination_parent_id(&sandbox)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ct.enrollment(&other).as_deref(), Some("UNDER_CHANGE"));
+    let email = format!("lost-{s}@example.com");
+    let tf = e.tf("auto-enroll-lost-lease");
+    tf.write(&format!("{}{}", provider_of(l, 5, &table, "state-a"), account_block("n", &email, "Sandbox", "")));
+    let run = tokio::task::spawn_blocking(move || apply(&tf));
+    // the provider takes the OU's lease, then waits for the OU to be quiet
+    let ddb = aws_sdk_dynamodb::Client::new(&l.aft_cfg);
+    let key = |item: aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder| {
+        item.table_name(&table).key("pk", Av::S(format!("lease#ou#{sandbox}"))).key("sk", Av::S("lease".into()))
+    };
+    let secs = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut held = false;
+    for _ in 0..100 {
+        if let Ok(out) = key(ddb.get_item()).send().await
+            && out.item().and_then(|i| i.get("owner")).and_then(|o| o.as_s().ok()).map(String::as_str)
+                == Some("state-a")
+        {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(held, "the provider never took the OU's lease");
+    assert_eq!(ct.enrollment(&other).as_deref(), Some("UNDER_CHANGE"), "the scenario needs the OU busy still");
+    // another runner takes the lease over, until 5 s after the OU is quiet again
+    let until = secs(moved_at) + 15 + 5;
+    ddb.put_item()
+        .table_name(&table)
+        .item("pk", Av::S(format!("lease#ou#{sandbox}")))
+        .item("sk", Av::S("lease".into()))
+        .item("holder", Av::S(format!("another-runner-{s}")))
+        .item("owner", Av::S("state-b".into()))
+        .item("what", Av::S(format!("move 999999999999 into {sandbox}")))
+        .item("expires_at", Av::N(until.to_string()))
+        .send()
+        .await
+        .unwrap();
+    // while that lease is live, the provider's account stays out of the OU
+    let mut seen = false;
+    while secs(std::time::SystemTime::now()) + 1 < until {
+        if let Some(id) = l.accounts_with_email(&email).await.first() {
+            seen = true;
+            let parents = l.org().list_parents().child_id(id).send().await.unwrap();
+            let parent = parents.parents().first().and_then(|p| p.id()).unwrap_or_default().to_string();
+            assert_ne!(parent, sandbox, "the account was moved into the OU while another runner held its lease");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(seen, "the account was not created while the other runner held the lease");
+    let out = run.await.unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let id = l.accounts_with_email(&email).await.remove(0);
+    assert_eq!(ct.enrollment(&id).as_deref(), Some("SUCCEEDED"));
+    let r = ct.report();
+    assert_eq!((r.enrollments, r.conflicts, r.failed, r.peak_per_ou), (2, 0, 0, 1), "{r:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_states_moving_accounts_into_one_ou_at_once_take_turns_through_the_ou_lease() {
     let e = env(800).await;

@@ -221,35 +221,63 @@ pub async fn enroll(
         true => None,
         false => Some(super::poll::slot(&ctx.vend_slots, deadline, &ctx.stop, "a vending slot").await?),
     };
-    // the OU first (waiting for it takes no org-wide place), then the org-wide room
-    let ou_lease = OuLease::take(ctx, ou_id, account_id, deadline).await?;
-    // a lease says no runner of ours is moving into the OU; Control Tower says whether an
-    // enrollment still runs there (a killed runner's, one whose wait gave up, anyone's)
-    if let Err(e) = wait_ou_quiet(ctx, &ct, &ou, account_id, ou_id, deadline).await {
-        ou_lease.release().await;
-        return Err(e);
-    }
     let sc = clients::servicecatalog(&session);
     let what = format!("move {account_id} into {ou_id}");
-    // the move is sent once Control Tower has room, under the same gate and lease as Account
-    // Factory's operations
-    let admitted =
-        account_factory::send_admitted(ctx, &sc, &what, deadline, super::vend::move_account(&org, account_id, ou_id))
-            .await;
-    let (room, moved) = match admitted {
-        Ok(r) => r,
-        Err(e) => {
+    loop {
+        // the OU first (waiting for it takes no org-wide place), then the org-wide room
+        let ou_lease = OuLease::take(ctx, ou_id, account_id, deadline).await?;
+        // a lease says no runner of ours is moving into the OU; Control Tower says whether an
+        // enrollment still runs there (a killed runner's, one whose wait gave up, anyone's)
+        if let Err(e) = wait_ou_quiet(ctx, &ct, &ou, account_id, ou_id, deadline).await {
             ou_lease.release().await;
             return Err(e);
         }
-    };
-    let done = match moved {
-        Ok(_) => wait_enrolled(ctx, &ct, &ou, account_id, ou_id, deadline).await,
-        Err(e) => Err(e),
-    };
-    ou_lease.release().await;
-    room.release().await;
-    done.map(|_| true)
+        // the move is sent once Control Tower has room, under the same gate and lease as Account
+        // Factory's operations. The wait for room can be long, and the OU's lease can lapse in it
+        // (renewals late or lost) and be taken by another runner, whose look at the OU then found
+        // it quiet: so the lease is renewed and the OU looked at again just before the move, which
+        // is sent only while both still hold
+        let send = async {
+            match ou_lease.confirm(&what).await {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) if e.is_transient() => return Ok(None),
+                Err(e) => return Err(StepError::from(e)),
+            }
+            match enrolling(&ct, &ou).await {
+                Ok(busy) if busy.iter().all(|a| a == account_id) => {}
+                Ok(_) => return Ok(None),
+                Err(e) if e.is_transient() => return Ok(None),
+                Err(e) => return Err(StepError::from(e)),
+            }
+            super::vend::move_account(&org, account_id, ou_id).await.map(Some)
+        };
+        let (room, moved) = match account_factory::send_admitted(ctx, &sc, &what, deadline, send).await {
+            Ok(r) => r,
+            Err(e) => {
+                ou_lease.release().await;
+                return Err(e);
+            }
+        };
+        let done = match moved {
+            Ok(Some(_)) => wait_enrolled(ctx, &ct, &ou, account_id, ou_id, deadline).await,
+            Ok(None) => {
+                tracing::warn!(
+                    ou = ou_id,
+                    account = account_id,
+                    "the OU's lease lapsed or an enrollment started there while waiting for room; waiting for the OU again \
+                     before moving"
+                );
+                ou_lease.release().await;
+                room.release().await;
+                continue;
+            }
+            Err(e) => Err(e),
+        };
+        ou_lease.release().await;
+        room.release().await;
+        return done.map(|_| true);
+    }
 }
 
 /// Waits until no enrollment into the OU is in flight (other than this account's own).
@@ -420,12 +448,23 @@ impl OuLease {
         let heartbeat = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(ttl / 3).await;
-                if let Err(e) = put_ou_lease(&t2, &ou2, &h2, &what).await {
-                    tracing::warn!(ou = %ou2, error = %e, "renewing an OU lease failed");
+                match put_ou_lease(&t2, &ou2, &h2, &what).await {
+                    Ok(true) => {}
+                    // checked again before the move (`confirm`)
+                    Ok(false) => tracing::warn!(ou = %ou2, "the OU's lease lapsed and another runner holds it"),
+                    Err(e) => tracing::warn!(ou = %ou2, error = %e, "renewing an OU lease failed"),
                 }
             }
         });
         Ok(OuLease { _local: local, held: Some((t, format!("{ou_id}\u{0}{holder}"), heartbeat)) })
+    }
+
+    /// Renews the lease now: true while it is this holder's (or lapsed with nobody else taking
+    /// it, and so this holder's again), false when another runner holds it.
+    async fn confirm(&self, what: &str) -> Result<bool, AwsError> {
+        let Some((t, key, _)) = &self.held else { return Ok(true) };
+        let (ou_id, holder) = key.split_once('\u{0}').unwrap_or((key.as_str(), ""));
+        put_ou_lease(t, ou_id, holder, what).await
     }
 
     /// Removes the OU's lease (only while it is this holder's); the local lock goes with `self`.
