@@ -280,11 +280,6 @@ impl Client {
         &self.config
     }
 
-    /// The region the client calls.
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
     /// Calls `action` with `params`, and returns the answer's root element.
     pub async fn call(&self, action: &'static str, params: Vec<(String, String)>) -> Ec2Result<Element> {
         let c = &self.config;

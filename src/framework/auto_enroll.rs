@@ -260,23 +260,21 @@ pub async fn enroll(
             }
         };
         let done = match moved {
-            Ok(Some(_)) => wait_enrolled(ctx, &ct, &ou, account_id, ou_id, deadline).await,
-            Ok(None) => {
-                tracing::warn!(
-                    ou = ou_id,
-                    account = account_id,
-                    "the OU's lease lapsed or an enrollment started there while waiting for room; waiting for the OU again \
-                     before moving"
-                );
-                ou_lease.release().await;
-                room.release().await;
-                continue;
-            }
-            Err(e) => Err(e),
+            Ok(Some(_)) => Some(wait_enrolled(ctx, &ct, &ou, account_id, ou_id, deadline).await),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
         };
         ou_lease.release().await;
         room.release().await;
-        return done.map(|_| true);
+        if let Some(done) = done {
+            return done.map(|_| true);
+        }
+        tracing::warn!(
+            ou = ou_id,
+            account = account_id,
+            "the OU's lease lapsed or an enrollment started there while waiting for room; waiting for the OU again \
+             before moving"
+        );
     }
 }
 
@@ -380,7 +378,15 @@ struct OuLocks(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
 /// the OU's lease item, renewed while held.
 struct OuLease {
     _local: tokio::sync::OwnedMutexGuard<()>,
-    held: Option<(Table, String, tokio::task::JoinHandle<()>)>,
+    held: Option<HeldLease>,
+}
+
+/// The OU's lease item this process wrote: which OU, under which holder id, and its renewals.
+struct HeldLease {
+    table: Table,
+    ou_id: String,
+    holder: String,
+    heartbeat: tokio::task::JoinHandle<()>,
 }
 
 fn ou_pk(ou_id: &str) -> String {
@@ -456,35 +462,34 @@ impl OuLease {
                 }
             }
         });
-        Ok(OuLease { _local: local, held: Some((t, format!("{ou_id}\u{0}{holder}"), heartbeat)) })
+        let held = HeldLease { table: t, ou_id: ou_id.to_string(), holder, heartbeat };
+        Ok(OuLease { _local: local, held: Some(held) })
     }
 
     /// Renews the lease now: true while it is this holder's (or lapsed with nobody else taking
     /// it, and so this holder's again), false when another runner holds it.
     async fn confirm(&self, what: &str) -> Result<bool, AwsError> {
-        let Some((t, key, _)) = &self.held else { return Ok(true) };
-        let (ou_id, holder) = key.split_once('\u{0}').unwrap_or((key.as_str(), ""));
-        put_ou_lease(t, ou_id, holder, what).await
+        let Some(h) = &self.held else { return Ok(true) };
+        put_ou_lease(&h.table, &h.ou_id, &h.holder, what).await
     }
 
     /// Removes the OU's lease (only while it is this holder's); the local lock goes with `self`.
     async fn release(mut self) {
-        let Some((t, key, heartbeat)) = self.held.take() else { return };
+        let Some(HeldLease { table: t, ou_id, holder, heartbeat }) = self.held.take() else { return };
         heartbeat.abort();
-        let (ou_id, holder) = key.split_once('\u{0}').unwrap_or((key.as_str(), ""));
         let gone = t
             .client()
             .delete_item()
             .table_name(t.table_name())
-            .key("pk", AttributeValue::S(ou_pk(ou_id)))
+            .key("pk", AttributeValue::S(ou_pk(&ou_id)))
             .key("sk", AttributeValue::S("lease".into()))
             .condition_expression("holder = :me")
-            .expression_attribute_values(":me", AttributeValue::S(holder.into()))
+            .expression_attribute_values(":me", AttributeValue::S(holder))
             .send()
             .await
             .aws("dynamodb:DeleteItem");
         if let Some(e) = gone.as_ref().err().filter(|e| e.code != "ConditionalCheckFailedException") {
-            tracing::warn!(ou = ou_id, error = %e, "removing an OU lease failed; it lapses");
+            tracing::warn!(ou = %ou_id, error = %e, "removing an OU lease failed; it lapses");
         }
     }
 }
@@ -492,8 +497,8 @@ impl OuLease {
 impl Drop for OuLease {
     fn drop(&mut self) {
         // dropped without release (an error or a stop): the heartbeat ends and the lease lapses
-        if let Some((_, _, h)) = &self.held {
-            h.abort();
+        if let Some(h) = &self.held {
+            h.heartbeat.abort();
         }
     }
 }
