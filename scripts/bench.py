@@ -6,7 +6,9 @@ CodePipeline shim and the counting proxy (scripts/aws_proxy.py; the provider and
 go through it, so every AWS call the provider makes is counted), seeds the AFT baseline
 (scripts/seed_baseline.py, straight to moto), then measures with the given provider binary:
 
-  1. `terraform apply` creating N `aft_account_provisioning` + N `aft_customization_pipeline`;
+  1. `terraform apply` creating N `aft_account_provisioning` + N `aft_customization_pipeline`
+     (with --create-chunk K, in states of K accounts applied one after the other and merged into
+     the fleet's one state, as the 2N `terraform_data` of the floor: `chunked_apply` says why);
   2. a no-change `terraform plan -detailed-exitcode` (must exit 0), with the AWS calls it makes,
      at each `-parallelism` of --parallelism, with and without `-refresh=false`;
   3. the same no-change plans with the two floors: the zero-work provider (the same plugin layer
@@ -444,15 +446,18 @@ def stop_child(p):
 
 # ---------------------------------------------------------------- configurations
 
-def accounts_local(n) -> str:
-    """A local map of n accounts (key => OU) built in HCL; range() stops at 1024, hence the product."""
+def accounts_local(n, part=None) -> str:
+    """A local map of n accounts (key => OU) built in HCL; range() stops at 1024, hence the product.
+    With part = (lo, hi), only the accounts lo <= i < hi of the same map (one state of a chunked create)."""
+    bound = "p[0] * 1000 + p[1] < local.n" if part is None else \
+        f"p[0] * 1000 + p[1] >= {part[0]} && p[0] * 1000 + p[1] < {part[1]}"
     return f"""locals {{
   n   = {n}
   ous = {json.dumps(OUS)}
   accounts = {{
     for p in setproduct(range(ceil(local.n / 1000)), range(1000)) :
     format("bench-%05d", p[0] * 1000 + p[1]) => local.ous[(p[0] * 1000 + p[1]) % length(local.ous)]
-    if p[0] * 1000 + p[1] < local.n
+    if {bound}
   }}
 }}
 
@@ -574,12 +579,13 @@ MODULE_CALL = """module "account" {
 """
 
 
-def provider_config(n, shape) -> dict:
-    """The fleet's files (path => text)."""
+def provider_config(n, shape, part=None) -> dict:
+    """The fleet's files (path => text); with part, those of one chunk of it (`accounts_local`)."""
     if shape == "module":
-        return {"main.tf": f"{PROVIDER_BLOCK}\n{accounts_local(n)}\n{MODULE_CALL}", "account/main.tf": ACCOUNT_MODULE}
+        return {"main.tf": f"{PROVIDER_BLOCK}\n{accounts_local(n, part)}\n{MODULE_CALL}",
+                "account/main.tf": ACCOUNT_MODULE}
     return {"main.tf": f"""{PROVIDER_BLOCK}
-{accounts_local(n)}
+{accounts_local(n, part)}
 resource "aft_account_provisioning" "fleet" {{
   for_each = local.accounts
 
@@ -608,11 +614,11 @@ resource "aft_customization_pipeline" "fleet" {{
 """}
 
 
-def floor_config(n, shape) -> dict:
+def floor_config(n, shape, part=None) -> dict:
     """The terraform_data floor's files (path => text), in the fleet's shape."""
     if shape == "module":
-        return {"main.tf": f"{accounts_local(n)}\n{MODULE_CALL}", "account/main.tf": FLOOR_MODULE}
-    return {"main.tf": f"""{accounts_local(n)}
+        return {"main.tf": f"{accounts_local(n, part)}\n{MODULE_CALL}", "account/main.tf": FLOOR_MODULE}
+    return {"main.tf": f"""{accounts_local(n, part)}
 resource "terraform_data" "fleet" {{
   for_each = local.accounts
 
@@ -634,6 +640,66 @@ resource "terraform_data" "pipeline" {{
   }}
 }}
 """}
+
+
+def write_files(d, files) -> None:
+    for path, text in files.items():
+        os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
+        with open(os.path.join(d, path), "w") as f:
+            f.write(text)
+
+
+def merge_states(paths) -> dict:
+    """One state holding the resources of the chunks' states. Each chunk's resources are module
+    instances (or for_each instances) of keys no other chunk has, so the union is the state one
+    apply of the whole configuration writes, in another order (Terraform sorts it when it writes)."""
+    states = []
+    for path in paths:
+        with open(path) as f:
+            states.append(json.load(f))
+    first = states[0]
+    merged = {k: first[k] for k in ("version", "terraform_version", "lineage")}
+    merged.update(serial=sum(st["serial"] for st in states), outputs={}, check_results=None, resources=[])
+    by_address = {}
+    for st in states:
+        for r in st["resources"]:
+            key = (r.get("module", ""), r["mode"], r["type"], r["name"])
+            if key in by_address:  # a for_each resource: its instances are spread over the chunks
+                by_address[key]["instances"].extend(r["instances"])
+            else:
+                by_address[key] = dict(r, instances=list(r["instances"]))
+                merged["resources"].append(by_address[key])
+    return merged
+
+
+def chunked_apply(tf, name, target, files_of, n, chunk, shape, timeout) -> dict:
+    """Create the N instances of `target` in states of `chunk` accounts each, applied one after the
+    other, then merge them into `target`'s state. Why: Terraform's local backend writes the whole
+    state file after every instance it creates (statemgr.Filesystem.WriteState, from the apply's
+    state hook), so one apply's writes grow with N²: at N = 3,000 they were more than a third of
+    Terraform's CPU by perf, and the create apply at N = 5,000 took two hours. The plans measured
+    afterwards read the merged state as they would read one apply's."""
+    runs, states = [], []
+    for i, lo in enumerate(range(0, n, chunk)):
+        d = f"{target}-part-{i + 1:02d}"
+        write_files(d, files_of(n, shape, (lo, min(lo + chunk, n))))
+        if shape == "module":
+            tf.run(f"get-{os.path.basename(d)}", d, ["get"], 300)
+        runs.append(tf.run(f"{name}-{i + 1:02d}", d, ["apply", "-auto-approve", "-input=false"], timeout))
+        states.append(os.path.join(d, "terraform.tfstate"))
+    merged = merge_states(states)
+    with open(os.path.join(target, "terraform.tfstate"), "w") as f:
+        json.dump(merged, f, indent=2)
+    for path in states:
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    total = lambda k: round(sum(r[k] for r in runs), 3)
+    return {"name": name, "wall_s": total("wall_s"), "exit": 0, "chunk": chunk, "chunks": len(runs),
+            "summary": f"{len(runs)} applies of up to {chunk} accounts, states merged",
+            "load1": runs[0]["load1"], "provider_peak_rss_mb": max(r["provider_peak_rss_mb"] for r in runs),
+            "provider_processes": sum(r["provider_processes"] for r in runs),
+            "terraform_peak_rss_mb": max(r["terraform_peak_rss_mb"] for r in runs),
+            "provider_cpu_s": total("provider_cpu_s"), "terraform_cpu_s": total("terraform_cpu_s"),
+            "timings": runs[-1]["timings"], "runs": runs}
 
 
 # ---------------------------------------------------------------- report
@@ -695,7 +761,8 @@ def table(res) -> str:
     n, m = res["accounts"], res["measurements"]
     rows = [("Metric", "Measured", "Target", "Met")]
     a = m["apply_create"]
-    rows.append((f"`apply`: create {n} accounts + {n} pipelines",
+    how = f" ({a['chunks']} states of {a['chunk']}, one after the other)" if a.get("chunks") else ""
+    rows.append((f"`apply`: create {n} accounts + {n} pipelines{how}",
                  f"{a['wall_s']:.1f} s ({a['wall_s'] / n:.2f} s/account), {a['aws_calls']} AWS calls", "", ""))
     pp, zp, fp = m["plan_nochange"], m["zero_work_plan_nochange"], m["floor_plan_nochange"]
     rows.append((f"No-change `plan`, provider (median of {len(pp['runs'])})", f"{pp['median_s']:.2f} s", "", ""))
@@ -967,6 +1034,9 @@ def parse_args():
                     help="after the run, keep moto and the proxies running and write <work>/env.sh for manual"
                          " terraform runs against the fleet; stop with Ctrl-C")
     ap.add_argument("--skip-apply-change", action="store_true", help="skip the one-account change")
+    ap.add_argument("--create-chunk", type=int, default=0, metavar="K",
+                    help="create the fleet (and the floor) in states of K accounts, merged into one before the"
+                         " plans (0: one apply; Terraform's state writes make one apply's time grow with N²)")
     ap.add_argument("--terraform", default=os.path.join(ROOT, ".venv/bin/terraform"))
     ap.add_argument("--timeout", type=float, default=None,
                     help="seconds per terraform command (default: 600 + 10 s per account for applies, "
@@ -1040,10 +1110,7 @@ def main() -> int:
 
         fleet, floor = os.path.join(work, "fleet"), os.path.join(work, "floor")
         for d, files in [(fleet, provider_config(n, a.shape)), (floor, floor_config(n, a.shape))]:
-            for path, text in files.items():
-                os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
-                with open(os.path.join(d, path), "w") as f:
-                    f.write(text)
+            write_files(d, files)
         tf = Terraform(a, work, services)
         if a.shape == "module":  # local modules are installed by `terraform get` (no provider install)
             for d in (fleet, floor):
@@ -1052,14 +1119,24 @@ def main() -> int:
         reset = lambda: http(services["proxy"] + "/__proxy/reset", {})
 
         m = {}
-        print(f"==> 1. apply: create {n} accounts + pipelines", flush=True)
+        chunked = 0 < a.create_chunk < n
+        how = f" in states of {a.create_chunk} merged into one" if chunked else ""
+        print(f"==> 1. apply: create {n} accounts + pipelines{how}", flush=True)
         reset()
-        m["apply_create"] = tf.run("apply-create", fleet, ["apply", "-auto-approve", "-input=false"], t_apply)
+        if chunked:
+            m["apply_create"] = chunked_apply(tf, "apply-create", fleet, provider_config, n, a.create_chunk,
+                                              a.shape, t_apply)
+        else:
+            m["apply_create"] = tf.run("apply-create", fleet, ["apply", "-auto-approve", "-input=false"], t_apply)
         s = stats()
         m["apply_create"]["aws_calls"], m["apply_create"]["by_action"] = s["total"], s["by_action"]
         m["apply_create"]["per_account_s"] = round(m["apply_create"]["wall_s"] / n, 4)
-        print("==> 3. floor: apply", flush=True)
-        m["floor_apply"] = tf.run("floor-apply", floor, ["apply", "-auto-approve", "-input=false"], t_apply)
+        print(f"==> 3. floor: apply{how}", flush=True)
+        if chunked:
+            m["floor_apply"] = chunked_apply(tf, "floor-apply", floor, floor_config, n, a.create_chunk,
+                                             a.shape, t_apply)
+        else:
+            m["floor_apply"] = tf.run("floor-apply", floor, ["apply", "-auto-approve", "-input=false"], t_apply)
 
         # the zero-work provider under the provider's address: a dev_overrides directory of its own
         # holding a copy named like the provider (a copy, so the RSS sampler sees its own path)

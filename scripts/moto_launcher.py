@@ -28,7 +28,8 @@ account and region, and the provider calls no AMI operation), moto's module list
 dispatcher lists its package directory and stats every entry on every request), werkzeug's
 line per request off (AFT_MOTO_REQUEST_LOG=1 keeps it), the response classes' method names
 computed once per class instead of once per request, and a request's account found from a memo
-of access keys instead of a walk over every account's IAM backend (`fast_account_lookup`).
+of access keys instead of a walk over every account's IAM backend (`fast_account_lookup`),
+and SendMessage without counting the queue's messages (`fast_sqs_send`).
 
 Caveat: any other AWS managed policy does not exist in this moto (NoSuchEntity on
 GetPolicy, NotFound on Attach*Policy), and ListPolicies(Scope=AWS) lists only the allowlist.
@@ -601,6 +602,41 @@ def speed_up() -> None:
         moto.core.responses.method_names_from_class
     )
     fast_account_lookup()
+    fast_sqs_send()
+
+
+def fast_sqs_send() -> None:
+    """SendMessage (and SNS's delivery to an SQS subscription) reads the queue's attributes for
+    its one FIFO setting, ContentBasedDeduplication, up to three times, and moto builds the whole
+    attribute map each time, counting every message in the queue for ApproximateNumberOf*: a
+    send cost O(queue length). The demo's notification queue, which nothing drains in a
+    benchmark, holds a few messages per vended account, so a fleet's creates grew quadratic
+    (py-spy of the N = 3,000 benchmark's moto). While a send runs, `Queue.attributes` answers
+    that one key, with the value the full map would give (FIFO queues only, "true"/"false")."""
+    import threading
+
+    import moto.sqs.models as sqs_models
+
+    full = sqs_models.Queue.attributes
+    sending = threading.local()
+
+    def attributes(self):
+        if getattr(sending, "on", False):
+            return {"ContentBasedDeduplication": str(self.content_based_deduplication).lower()} \
+                if self.fifo_queue else {}
+        return full.fget(self)
+
+    send = sqs_models.SQSBackend.send_message
+
+    def send_message(self, *args, **kwargs):
+        sending.on = True
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            sending.on = False
+
+    sqs_models.Queue.attributes = property(attributes)
+    sqs_models.SQSBackend.send_message = send_message
 
 
 def fast_account_lookup() -> None:
@@ -608,21 +644,23 @@ def fast_account_lookup() -> None:
     every account and partition it knows, on every request: with the hundreds of accounts a test
     vends, that walk was about 6% of a test's moto (py-spy). The same answer from a memo: a key found stays
     found while its account still has it (checked on each use); a key not found (the tests' base
-    credentials) stays not found until moto makes any access key (every one is an AccessKey)."""
+    credentials) stays not found unless moto makes that very key (every key moto makes is an
+    AccessKey, whose ids are recorded). It used to be forgotten whenever moto made any key, and
+    every AssumeRole makes one: at a fleet's scale the walk came back on most requests."""
     import moto.iam.models as iam_models
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.utilities.utils import PARTITION_NAMES
 
-    made = [0]
+    made: set = set()  # every access key id moto has made
     init = iam_models.AccessKey.__init__
 
-    def counting_init(self, *args, **kwargs):
-        made[0] += 1
+    def recording_init(self, *args, **kwargs):
         init(self, *args, **kwargs)
+        made.add(self.access_key_id)
 
-    iam_models.AccessKey.__init__ = counting_init
+    iam_models.AccessKey.__init__ = recording_init
     found: dict = {}
-    missing: dict = {}
+    missing: set = set()
 
     def get_account_id_from(access_key: str) -> str:
         hit = found.get(access_key)
@@ -631,16 +669,15 @@ def fast_account_lookup() -> None:
             if access_key in iam_models.iam_backends[account_id][partition].access_keys:
                 return account_id
             found.pop(access_key, None)
-        before = made[0]
-        if missing.get(access_key) == before:
+        if access_key in missing and access_key not in made:
             return DEFAULT_ACCOUNT_ID
         for account_id, account in list(iam_models.iam_backends.items()):
             for partition in PARTITION_NAMES:
                 if access_key in account[partition].access_keys:
                     found[access_key] = (account_id, partition)
+                    missing.discard(access_key)
                     return account_id
-        # a key made during the walk changed the count: this answer is then not kept
-        missing[access_key] = before
+        missing.add(access_key)
         return DEFAULT_ACCOUNT_ID
 
     iam_models.get_account_id_from = get_account_id_from
