@@ -643,6 +643,7 @@ resource "terraform_data" "pipeline" {{
 
 
 def write_files(d, files) -> None:
+    """Write a configuration's files (path => text) under directory d."""
     for path, text in files.items():
         os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
         with open(os.path.join(d, path), "w") as f:
