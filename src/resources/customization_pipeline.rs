@@ -466,9 +466,10 @@ impl Resource<Context> for CustomizationPipeline {
         let mut s = Model::read(state)?;
         let Some(name) = s.name.known().cloned() else { return Ok(None) };
         let name = name.as_str();
-        // built only to ask: a client costs about 0.1 ms of CPU, more than the rest of a read the
-        // listing answers
-        let cp = || clients::codepipeline(ctx.aws.hub());
+        // built only to ask, and once: a client costs about 0.1 ms of CPU, more than the rest of a
+        // read the listing answers
+        let client = std::sync::OnceLock::new();
+        let cp = || client.get_or_init(|| clients::codepipeline(ctx.aws.hub()));
         let full = ctx.settings.drift_detection == crate::context::DriftDetection::Full;
         // Standard: one ListPipelines for the whole refresh, and only a pipeline it did not see is
         // asked for directly. Full: every definition, so sources and projects edited outside
