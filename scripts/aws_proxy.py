@@ -78,6 +78,8 @@ import time
 import urllib.parse
 import uuid
 
+import lifeline
+
 KINDS = ("throttle", "error500", "error503", "drop_before", "drop_after", "conflict")
 DEFAULT_KINDS = "throttle,error500,error503,drop_before"
 # Hop-by-hop headers (RFC 9110 7.6.1) plus framing headers the proxy recomputes itself.
@@ -655,6 +657,7 @@ def main():
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    lifeline.watch(stop.set)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"PORT={server.server_address[1]}", flush=True)
     while not stop.wait(0.5):

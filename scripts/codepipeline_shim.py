@@ -16,6 +16,8 @@ import sys
 import urllib.error
 import urllib.request
 
+import lifeline
+
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 HOP = {"host", "content-length", "connection", "transfer-encoding", "server", "date"}
 
@@ -65,6 +67,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def main():
     port, upstream = int(sys.argv[1]), sys.argv[2].rstrip("/")
     Handler.upstream = upstream
+    lifeline.watch()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     print("ready", flush=True)
     server.serve_forever()

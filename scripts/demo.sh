@@ -15,14 +15,16 @@ mkdir -p "$WORK"
 # (`make demo BUILD_FLAGS=--timings` reaches this make through MAKEFLAGS.)
 "$MAKE" --no-print-directory build &
 BUILD_PID=$!
-trap 'kill "$BUILD_PID" 2>/dev/null || true' EXIT
+# At exit, whatever is still running is stopped by its pid. The build's pid is forgotten once
+# `wait` has reaped it: from then on the number may be another process's.
+stop_all() { for pid in ${BUILD_PID:-} ${MOTO_PID:-} ${SHIM_PID:-}; do kill "$pid" 2>/dev/null || true; done; }
+trap stop_all EXIT
 "$MAKE" --no-print-directory toolchain
 
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # moto with only the AWS managed policy the provider attaches (see scripts/moto_launcher.py)
 "$VENV/bin/python" scripts/moto_launcher.py -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
 MOTO_PID=$!
-trap 'kill "$BUILD_PID" "$MOTO_PID" 2>/dev/null || true' EXIT
 ENDPOINT=http://127.0.0.1:$PORT
 for _ in $(seq 1 200); do
   "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('$ENDPOINT/moto-api/')" 2>/dev/null && break
@@ -40,13 +42,15 @@ echo "==> moto listening on $ENDPOINT (pid $MOTO_PID)"
 SHIM_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$VENV/bin/python" scripts/codepipeline_shim.py "$SHIM_PORT" "$ENDPOINT" >"$WORK/shim.log" 2>&1 &
 SHIM_PID=$!
-trap 'kill "$BUILD_PID" "$MOTO_PID" "$SHIM_PID" 2>/dev/null || true' EXIT
 
 "$VENV/bin/python" scripts/seed_baseline.py --endpoint "$ENDPOINT" >"$WORK/baseline.json"
 AFT=$("$VENV/bin/python" -c "import json; print(json.load(open('$WORK/baseline.json'))['aft_management'])")
 echo "==> seeded an AFT management baseline (AFT management $AFT, see $WORK/baseline.json)"
 
-if ! wait "$BUILD_PID"; then
+built=0
+wait "$BUILD_PID" || built=$?
+BUILD_PID=
+if [ "$built" != 0 ]; then
   echo "make demo: the build failed (its output is above)" >&2
   exit 1
 fi

@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+import lifeline
+
 NAMESPACE, TYPE = "aft-rs", "aft"
 ARCHIVE = re.compile(r"^terraform-provider-aft_(?P<v>[^_]+)_(?P<os>[a-z0-9]+)_(?P<arch>[a-z0-9]+)\.zip$")
 
@@ -182,6 +184,7 @@ def main():
     p.add_argument("--gpg-public-key", default=None)
     p.add_argument("--gpg-key-id", default="")
     a = p.parse_args()
+    lifeline.watch()
     throwaway_ca(a.cert_dir)
     public_key = open(a.gpg_public_key).read() if a.gpg_public_key else ""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler(a.dist, a.gpg_key_id, public_key))

@@ -53,6 +53,8 @@ import logging
 import os
 import sys
 
+import lifeline
+
 
 def allowlist() -> set[str] | None:
     """The policy names to load, or None for all (`*`)."""
@@ -720,6 +722,7 @@ def fast_account_lookup() -> None:
 
 
 def main() -> None:
+    lifeline.watch()
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     speed_up()
     aws_page_sizes()

@@ -114,8 +114,8 @@ struct MirrorServer {
 
 impl MirrorServer {
     fn start(dist: &Path, certs: &Path, key: &(String, PathBuf)) -> MirrorServer {
-        let mut child = Command::new(venv_bin("python"))
-            .arg(common::repo().join("scripts/mirror_server.py"))
+        let mut cmd = Command::new(venv_bin("python"));
+        cmd.arg(common::repo().join("scripts/mirror_server.py"))
             .arg("--dist")
             .arg(dist)
             .arg("--cert-dir")
@@ -124,16 +124,13 @@ impl MirrorServer {
             .arg(&key.0)
             .arg("--gpg-public-key")
             .arg(&key.1)
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start scripts/mirror_server.py");
-        let pid = child.id();
+            .stderr(Stdio::inherit());
+        let mut child = common::spawn_server(&mut cmd, "scripts/mirror_server.py");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let port = line.trim().strip_prefix("PORT=").and_then(|p| p.parse().ok()).expect("PORT= line");
-        std::mem::forget(child);
+        let pid = common::keep_server(child);
         MirrorServer { port, pid, ca: certs.join("ca.pem") }
     }
 

@@ -86,3 +86,26 @@ pub fn fast_waits() -> terraform_provider_aft::framework::poll::Waits {
         stop: terraform_provider_aft::plugin::stop::StopSignal::default(),
     }
 }
+
+/// Starts one of the test servers of scripts/ (moto_launcher.py, aws_proxy.py,
+/// codepipeline_shim.py, mirror_server.py) so that it lives no longer than this test process: its
+/// stdin is a pipe whose other end this process holds, and `AFT_LIFELINE=stdin` makes the server
+/// stop itself at end of file (scripts/lifeline.py), which the kernel delivers when this process
+/// exits, however it exits. Pass the child to [`keep_server`] once its output has been read.
+pub fn spawn_server(cmd: &mut std::process::Command, what: &str) -> std::process::Child {
+    cmd.env("AFT_LIFELINE", "stdin")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"))
+}
+
+/// Keeps a server from [`spawn_server`] for the rest of this process and returns its pid. The
+/// handle is never dropped, so the pipe stays open, and never waited for, so the server's pid
+/// stays its own (as a zombie once it is stopped) while this process lives: stopping it by that
+/// pid cannot reach a process that reused the number. After this process exits nobody signals
+/// it; it stops itself.
+pub fn keep_server(child: std::process::Child) -> u32 {
+    let pid = child.id();
+    std::mem::forget(child);
+    pid
+}

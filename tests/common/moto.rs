@@ -1,8 +1,8 @@
 //! One moto server per test binary on a free loopback port, with Step Functions execution on.
-//! A watchdog shell stops it by pid when the test process exits.
+//! It stops itself when the test process exits ([`super::spawn_server`]).
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -60,33 +60,21 @@ impl Moto {
         );
         // moto with only the AWS managed policy the provider attaches (AdministratorAccess) in each
         // account: stock moto loads all ~1,580 into six partitions of every new account.
-        let server = format!("{} {}", python.display(), super::repo().join("scripts/moto_launcher.py").display());
         let port = free_port();
         let logdir = super::repo().join("target/test-logs");
         std::fs::create_dir_all(&logdir).unwrap();
         let log = logdir.join(format!("moto-{port}.log"));
-        let pidfile = logdir.join(format!("moto-{port}.pid"));
-        // The watchdog kills moto (by its pid) once this test process is gone.
-        let script = format!(
-            "{server} -H 127.0.0.1 -p {port} >{log} 2>&1 & m=$!; echo $m >{pidfile}; \
-             while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill $m; sleep 3; kill -9 $m 2>/dev/null",
-            log = log.display(),
-            pidfile = pidfile.display(),
-            me = std::process::id()
-        );
-        // The watchdog outlives this handle on purpose; it reaps moto itself.
-        let _watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(script)
+        let out = std::fs::File::create(&log).unwrap();
+        let err = out.try_clone().unwrap();
+        let mut cmd = Command::new(&python);
+        cmd.arg(super::repo().join("scripts/moto_launcher.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .envs(env.iter().copied())
             .env_remove("MOTO_ACCOUNT_ID")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto");
-        std::mem::forget(_watchdog);
+            .stdout(out)
+            .stderr(err);
+        let pid = super::keep_server(super::spawn_server(&mut cmd, "moto"));
         let start = Instant::now();
         loop {
             if http::get(port, "/moto-api/").is_ok() {
@@ -104,25 +92,15 @@ impl Moto {
         )
         .unwrap();
         assert!((200..300).contains(&status), "enabling Step Functions execution: HTTP {status}");
-        let pid = std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
         let shim_port = free_port();
-        let shim = format!(
-            "{py} {script} {shim_port} http://127.0.0.1:{port} >{log}.shim 2>&1 & s=$!; \
-             while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill $s",
-            py = venv_bin("python").display(),
-            script = super::repo().join("scripts/codepipeline_shim.py").display(),
-            log = log.display(),
-            me = std::process::id()
-        );
-        let _shim = Command::new("sh")
-            .arg("-c")
-            .arg(shim)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the CodePipeline shim");
-        std::mem::forget(_shim);
+        let shim_log = std::fs::File::create(format!("{}.shim", log.display())).unwrap();
+        let mut shim = Command::new(&python);
+        shim.arg(super::repo().join("scripts/codepipeline_shim.py"))
+            .arg(shim_port.to_string())
+            .arg(format!("http://127.0.0.1:{port}"))
+            .stdout(shim_log.try_clone().unwrap())
+            .stderr(shim_log);
+        super::keep_server(super::spawn_server(&mut shim, "the CodePipeline shim"));
         let start = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", shim_port)).is_err() {
             assert!(start.elapsed() < Duration::from_secs(30), "the CodePipeline shim did not start");

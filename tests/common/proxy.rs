@@ -1,7 +1,7 @@
 //! scripts/aws_proxy.py in front of moto, owned by the tests: counts every AWS call by
 //! `service:Action` and, when asked, answers a seeded fraction of them with faults (throttling,
 //! 500, 503, dropped connections), and makes moto behave as AWS documents where moto is kinder
-//! (asynchronous CreateAccount, PENDING_CLOSURE, IAM propagation: [`Proxy::behave`]). A watchdog stops it by pid when the test process exits.
+//! (asynchronous CreateAccount, PENDING_CLOSURE, IAM propagation: [`Proxy::behave`]). It stops itself when the test process exits ([`super::spawn_server`]).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -26,32 +26,17 @@ impl Proxy {
     /// Starts a proxy in front of the shared moto (extra CLI arguments, e.g. `--fault-kinds`).
     pub fn start(args: &[&str]) -> Proxy {
         let moto = Moto::get();
-        let mut child = Command::new(venv_bin("python"))
-            .arg(super::repo().join("scripts/aws_proxy.py"))
+        let mut cmd = Command::new(venv_bin("python"));
+        cmd.arg(super::repo().join("scripts/aws_proxy.py"))
             .args(["--upstream", &moto.endpoint, "--port", "0"])
             .args(args)
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start scripts/aws_proxy.py");
-        let pid = child.id();
+            .stderr(Stdio::null());
+        let mut child = super::spawn_server(&mut cmd, "scripts/aws_proxy.py");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let port: u16 = line.trim().strip_prefix("PORT=").and_then(|p| p.parse().ok()).expect("PORT= line");
-        // the proxy dies with this test process
-        let me = std::process::id();
-        // the watchdog outlives this handle on purpose; it ends by itself
-        let watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(format!("while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill {pid} 2>/dev/null"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::mem::forget(watchdog);
-        std::mem::forget(child);
+        let pid = super::keep_server(child);
         let start = Instant::now();
         while http::get(port, "/__proxy/stats").is_err() {
             assert!(start.elapsed() < Duration::from_secs(30), "the proxy did not start");
