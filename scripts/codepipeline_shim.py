@@ -7,6 +7,7 @@ every request to moto unchanged and rewrites such timestamp strings in successfu
 into epoch numbers, which is what AWS itself returns. It changes nothing else.
 
 usage: python codepipeline_shim.py LISTEN_PORT UPSTREAM_URL
+Once listening it prints `PORT=<port>` (LISTEN_PORT 0: a free port of its choosing).
 """
 import datetime
 import http.server
@@ -69,7 +70,7 @@ def main():
     Handler.upstream = upstream
     lifeline.watch()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print("ready", flush=True)
+    print(f"PORT={server.server_address[1]}", flush=True)
     server.serve_forever()
 
 

@@ -34,6 +34,11 @@ and SendMessage without counting the queue's messages (`fast_sqs_send`).
 
 As AWS pages it: Organizations' ListAccounts by 20 accounts, not moto's 100 (`aws_page_sizes`).
 
+Port 0 (`-p 0`): the server binds a free port itself and prints `PORT=<port>` as the first line of
+its stdout, whose later output then goes to stderr (`announce_port`). The tests start it so:
+a port found free beforehand and bound seconds later, once moto has imported, can be taken in
+between by any other socket on the machine.
+
 Caveat: any other AWS managed policy does not exist in this moto (NoSuchEntity on
 GetPolicy, NotFound on Attach*Policy), and ListPolicies(Scope=AWS) lists only the allowlist.
 
@@ -721,8 +726,31 @@ def fast_account_lookup() -> None:
     iam_models.get_account_id_from = get_account_id_from
 
 
+def announce_port() -> None:
+    """With `-p 0`, says which port the server was given: `PORT=<port>` on stdout, once bound.
+
+    moto keeps its port in MOTO_PORT for the URLs it builds, so that is set too, before the
+    first request. Whatever is printed to stdout afterwards goes to stderr, so that a caller
+    that reads the one line and nothing more never blocks the server on a full pipe.
+    """
+    import werkzeug.serving
+
+    make = werkzeug.serving.make_server
+
+    def make_server(host, port, *a, **k):
+        srv = make(host, port, *a, **k)
+        if port == 0:
+            os.environ["MOTO_PORT"] = str(srv.port)
+            print(f"PORT={srv.port}", flush=True)
+            os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        return srv
+
+    werkzeug.serving.make_server = make_server
+
+
 def main() -> None:
     lifeline.watch()
+    announce_port()
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
     speed_up()
     aws_page_sizes()

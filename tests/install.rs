@@ -9,7 +9,6 @@
 
 use aft_test_harness as common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -124,13 +123,8 @@ impl MirrorServer {
             .arg(&key.0)
             .arg("--gpg-public-key")
             .arg(&key.1)
-            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let mut child = common::spawn_server(&mut cmd, "scripts/mirror_server.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().strip_prefix("PORT=").and_then(|p| p.parse().ok()).expect("PORT= line");
-        let pid = common::keep_server(child);
+        let (port, pid) = common::start_server(&mut cmd, "scripts/mirror_server.py");
         MirrorServer { port, pid, ca: certs.join("ca.pem") }
     }
 

@@ -88,24 +88,40 @@ pub fn fast_waits() -> terraform_provider_aft::framework::poll::Waits {
 }
 
 /// Starts one of the test servers of scripts/ (moto_launcher.py, aws_proxy.py,
-/// codepipeline_shim.py, mirror_server.py) so that it lives no longer than this test process: its
-/// stdin is a pipe whose other end this process holds, and `AFT_LIFELINE=stdin` makes the server
-/// stop itself at end of file (scripts/lifeline.py), which the kernel delivers when this process
-/// exits, however it exits. Pass the child to [`keep_server`] once its output has been read.
-pub fn spawn_server(cmd: &mut std::process::Command, what: &str) -> std::process::Child {
-    cmd.env("AFT_LIFELINE", "stdin")
+/// codepipeline_shim.py, mirror_server.py), each told to listen on a port of its own choosing and
+/// to print `PORT=<port>` first on its stdout; -> that port and the server's pid.
+///
+/// The server lives no longer than this test process: its stdin is a pipe whose other end this
+/// process holds, and `AFT_LIFELINE=stdin` makes it stop itself at end of file
+/// (scripts/lifeline.py), which the kernel delivers when this process exits, however it exits.
+/// Its handle is never dropped (the pipe stays open) and never waited for, so its pid stays its
+/// own, as a zombie once it is stopped, while this process lives: stopping it by that pid cannot
+/// reach a process that reused the number. After this process exits nobody signals it.
+/// `what` names the server (and where its log is) in a panic.
+pub fn start_server(cmd: &mut std::process::Command, what: &str) -> (u16, u32) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .env("AFT_LIFELINE", "stdin")
         .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("starting {what}: {e}"))
-}
-
-/// Keeps a server from [`spawn_server`] for the rest of this process and returns its pid. The
-/// handle is never dropped, so the pipe stays open, and never waited for, so the server's pid
-/// stays its own (as a zombie once it is stopped) while this process lives: stopping it by that
-/// pid cannot reach a process that reused the number. After this process exits nobody signals
-/// it; it stops itself.
-pub fn keep_server(child: std::process::Child) -> u32 {
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    let stdout = child.stdout.take().expect("a piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what} printed nothing in 60 s"));
+    let port = line
+        .trim()
+        .strip_prefix("PORT=")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{what} printed {line:?}, not PORT=<port>"));
     let pid = child.id();
     std::mem::forget(child);
-    pid
+    (port, pid)
 }

@@ -23,10 +23,6 @@ pub struct Moto {
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The `.venv` the Makefile creates.
 pub fn venv_bin(name: &str) -> PathBuf {
     super::repo().join(".venv/bin").join(name)
@@ -60,27 +56,25 @@ impl Moto {
         );
         // moto with only the AWS managed policy the provider attaches (AdministratorAccess) in each
         // account: stock moto loads all ~1,580 into six partitions of every new account.
-        let port = free_port();
         let logdir = super::repo().join("target/test-logs");
         std::fs::create_dir_all(&logdir).unwrap();
-        let log = logdir.join(format!("moto-{port}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let err = out.try_clone().unwrap();
+        // moto binds a free port itself and names it (a port found free here and bound once moto
+        // has imported, seconds later, could be taken in between); its log is named after it
+        let log = logdir.join(format!("moto-starting-{}.log", std::process::id()));
         let mut cmd = Command::new(&python);
         cmd.arg(super::repo().join("scripts/moto_launcher.py"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .envs(env.iter().copied())
             .env_remove("MOTO_ACCOUNT_ID")
-            .stdout(out)
-            .stderr(err);
-        let pid = super::keep_server(super::spawn_server(&mut cmd, "moto"));
+            .stderr(std::fs::File::create(&log).unwrap());
+        let (port, pid) = super::start_server(&mut cmd, &format!("moto (log: {})", log.display()));
+        let named = logdir.join(format!("moto-{port}.log"));
+        std::fs::rename(&log, &named).unwrap();
+        let log = named;
         let start = Instant::now();
-        loop {
-            if http::get(port, "/moto-api/").is_ok() {
-                break;
-            }
-            assert!(start.elapsed() < Duration::from_secs(60), "moto did not start; see {}", log.display());
+        while http::get(port, "/moto-api/").is_err() {
+            assert!(start.elapsed() < Duration::from_secs(60), "moto did not answer; see {}", log.display());
             std::thread::sleep(Duration::from_millis(50));
         }
         let (status, _) = http::request(
@@ -92,20 +86,14 @@ impl Moto {
         )
         .unwrap();
         assert!((200..300).contains(&status), "enabling Step Functions execution: HTTP {status}");
-        let shim_port = free_port();
         let shim_log = std::fs::File::create(format!("{}.shim", log.display())).unwrap();
         let mut shim = Command::new(&python);
         shim.arg(super::repo().join("scripts/codepipeline_shim.py"))
-            .arg(shim_port.to_string())
+            .arg("0")
             .arg(format!("http://127.0.0.1:{port}"))
-            .stdout(shim_log.try_clone().unwrap())
             .stderr(shim_log);
-        super::keep_server(super::spawn_server(&mut shim, "the CodePipeline shim"));
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", shim_port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(30), "the CodePipeline shim did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let (shim_port, _) =
+            super::start_server(&mut shim, &format!("the CodePipeline shim (log: {}.shim)", log.display()));
         Moto {
             port,
             endpoint: format!("http://127.0.0.1:{port}"),

@@ -3,7 +3,6 @@
 //! 500, 503, dropped connections), and makes moto behave as AWS documents where moto is kinder
 //! (asynchronous CreateAccount, PENDING_CLOSURE, IAM propagation: [`Proxy::behave`]). It stops itself when the test process exits ([`super::spawn_server`]).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,13 +29,8 @@ impl Proxy {
         cmd.arg(super::repo().join("scripts/aws_proxy.py"))
             .args(["--upstream", &moto.endpoint, "--port", "0"])
             .args(args)
-            .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        let mut child = super::spawn_server(&mut cmd, "scripts/aws_proxy.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port: u16 = line.trim().strip_prefix("PORT=").and_then(|p| p.parse().ok()).expect("PORT= line");
-        let pid = super::keep_server(child);
+        let (port, pid) = super::start_server(&mut cmd, "scripts/aws_proxy.py");
         let start = Instant::now();
         while http::get(port, "/__proxy/stats").is_err() {
             assert!(start.elapsed() < Duration::from_secs(30), "the proxy did not start");
