@@ -1,5 +1,5 @@
 //! One moto server per test binary on a free loopback port, with Step Functions execution on.
-//! It stops itself when the test process exits ([`super::spawn_server`]).
+//! It stops itself when the test process exits ([`super::start_server`]).
 
 use std::path::PathBuf;
 use std::process::Command;

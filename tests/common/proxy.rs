@@ -1,7 +1,8 @@
 //! scripts/aws_proxy.py in front of moto, owned by the tests: counts every AWS call by
 //! `service:Action` and, when asked, answers a seeded fraction of them with faults (throttling,
 //! 500, 503, dropped connections), and makes moto behave as AWS documents where moto is kinder
-//! (asynchronous CreateAccount, PENDING_CLOSURE, IAM propagation: [`Proxy::behave`]). It stops itself when the test process exits ([`super::spawn_server`]).
+//! (asynchronous CreateAccount, PENDING_CLOSURE, IAM propagation: [`Proxy::behave`]). It stops
+//! itself when the test process exits ([`super::start_server`]).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
