@@ -72,20 +72,38 @@ fn installing(name: &str, rc: &Path) -> Tf {
     tf
 }
 
-/// A throwaway GPG signing key in `home`: (key id, ASCII-armoured public key file).
-fn signing_key(home: &Path) -> (String, PathBuf) {
+/// A throwaway GPG signing key in a home of its own. gpg starts an agent for that home on first
+/// use and leaves it running after the test; dropping this stops it, through the agent's own
+/// socket (`gpgconf --kill`), not by a pid.
+struct SigningKey {
+    home: PathBuf,
+    /// The key id.
+    id: String,
+    /// The ASCII-armoured public key file.
+    public: PathBuf,
+}
+
+impl Drop for SigningKey {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf").arg("--homedir").arg(&self.home).args(["--kill", "gpg-agent"]).output();
+    }
+}
+
+/// Makes a [`SigningKey`] in `home`.
+fn signing_key(home: &Path) -> SigningKey {
     std::fs::create_dir_all(home).unwrap();
     let gpg = |args: &[&str]| {
         let o = Command::new("gpg").args(["--batch", "--homedir"]).arg(home).args(args).output().unwrap();
         assert!(o.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     };
+    // from here on, a failure still stops the agent the key generation started
+    let mut key = SigningKey { home: home.to_path_buf(), id: String::new(), public: home.join("public.asc") };
     gpg(&["--passphrase", "", "--quick-gen-key", "aft-test@example.com", "ed25519", "sign", "1d"]);
     let listing = gpg(&["--list-keys", "--with-colons", "aft-test@example.com"]);
-    let key_id = listing.lines().find(|l| l.starts_with("pub:")).unwrap().split(':').nth(4).unwrap().to_string();
-    let public = home.join("public.asc");
-    std::fs::write(&public, gpg(&["--armor", "--export", "aft-test@example.com"])).unwrap();
-    (key_id, public)
+    key.id = listing.lines().find(|l| l.starts_with("pub:")).unwrap().split(':').nth(4).unwrap().to_string();
+    std::fs::write(&key.public, gpg(&["--armor", "--export", "aft-test@example.com"])).unwrap();
+    key
 }
 
 /// The configuration every install test uses: the provider pinned by a `~> X.Y` constraint, and
@@ -112,7 +130,7 @@ struct MirrorServer {
 }
 
 impl MirrorServer {
-    fn start(dist: &Path, certs: &Path, key: &(String, PathBuf)) -> MirrorServer {
+    fn start(dist: &Path, certs: &Path, key: &SigningKey) -> MirrorServer {
         let mut cmd = Command::new(venv_bin("python"));
         cmd.arg(common::repo().join("scripts/mirror_server.py"))
             .arg("--dist")
@@ -120,9 +138,9 @@ impl MirrorServer {
             .arg("--cert-dir")
             .arg(certs)
             .arg("--gpg-key-id")
-            .arg(&key.0)
+            .arg(&key.id)
             .arg("--gpg-public-key")
-            .arg(&key.1)
+            .arg(&key.public)
             .stderr(Stdio::inherit());
         let (port, pid) = common::start_server(&mut cmd, "scripts/mirror_server.py");
         MirrorServer { port, pid, ca: certs.join("ca.pem") }
@@ -194,7 +212,7 @@ async fn terraform_init_installs_the_release_archive_from_a_mirror_and_pins_its_
     let out = work.join("dist");
     // a throwaway signing key
     let gnupg = work.join("gnupg");
-    signing_key(&gnupg);
+    let _key = signing_key(&gnupg);
     dist(&common::terraform::provider_binary(), &out, Some((&gnupg, "aft-test@example.com")));
 
     let v = version();
@@ -300,7 +318,7 @@ async fn terraform_init_installs_over_https_from_a_network_mirror_and_through_th
     let reg = installing_https("install-https-registry", &reg_rc, &server);
     reg.write(&hcl);
     let init = reg.run(&["init", "-input=false", "-no-color"]).ok();
-    assert!(common::one_line(&init.stdout).contains(&format!("self-signed, key ID {}", key.0)), "{}", init.stdout);
+    assert!(common::one_line(&init.stdout).contains(&format!("self-signed, key ID {}", key.id)), "{}", init.stdout);
     let lock = std::fs::read_to_string(reg.path(".terraform.lock.hcl")).unwrap();
     let mut expected: Vec<String> =
         sums.lines().map(|l| format!("zh:{}", l.split_whitespace().next().unwrap())).collect();
