@@ -1122,22 +1122,21 @@ def main() -> int:
         m = {}
         chunked = 0 < a.create_chunk < n
         how = f" in states of {a.create_chunk} merged into one" if chunked else ""
+
+        def create(name, d, files_of):
+            """The create apply of d, in one state or in chunks (--create-chunk)."""
+            if chunked:
+                return chunked_apply(tf, name, d, files_of, n, a.create_chunk, a.shape, t_apply)
+            return tf.run(name, d, ["apply", "-auto-approve", "-input=false"], t_apply)
+
         print(f"==> 1. apply: create {n} accounts + pipelines{how}", flush=True)
         reset()
-        if chunked:
-            m["apply_create"] = chunked_apply(tf, "apply-create", fleet, provider_config, n, a.create_chunk,
-                                              a.shape, t_apply)
-        else:
-            m["apply_create"] = tf.run("apply-create", fleet, ["apply", "-auto-approve", "-input=false"], t_apply)
+        m["apply_create"] = create("apply-create", fleet, provider_config)
         s = stats()
         m["apply_create"]["aws_calls"], m["apply_create"]["by_action"] = s["total"], s["by_action"]
         m["apply_create"]["per_account_s"] = round(m["apply_create"]["wall_s"] / n, 4)
         print(f"==> 3. floor: apply{how}", flush=True)
-        if chunked:
-            m["floor_apply"] = chunked_apply(tf, "floor-apply", floor, floor_config, n, a.create_chunk,
-                                             a.shape, t_apply)
-        else:
-            m["floor_apply"] = tf.run("floor-apply", floor, ["apply", "-auto-approve", "-input=false"], t_apply)
+        m["floor_apply"] = create("floor-apply", floor, floor_config)
 
         # the zero-work provider under the provider's address: a dev_overrides directory of its own
         # holding a copy named like the provider (a copy, so the RSS sampler sees its own path)

@@ -730,8 +730,9 @@ def announce_port() -> None:
     """With `-p 0`, says which port the server was given: `PORT=<port>` on stdout, once bound.
 
     moto keeps its port in MOTO_PORT for the URLs it builds (a Step Functions execution calls
-    moto back at http://localhost:$MOTO_PORT), so that is set too, before the first request. Whatever is printed to stdout afterwards goes to stderr, so that a caller
-    that reads the one line and nothing more never blocks the server on a full pipe.
+    moto back at http://localhost:$MOTO_PORT), so that is set too, before the first request.
+    Whatever is printed to stdout afterwards goes to stderr, so that a caller that reads the one
+    line and nothing more never blocks the server on a full pipe.
     """
     import werkzeug.serving
 

@@ -279,7 +279,7 @@ async fn terraform_init_installs_over_https_from_a_network_mirror_and_through_th
     let work = Tf::new("install-https").dir;
     let key = signing_key(&work.join("gnupg"));
     let out = work.join("dist");
-    dist(&common::terraform::provider_binary(), &out, Some((&work.join("gnupg"), "aft-test@example.com")));
+    dist(&common::terraform::provider_binary(), &out, Some((&key.home, "aft-test@example.com")));
     let v = version();
     let zip = out.join(format!("terraform-provider-aft_{v}_linux_amd64.zip"));
     let sums = std::fs::read_to_string(out.join(format!("terraform-provider-aft_{v}_SHA256SUMS"))).unwrap();
